@@ -1,0 +1,1 @@
+//! A sector-addressed simulated disk with seeded fault models (work in progress).

@@ -1,0 +1,2 @@
+//! `vopr`: the seeded simulation runner.
+fn main() {}

@@ -1,0 +1,552 @@
+//! Crash recovery: rebuild the in-memory state from whatever a crash and a faulty disk left.
+//!
+//! Phases, each issuing reads up to the read IOP budget and never blocking:
+//! 1. read every redundant-header sector;
+//! 2. read every prepare slot in full (`message_size_max`), to see torn or corrupt bodies;
+//! 3. decide each slot from the [`decision_table`](crate::decision_table), refine `@B`/`@C`
+//!    into `cut_torn` where the head is certain (a prepare torn while being appended);
+//! 4. drop headers whose view cannot belong to the durable log view;
+//! 5. write back repaired redundant-header sectors (`fix`), one sector at a time;
+//! 6. done: emit `Unrecoverable` for each slot a solo replica cannot repair, then `RecoveryDone`.
+
+use crate::decision_table::{self, Decision, INPUT_COUNT};
+use crate::header::{Header, HEADER_SIZE};
+use crate::io::{Event, SlotRecovery, Zone};
+use crate::journal::{Journal, ReadStage, Status, WriteStage};
+use bitvec::vec::BitVec;
+use thiserror::Error;
+
+/// What the replica's durable state (its superblock) tells recovery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryContext {
+    /// The op of the last durable checkpoint.
+    pub op_checkpoint: u64,
+    /// The highest op that may be prepared before the next checkpoint.
+    pub op_prepare_max: u64,
+    /// The view in which the durable log was last established.
+    pub log_view: u32,
+    /// Headers of the last view change (any order). Empty: no header is dropped for its view.
+    pub view_headers: Vec<Header>,
+}
+
+/// A slot recovery could not repair. Only a solo replica reports these: a cluster repairs `vsr`
+/// slots from its peers.
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+pub enum RecoveryError {
+    /// A solo replica's slot was decided `vsr`: its data is lost and there is no peer.
+    #[error(
+        "slot {slot} is unrecoverable (case {label}): a solo replica has no peer to repair it from"
+    )]
+    Unrecoverable { slot: u64, label: &'static str },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Headers,
+    Prepares,
+    Fix,
+}
+
+/// Recovery's scratch state, alive only while recovering.
+#[derive(Debug)]
+pub(crate) struct Recovery {
+    context: RecoveryContext,
+    phase: Phase,
+    /// Next sector (headers phase) or slot (prepares phase) to read.
+    issue_next: u64,
+    /// Reads completed in this phase.
+    done_count: u64,
+    /// Each slot's redundant header, if its bytes decoded with a valid checksum.
+    redundant: Vec<Option<Header>>,
+    /// Each slot's prepare header, if the whole prepare verified (header, body, padding).
+    prepares: Vec<Option<Header>>,
+    /// Each slot's prepare header decoded with a valid checksum (body not considered).
+    prepare_header_valid: BitVec,
+    unrecoverable: Vec<RecoveryError>,
+}
+
+impl Journal {
+    /// Starts recovery. Reads are issued now; progress follows completions.
+    pub fn recover(&mut self, context: RecoveryContext) {
+        assert_eq!(self.status, Status::Init, "recover is called once");
+        assert!(self.io_idle());
+        assert!(context.op_checkpoint <= context.op_prepare_max);
+        // A torn prepare's older-wrap header must be from before the checkpoint (see cut_torn).
+        assert!(context.op_prepare_max < context.op_checkpoint + self.config.slot_count);
+        for header in &context.view_headers {
+            assert!(header.valid_checksum() && !header.is_reserved());
+            assert!(header.view <= context.log_view);
+        }
+        let slot_count = self.config.slot_count as usize;
+        self.status = Status::Recovering;
+        self.recovery = Some(Recovery {
+            context,
+            phase: Phase::Headers,
+            issue_next: 0,
+            done_count: 0,
+            redundant: vec![None; slot_count],
+            prepares: vec![None; slot_count],
+            prepare_header_valid: BitVec::repeat(false, slot_count),
+            unrecoverable: Vec::new(),
+        });
+        self.recover_issue_reads();
+    }
+
+    /// The first unrecoverable slot, if recovery found any.
+    pub fn recovery_result(&self) -> Result<(), RecoveryError> {
+        match self.recovery.as_ref().and_then(|r| r.unrecoverable.first()) {
+            Some(error) => Err(*error),
+            None => Ok(()),
+        }
+    }
+
+    fn recovery_mut(&mut self) -> &mut Recovery {
+        self.recovery.as_mut().expect("recovering")
+    }
+
+    fn recover_issue_reads(&mut self) {
+        let (phase, total) = {
+            let recovery = self.recovery.as_ref().expect("recovering");
+            let total = match recovery.phase {
+                Phase::Headers => self.config.header_sector_count(),
+                Phase::Prepares => self.config.slot_count,
+                Phase::Fix => unreachable!(),
+            };
+            (recovery.phase, total)
+        };
+        while self.recovery_mut().issue_next < total {
+            let stage = match phase {
+                Phase::Headers => ReadStage::RecoveryHeaders,
+                _ => ReadStage::RecoveryPrepare,
+            };
+            let Some(index) = self.read_acquire(stage) else {
+                break;
+            };
+            let target = self.recovery_mut().issue_next;
+            self.recovery_mut().issue_next += 1;
+            self.reads[index].target = target;
+            match phase {
+                Phase::Headers => {
+                    let size = self.config.sector_size;
+                    self.read_issue(index, Zone::WalHeaders, target * size, size);
+                }
+                _ => {
+                    let size = self.config.message_size_max;
+                    self.read_issue(index, Zone::WalPrepares, target * size, size);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn recover_headers_on_read(&mut self, index: usize, ok: bool) {
+        assert_eq!(self.status, Status::Recovering);
+        let sector = self.reads[index].target;
+        let headers_per_sector = self.config.headers_per_sector();
+        let mut decoded = Vec::with_capacity(headers_per_sector as usize);
+        for i in 0..headers_per_sector as usize {
+            let bytes =
+                &self.reads[index].buffer[i * HEADER_SIZE as usize..][..HEADER_SIZE as usize];
+            // A failed read leaves every header of the sector unknown.
+            decoded.push(if ok { Header::decode(bytes).ok() } else { None });
+        }
+        self.read_release_index(index);
+        let recovery = self.recovery_mut();
+        let slot_first = (sector * headers_per_sector) as usize;
+        recovery.redundant[slot_first..slot_first + decoded.len()].copy_from_slice(&decoded);
+        recovery.done_count += 1;
+        if recovery.done_count == self.config.header_sector_count() {
+            let recovery = self.recovery_mut();
+            recovery.phase = Phase::Prepares;
+            recovery.issue_next = 0;
+            recovery.done_count = 0;
+        }
+        self.recover_issue_reads();
+    }
+
+    pub(crate) fn recover_prepare_on_read(&mut self, index: usize, ok: bool) {
+        assert_eq!(self.status, Status::Recovering);
+        let slot = self.reads[index].target as usize;
+        let (header_valid, prepare) = if ok {
+            self.prepare_verify(&self.reads[index].buffer)
+        } else {
+            (false, None)
+        };
+        self.read_release_index(index);
+        let slot_count = self.config.slot_count;
+        let recovery = self.recovery_mut();
+        recovery.prepares[slot] = prepare;
+        recovery.prepare_header_valid.set(slot, header_valid);
+        recovery.done_count += 1;
+        if recovery.done_count == slot_count {
+            assert_eq!(self.reads_in_flight(), 0);
+            self.recover_slots();
+        } else {
+            self.recover_issue_reads();
+        }
+    }
+
+    /// Whether the prepare's header decodes, and the whole prepare if it verifies in full.
+    fn prepare_verify(&self, bytes: &[u8]) -> (bool, Option<Header>) {
+        let Ok(header) = Header::decode(bytes) else {
+            return (false, None);
+        };
+        let size = header.size as usize;
+        if (size as u64) < HEADER_SIZE || size as u64 > self.config.message_size_max {
+            return (true, None);
+        }
+        let size_ceil = self.config.sector_ceil(size as u64) as usize;
+        if !header.valid_checksum_body(&bytes[HEADER_SIZE as usize..size]) {
+            return (true, None);
+        }
+        if bytes[size..size_ceil].iter().any(|&byte| byte != 0) {
+            return (true, None);
+        }
+        (true, Some(header))
+    }
+
+    /// The header if it may stand in `slot`.
+    fn header_ok(&self, header: Option<Header>, slot: usize) -> Option<Header> {
+        header.filter(|h| {
+            h.is_ok_for_slot(self.cluster, slot as u64, self.config.slot_count)
+                && u64::from(h.size) <= self.config.message_size_max
+        })
+    }
+
+    /// The eleven table inputs for one slot.
+    fn recovery_inputs(
+        &self,
+        header: Option<Header>,
+        prepare: Option<Header>,
+        op_max: u64,
+        op_prepare_max: u64,
+    ) -> [bool; INPUT_COUNT] {
+        let both = header.zip(prepare);
+        [
+            header.is_some(),
+            header.is_some_and(|h| h.is_reserved()),
+            prepare.is_some(),
+            prepare.is_some_and(|p| p.is_reserved()),
+            prepare.is_some_and(|p| p.op == op_max),
+            prepare.is_some_and(|p| p.op > op_prepare_max),
+            header.is_some_and(|h| h.op > op_prepare_max),
+            both.is_some_and(|(h, p)| h.checksum == p.checksum),
+            both.is_some_and(|(h, p)| h.op == p.op),
+            both.is_some_and(|(h, p)| h.op < p.op),
+            both.is_some_and(|(h, p)| h.view == p.view),
+        ]
+    }
+
+    fn recover_slots(&mut self) {
+        assert_eq!(self.status, Status::Recovering);
+        assert!(self.io_idle());
+        let slot_count = self.config.slot_count as usize;
+        assert_eq!(self.dirty.count_ones(), slot_count);
+        assert_eq!(self.faulty.count_ones(), slot_count);
+        let recovery = self.recovery.take().expect("recovering");
+        let context = &recovery.context;
+        let redundant: Vec<Option<Header>> = (0..slot_count)
+            .map(|s| self.header_ok(recovery.redundant[s], s))
+            .collect();
+        let prepares: Vec<Option<Header>> = (0..slot_count)
+            .map(|s| self.header_ok(recovery.prepares[s], s))
+            .collect();
+        // The head as far as the untrusted rings show it.
+        let op_max = redundant
+            .iter()
+            .chain(prepares.iter())
+            .flatten()
+            .filter(|h| !h.is_reserved())
+            .map(|h| h.op)
+            .max()
+            .unwrap_or(0);
+
+        let mut cases: Vec<(&'static str, Decision)> = Vec::with_capacity(slot_count);
+        for slot in 0..slot_count {
+            let inputs = self.recovery_inputs(
+                redundant[slot],
+                prepares[slot],
+                op_max,
+                context.op_prepare_max,
+            );
+            let case = match decision_table::decide(&inputs) {
+                Ok(case) => case,
+                Err(impossible) => panic!("slot {slot}: {impossible} (inputs {inputs:?})"),
+            };
+            cases.push((case.label, case.decision(self.solo)));
+            // `prepare_checksums` vouches for any valid prepare, even one whose header is lost,
+            // so that peers can still be served.
+            if let Some(prepare) = prepares[slot].filter(|p| !p.is_reserved()) {
+                self.prepare_checksums[slot] = Some(prepare.checksum);
+            }
+        }
+
+        for slot in self.torn_prepares(&cases, &redundant, &recovery, op_max) {
+            assert_eq!(cases[slot].1, Decision::Vsr);
+            assert!(matches!(cases[slot].0, "@B" | "@C"));
+            cases[slot].1 = Decision::CutTorn;
+        }
+
+        let mut unrecoverable = Vec::new();
+        for (slot, &(label, decision)) in cases.iter().enumerate() {
+            self.recover_slot(
+                slot,
+                label,
+                decision,
+                redundant[slot],
+                prepares[slot],
+                context.op_prepare_max,
+            );
+            self.slot_recoveries[slot] = Some(SlotRecovery { label, decision });
+            if decision == Decision::Vsr && self.solo {
+                unrecoverable.push(RecoveryError::Unrecoverable {
+                    slot: slot as u64,
+                    label,
+                });
+            }
+        }
+
+        // Discard headers certain not to belong to the durable log view: a replica that joined a
+        // view, wrote some of its prepares and crashed before the view was durable.
+        for slot in 0..slot_count {
+            let header = self.headers[slot];
+            if header.is_reserved() || self.faulty[slot] {
+                continue;
+            }
+            let (view_min, view_max) =
+                view_for_op(&context.view_headers, header.op, context.log_view);
+            if header.view < view_min || header.view > view_max {
+                self.remove_entry(slot);
+            }
+        }
+        self.recovery = Some(Recovery {
+            unrecoverable,
+            phase: Phase::Fix,
+            ..recovery
+        });
+        self.recover_fix();
+    }
+
+    /// Applies one slot's decision to the in-memory state.
+    fn recover_slot(
+        &mut self,
+        slot: usize,
+        label: &'static str,
+        decision: Decision,
+        header: Option<Header>,
+        prepare: Option<Header>,
+        op_prepare_max: u64,
+    ) {
+        assert!(self.dirty[slot] && self.faulty[slot]);
+        let reserved = Header::reserved(self.cluster, slot as u64);
+        let (loaded, dirty, faulty) = match decision {
+            Decision::Eql => {
+                let (header, prepare) =
+                    (header.expect("eql: header"), prepare.expect("eql: prepare"));
+                assert!(!header.is_reserved() && header.checksum == prepare.checksum);
+                assert_eq!(self.prepare_checksums[slot], Some(prepare.checksum));
+                (header, false, false)
+            }
+            Decision::Nil => {
+                let (header, prepare) =
+                    (header.expect("nil: header"), prepare.expect("nil: prepare"));
+                assert!(header.is_reserved() && prepare.is_reserved());
+                assert_eq!(header, reserved);
+                assert_eq!(self.prepare_checksums[slot], None);
+                (header, false, false)
+            }
+            Decision::Fix => {
+                let prepare = prepare.expect("fix: prepare");
+                if prepare.is_reserved() {
+                    // @D for a solo replica only.
+                    assert!(
+                        self.solo,
+                        "{label}: fix from a reserved prepare in a cluster"
+                    );
+                } else {
+                    assert_eq!(self.prepare_checksums[slot], Some(prepare.checksum));
+                }
+                (prepare, true, false)
+            }
+            Decision::Vsr => (reserved, true, true),
+            Decision::CutTorn => {
+                assert!(header.is_some() && prepare.is_none());
+                assert_eq!(self.prepare_checksums[slot], None);
+                (reserved, false, false)
+            }
+            Decision::Cut => {
+                let prepare = prepare.expect("cut: prepare");
+                if prepare.op <= op_prepare_max {
+                    let header = header.expect("cut via the header");
+                    assert!(!header.is_reserved() && header.op > op_prepare_max);
+                } else {
+                    assert!(!prepare.is_reserved());
+                }
+                (reserved, false, false)
+            }
+            Decision::Unr => {
+                unreachable!("slot {slot}: case {label} is unreachable for this replica")
+            }
+        };
+        // Recovery never loads a header into a slot and marks it faulty.
+        if faulty {
+            assert!(
+                loaded.is_reserved(),
+                "slot {slot}: loaded a header and marked it faulty"
+            );
+        }
+        self.headers[slot] = loaded;
+        self.dirty.set(slot, dirty);
+        self.faulty.set(slot, faulty);
+        // Until repaired, a faulty slot's redundant header is invalid on disk too, so that a crash
+        // cannot turn the fault into a reserved slot.
+        self.headers_redundant[slot] = if faulty { loaded.invalidated() } else { loaded };
+    }
+
+    /// The `@B`/`@C` slots that are prepares torn while being appended: safe to truncate only when
+    /// the head op is certain (see DESIGN.md §2.6).
+    fn torn_prepares(
+        &self,
+        cases: &[(&'static str, Decision)],
+        redundant: &[Option<Header>],
+        recovery: &Recovery,
+        op_max: u64,
+    ) -> Vec<usize> {
+        let context = &recovery.context;
+        let (op_checkpoint, op_prepare_max) = (context.op_checkpoint, context.op_prepare_max);
+        if op_max < op_checkpoint || op_max >= op_prepare_max {
+            return Vec::new();
+        }
+        let op_last = if op_checkpoint > 0 && op_max == op_checkpoint {
+            op_prepare_max - 1
+        } else {
+            op_prepare_max
+        };
+        let slot_count = self.config.slot_count;
+        assert!(op_last - op_max < slot_count);
+        let mut torn = Vec::new();
+        for op in op_max + 1..=op_last {
+            let slot = (op % slot_count) as usize;
+            if cases[slot].1 != Decision::Vsr {
+                continue;
+            }
+            let Some(header) = redundant[slot] else {
+                return Vec::new();
+            };
+            if header.is_reserved() {
+                // Our departure: a solo replica's first wrap (crash-only faults) leaves a reserved
+                // header beside the prepare it was appending.
+                if !self.solo {
+                    return Vec::new();
+                }
+            } else {
+                assert!(header.op < op_max);
+                assert!(header.op <= op_checkpoint);
+            }
+            // A valid prepare header could be a misdirected write: not certainly torn.
+            if recovery.prepare_header_valid[slot] {
+                return Vec::new();
+            }
+            if torn.len() as u64 == self.config.iops_write_max {
+                return Vec::new();
+            }
+            torn.push(slot);
+        }
+        torn
+    }
+
+    /// Writes back one header sector holding `fix` slots, or finishes.
+    fn recover_fix(&mut self) {
+        assert_eq!(self.status, Status::Recovering);
+        let headers_per_sector = self.config.headers_per_sector() as usize;
+        let fix_slot = (0..self.config.slot_count as usize)
+            .find(|&slot| self.dirty[slot] && !self.faulty[slot]);
+        let Some(fix_slot) = fix_slot else {
+            return self.recover_done();
+        };
+        let sector = fix_slot / headers_per_sector;
+        for slot in sector * headers_per_sector..(sector + 1) * headers_per_sector {
+            if self.dirty[slot] && !self.faulty[slot] {
+                if let Some(checksum) = self.prepare_checksums[slot] {
+                    assert_eq!(checksum, self.headers[slot].checksum);
+                    assert_eq!(self.headers_redundant[slot], self.headers[slot]);
+                } else {
+                    assert!(
+                        self.solo && self.headers[slot].is_reserved(),
+                        "fix without a prepare: @D solo only"
+                    );
+                }
+                self.dirty.set(slot, false);
+            }
+        }
+        let index = self
+            .write_acquire(WriteStage::Fix)
+            .expect("recovery writes one sector at a time");
+        self.writes[index].fix_sector = sector as u64;
+        let size = self.config.sector_size;
+        self.write_sectors(index, Zone::WalHeaders, sector as u64 * size, size);
+    }
+
+    pub(crate) fn recover_fix_on_written(&mut self, index: usize) {
+        assert_eq!(self.writes[index].stage, WriteStage::Fix);
+        self.writes[index].stage = WriteStage::Free;
+        self.recover_fix();
+    }
+
+    fn recover_done(&mut self) {
+        assert!(self.io_idle());
+        assert_eq!(self.dirty.count_ones(), self.faulty.count_ones());
+        for slot in 0..self.config.slot_count as usize {
+            let header = &self.headers[slot];
+            assert!(header.is_ok_for_slot(self.cluster, slot as u64, self.config.slot_count));
+            if self.faulty[slot] {
+                assert!(header.is_reserved());
+                assert!(!self.headers_redundant[slot].valid_checksum());
+            } else {
+                assert_eq!(header, &self.headers_redundant[slot]);
+            }
+            if !header.is_reserved() {
+                assert_eq!(self.prepare_checksums[slot], Some(header.checksum));
+            }
+        }
+        self.status = Status::Recovered;
+        let unrecoverable = self
+            .recovery
+            .as_ref()
+            .map(|r| r.unrecoverable.clone())
+            .unwrap_or_default();
+        for RecoveryError::Unrecoverable { slot, label } in unrecoverable {
+            self.push_event(Event::Unrecoverable { slot, label });
+        }
+        self.push_event(Event::RecoveryDone);
+    }
+}
+
+/// The views an op's header may carry in the durable log: exactly the view of a view header for
+/// that op; between two view headers, between their views; past the newest, the log view; before
+/// the oldest, anything up to its view.
+pub fn view_for_op(view_headers: &[Header], op: u64, log_view: u32) -> (u32, u32) {
+    let Some(newest) = view_headers.iter().max_by_key(|h| h.op) else {
+        return (0, log_view);
+    };
+    let oldest = view_headers.iter().min_by_key(|h| h.op).expect("non-empty");
+    if op > newest.op {
+        return (log_view, log_view);
+    }
+    if op < oldest.op {
+        return (0, oldest.view);
+    }
+    if let Some(exact) = view_headers.iter().find(|h| h.op == op) {
+        return (exact.view, exact.view);
+    }
+    let below = view_headers
+        .iter()
+        .filter(|h| h.op < op)
+        .max_by_key(|h| h.op)
+        .expect("op > oldest");
+    let above = view_headers
+        .iter()
+        .filter(|h| h.op > op)
+        .min_by_key(|h| h.op)
+        .expect("op < newest");
+    (below.view, above.view)
+}

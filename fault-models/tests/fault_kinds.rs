@@ -1,0 +1,435 @@
+//! Each fault kind, alone at probability 1, does exactly what its documentation says, and
+//! nothing else.
+
+mod common;
+
+use common::*;
+use fault_models::{FaultConfig, FaultKind, IoError, IoKind};
+
+fn only(faults: FaultConfig) -> fault_models::Disk {
+    let mut disk = disk(42, faults, None);
+    format(&mut disk);
+    disk
+}
+
+#[test]
+fn read_bit_flip_flips_one_bit_of_the_read_not_the_disk() {
+    for seed in 0..20 {
+        let faults = FaultConfig {
+            read_bit_flip_probability: 1.0,
+            ..FaultConfig::default()
+        };
+        let mut disk = common::disk(seed, faults, None);
+        format(&mut disk);
+        let offset = 3 * PREPARE_SLOT_SIZE + SECTOR_SIZE;
+        let stored = disk.peek(ZONE_PREPARES, offset, SECTOR_SIZE).to_vec();
+
+        let (completion, data) = read_now(&mut disk, ZONE_PREPARES, offset, SECTOR_SIZE);
+        assert_eq!(completion.result, Ok(()));
+        assert_eq!(completion.kind, IoKind::Read);
+        assert_eq!(bits_different(&data, &stored), 1);
+        assert_eq!(disk.peek(ZONE_PREPARES, offset, SECTOR_SIZE), &stored[..]);
+        let records = disk.fault_log().records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].kind, FaultKind::ReadBitFlip);
+        assert_eq!(
+            (records[0].zone, records[0].offset, records[0].len),
+            (ZONE_PREPARES, offset, SECTOR_SIZE)
+        );
+        assert!(disk.range_faulty(ZONE_PREPARES, offset, SECTOR_SIZE));
+
+        // A retry sees the very same flip, even with read faults switched off.
+        disk.set_fault_config(FaultConfig::default());
+        let (_, retry) = read_now(&mut disk, ZONE_PREPARES, offset, SECTOR_SIZE);
+        assert_eq!(retry, data);
+        // A rewrite cures it.
+        write_now(&mut disk, ZONE_PREPARES, offset, &stored);
+        let (_, cured) = read_now(&mut disk, ZONE_PREPARES, offset, SECTOR_SIZE);
+        assert_eq!(cured, stored);
+        assert!(!disk.range_faulty(ZONE_PREPARES, offset, SECTOR_SIZE));
+        assert_eq!(disk.fault_log().len(), 1);
+    }
+}
+
+#[test]
+fn write_bit_flip_stores_one_flipped_bit() {
+    let mut disk = only(FaultConfig {
+        write_bit_flip_probability: 1.0,
+        ..FaultConfig::default()
+    });
+    let offset = 5 * PREPARE_SLOT_SIZE;
+    let data = pattern(9, PREPARE_SLOT_SIZE);
+    let completion = write_now(&mut disk, ZONE_PREPARES, offset, &data);
+    assert_eq!(completion.result, Ok(()));
+    let stored = disk.peek(ZONE_PREPARES, offset, PREPARE_SLOT_SIZE).to_vec();
+    assert_eq!(bits_different(&stored, &data), 1);
+
+    let records = disk.fault_log().records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].kind, FaultKind::WriteBitFlip);
+    assert_eq!(records[0].len, SECTOR_SIZE);
+    let sector = (records[0].offset - offset) as usize;
+    let sector_range = sector..sector + SECTOR_SIZE as usize;
+    assert_eq!(
+        bits_different(&stored[sector_range.clone()], &data[sector_range]),
+        1
+    );
+    assert!(disk.range_faulty(ZONE_PREPARES, records[0].offset, SECTOR_SIZE));
+
+    // What was stored is what reads return.
+    disk.set_fault_config(FaultConfig::default());
+    let (_, read) = read_now(&mut disk, ZONE_PREPARES, offset, PREPARE_SLOT_SIZE);
+    assert_eq!(read, stored);
+    write_now(&mut disk, ZONE_PREPARES, offset, &data);
+    assert_eq!(
+        disk.peek(ZONE_PREPARES, offset, PREPARE_SLOT_SIZE),
+        &data[..]
+    );
+    assert!(!disk.range_faulty(ZONE_PREPARES, offset, PREPARE_SLOT_SIZE));
+}
+
+#[test]
+fn lost_write_is_acknowledged_but_not_applied() {
+    let mut disk = only(FaultConfig {
+        lost_write_probability: 1.0,
+        ..FaultConfig::default()
+    });
+    let offset = 2 * SECTOR_SIZE;
+    let old = disk.peek(ZONE_HEADERS, offset, SECTOR_SIZE).to_vec();
+    let completion = write_now(&mut disk, ZONE_HEADERS, offset, &pattern(77, SECTOR_SIZE));
+    assert_eq!(completion.result, Ok(()));
+    assert_eq!(completion.kind, IoKind::Write);
+    assert_eq!(disk.peek(ZONE_HEADERS, offset, SECTOR_SIZE), &old[..]);
+    assert!(disk.range_faulty(ZONE_HEADERS, offset, SECTOR_SIZE));
+    let records = disk.fault_log().records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].kind, FaultKind::LostWrite);
+    assert_eq!((records[0].offset, records[0].len), (offset, SECTOR_SIZE));
+}
+
+#[test]
+fn latent_sector_error_fails_reads_until_rewritten() {
+    let mut disk = only(FaultConfig {
+        latent_sector_error_probability: 1.0,
+        ..FaultConfig::default()
+    });
+    let offset = 7 * PREPARE_SLOT_SIZE;
+    let data = pattern(3, 2 * SECTOR_SIZE);
+    assert_eq!(
+        write_now(&mut disk, ZONE_PREPARES, offset, &data).result,
+        Ok(())
+    );
+    let records = disk.fault_log().records().to_vec();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].kind, FaultKind::LatentSectorError);
+    let latent_offset = records[0].offset;
+    assert!(latent_offset == offset || latent_offset == offset + SECTOR_SIZE);
+    // The bytes were stored; only reading them fails.
+    assert_eq!(disk.peek(ZONE_PREPARES, offset, 2 * SECTOR_SIZE), &data[..]);
+    assert!(disk.range_faulty(ZONE_PREPARES, latent_offset, SECTOR_SIZE));
+
+    disk.set_fault_config(FaultConfig::default());
+    for _ in 0..3 {
+        let (completion, read) = read_now(&mut disk, ZONE_PREPARES, offset, 2 * SECTOR_SIZE);
+        assert_eq!(
+            completion.result,
+            Err(IoError::LatentSectorError {
+                offset: latent_offset
+            })
+        );
+        assert!(read.is_empty());
+    }
+    let other_offset = if latent_offset == offset {
+        offset + SECTOR_SIZE
+    } else {
+        offset
+    };
+    let (completion, _) = read_now(&mut disk, ZONE_PREPARES, other_offset, SECTOR_SIZE);
+    assert_eq!(completion.result, Ok(()));
+
+    write_now(
+        &mut disk,
+        ZONE_PREPARES,
+        latent_offset,
+        &pattern(4, SECTOR_SIZE),
+    );
+    let (completion, _) = read_now(&mut disk, ZONE_PREPARES, offset, 2 * SECTOR_SIZE);
+    assert_eq!(completion.result, Ok(()));
+    assert!(!disk.range_faulty(ZONE_PREPARES, offset, 2 * SECTOR_SIZE));
+}
+
+#[test]
+fn misdirected_write_lands_in_another_slot_at_the_same_slot_offset() {
+    let mut targets = std::collections::BTreeSet::new();
+    for seed in 0..30 {
+        let faults = FaultConfig {
+            misdirected_write_probability: 1.0,
+            ..FaultConfig::default()
+        };
+        let mut disk = common::disk(seed, faults, None);
+        format(&mut disk);
+        let before = disk
+            .peek(ZONE_PREPARES, 0, SLOT_COUNT * PREPARE_SLOT_SIZE)
+            .to_vec();
+        let offset = 2 * PREPARE_SLOT_SIZE + SECTOR_SIZE;
+        let len = 2 * SECTOR_SIZE;
+        let data = pattern(500, len);
+        assert_eq!(
+            write_now(&mut disk, ZONE_PREPARES, offset, &data).result,
+            Ok(())
+        );
+
+        let records = disk.fault_log().records();
+        assert_eq!(records.len(), 1);
+        let FaultKind::MisdirectedWrite { target_offset } = records[0].kind else {
+            panic!("expected a misdirected write, got {:?}", records[0].kind);
+        };
+        assert_eq!(
+            (records[0].zone, records[0].offset, records[0].len),
+            (ZONE_PREPARES, offset, len)
+        );
+        assert_ne!(target_offset, offset);
+        assert_eq!(
+            target_offset % PREPARE_SLOT_SIZE,
+            offset % PREPARE_SLOT_SIZE
+        );
+        targets.insert(target_offset);
+
+        // The intended range kept its old bytes; the write landed whole at the target; nothing
+        // else changed.
+        let after = disk
+            .peek(ZONE_PREPARES, 0, SLOT_COUNT * PREPARE_SLOT_SIZE)
+            .to_vec();
+        let (start, target) = (offset as usize, target_offset as usize);
+        assert_eq!(
+            after[start..start + len as usize],
+            before[start..start + len as usize]
+        );
+        assert_eq!(after[target..target + len as usize], data[..]);
+        let mut expected = before.clone();
+        expected[target..target + len as usize].copy_from_slice(&data);
+        assert_eq!(after, expected);
+        assert!(disk.range_faulty(ZONE_PREPARES, offset, len));
+        assert!(disk.range_faulty(ZONE_PREPARES, target_offset, len));
+        assert!(!disk.range_faulty(ZONE_PREPARES, offset + len, SECTOR_SIZE));
+        assert_eq!(
+            disk.fault_log()
+                .records_in(ZONE_PREPARES, target_offset, SECTOR_SIZE)
+                .count(),
+            1
+        );
+
+        // Later correct writes undo both sides.
+        disk.set_fault_config(FaultConfig::default());
+        write_now(&mut disk, ZONE_PREPARES, offset, &data);
+        assert!(!disk.range_faulty(ZONE_PREPARES, offset, len));
+        assert!(disk.range_faulty(ZONE_PREPARES, target_offset, len));
+        write_now(
+            &mut disk,
+            ZONE_PREPARES,
+            target_offset,
+            &before[target..target + len as usize],
+        );
+        assert!(!disk.range_faulty(ZONE_PREPARES, target_offset, len));
+    }
+    assert!(
+        targets.len() > 5,
+        "misdirection targets vary with the seed: {targets:?}"
+    );
+}
+
+#[test]
+fn misdirected_write_needs_two_slots() {
+    let mut disk = only(FaultConfig {
+        misdirected_write_probability: 1.0,
+        ..FaultConfig::default()
+    });
+    let data = pattern(8, 2 * SECTOR_SIZE);
+    write_now(&mut disk, ZONE_SINGLE, 0, &data);
+    assert_eq!(disk.peek(ZONE_SINGLE, 0, 2 * SECTOR_SIZE), &data[..]);
+    assert!(disk.fault_log().is_empty());
+}
+
+#[test]
+fn misdirected_read_returns_another_slots_bytes() {
+    for seed in 0..30 {
+        let faults = FaultConfig {
+            misdirected_read_probability: 1.0,
+            ..FaultConfig::default()
+        };
+        let mut disk = common::disk(seed, faults, None);
+        format(&mut disk);
+        let before = disk.peek(ZONE_HEADERS, 0, SLOT_COUNT * 128).to_vec();
+        let offset = 3 * SECTOR_SIZE;
+        let (completion, data) = read_now(&mut disk, ZONE_HEADERS, offset, SECTOR_SIZE);
+        assert_eq!(completion.result, Ok(()));
+        let records = disk.fault_log().records();
+        assert_eq!(records.len(), 1);
+        let FaultKind::MisdirectedRead { source_offset } = records[0].kind else {
+            panic!("expected a misdirected read, got {:?}", records[0].kind);
+        };
+        assert_ne!(source_offset, offset);
+        assert_eq!(data, disk.peek(ZONE_HEADERS, source_offset, SECTOR_SIZE));
+        assert_ne!(data, disk.peek(ZONE_HEADERS, offset, SECTOR_SIZE));
+        // Reads change nothing on disk.
+        assert_eq!(disk.peek(ZONE_HEADERS, 0, SLOT_COUNT * 128), &before[..]);
+        assert!(!disk.range_faulty(ZONE_HEADERS, 0, SLOT_COUNT * 128));
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SectorState {
+    Old,
+    New,
+    Half,
+}
+
+/// With tearing certain, a crash lands some but not all sectors of a multi-sector write, and
+/// over many seeds every shape shows up.
+#[test]
+fn crash_tears_pending_writes() {
+    let sector_count = 8_usize;
+    let len = sector_count as u64 * SECTOR_SIZE;
+    let (mut prefixes, mut suffixes, mut scatters, mut halves, mut wholes) = (0, 0, 0, 0, 0);
+    for seed in 0..300 {
+        let faults = FaultConfig {
+            crash_write_torn_probability: 1.0,
+            write_latency_ticks_min: 10,
+            ..FaultConfig::default()
+        };
+        // The atlas allows nothing: tears happen anyway.
+        let nothing = bitvec::vec::BitVec::repeat(false, CHUNK_COUNT as usize);
+        let mut disk = common::disk(seed, faults, Some(nothing));
+        let old = vec![0xAA_u8; len as usize];
+        let new = vec![0x55_u8; len as usize];
+        disk.poke(ZONE_PREPARES, 0, &old);
+        disk.submit_write(0, 1, ZONE_PREPARES, 0, &new);
+        disk.crash(5);
+        assert_eq!(disk.pending_count(), 0);
+        assert!(disk.poll_completion(100).is_none());
+
+        let stored = disk.peek(ZONE_PREPARES, 0, len);
+        let states: Vec<SectorState> = stored
+            .chunks(SECTOR_SIZE as usize)
+            .map(|sector| {
+                if sector.iter().all(|&byte| byte == 0x55) {
+                    SectorState::New
+                } else if sector.iter().all(|&byte| byte == 0xAA) {
+                    SectorState::Old
+                } else {
+                    // Half new (a prefix), half old.
+                    let split = sector
+                        .iter()
+                        .position(|&byte| byte != 0x55)
+                        .expect("old part");
+                    assert!(split > 0);
+                    assert!(sector[split..].iter().all(|&byte| byte == 0xAA));
+                    SectorState::Half
+                }
+            })
+            .collect();
+        let new_count = states
+            .iter()
+            .filter(|&&state| state == SectorState::New)
+            .count();
+        let half_count = states
+            .iter()
+            .filter(|&&state| state == SectorState::Half)
+            .count();
+        assert!(new_count >= 1, "seed {seed}: {states:?}");
+        assert!(new_count < sector_count, "seed {seed}: {states:?}");
+        assert!(half_count <= 1);
+        if half_count == 1 {
+            halves += 1;
+        } else {
+            wholes += 1;
+        }
+        let landed: Vec<bool> = states
+            .iter()
+            .map(|&state| state == SectorState::New)
+            .collect();
+        let first_missing = landed.iter().position(|&sector| !sector).expect("missing");
+        let last_missing = landed.iter().rposition(|&sector| !sector).expect("missing");
+        if landed[0] && landed[first_missing..].iter().all(|&sector| !sector) {
+            prefixes += 1;
+        } else if landed[sector_count - 1] && landed[..=last_missing].iter().all(|&sector| !sector)
+        {
+            suffixes += 1;
+        } else {
+            scatters += 1;
+        }
+
+        assert!(disk.range_faulty(ZONE_PREPARES, 0, len));
+        let records = disk.fault_log().records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].kind, FaultKind::TornWrite);
+        assert_eq!(
+            (records[0].offset, records[0].len, records[0].tick),
+            (0, len, 5)
+        );
+    }
+    assert!(prefixes > 0, "no prefix tears");
+    assert!(suffixes > 0, "no suffix tears");
+    assert!(scatters > 0, "no scatter tears");
+    assert!(halves > 0, "no half sectors");
+    assert!(wholes > 0, "always a half sector");
+}
+
+#[test]
+fn crash_tears_a_single_sector_in_half() {
+    let faults = FaultConfig {
+        crash_write_torn_probability: 1.0,
+        write_latency_ticks_min: 10,
+        ..FaultConfig::default()
+    };
+    let mut disk = common::disk(3, faults, None);
+    disk.poke(ZONE_HEADERS, 0, &[0xAA; SECTOR_SIZE as usize]);
+    disk.submit_write(0, 1, ZONE_HEADERS, 0, &[0x55; SECTOR_SIZE as usize]);
+    disk.crash(1);
+    let stored = disk.peek(ZONE_HEADERS, 0, SECTOR_SIZE);
+    let split = stored
+        .iter()
+        .position(|&byte| byte != 0x55)
+        .expect("an old part");
+    assert!(split > 0);
+    assert!(stored[split..].iter().all(|&byte| byte == 0xAA));
+}
+
+/// Without tearing, a crash applies or drops each pending write whole, and drops every read.
+#[test]
+fn crash_without_tears_applies_or_drops_whole_writes() {
+    let (mut applied, mut dropped) = (0, 0);
+    for seed in 0..20 {
+        let faults = FaultConfig {
+            write_latency_ticks_min: 10,
+            read_latency_ticks_min: 10,
+            ..FaultConfig::default()
+        };
+        let mut disk = common::disk(seed, faults, None);
+        format(&mut disk);
+        let mut writes = Vec::new();
+        for slot in 0..8 {
+            let offset = slot * PREPARE_SLOT_SIZE;
+            let data = pattern(900 + slot, 3 * SECTOR_SIZE);
+            let old = disk.peek(ZONE_PREPARES, offset, 3 * SECTOR_SIZE).to_vec();
+            disk.submit_write(0, slot, ZONE_PREPARES, offset, &data);
+            disk.submit_read(0, 100 + slot, ZONE_PREPARES, offset, SECTOR_SIZE);
+            writes.push((offset, old, data));
+        }
+        disk.crash(3);
+        assert_eq!(disk.pending_count(), 0);
+        assert!(disk.poll_completion(1000).is_none());
+        for (offset, old, data) in writes {
+            let stored = disk.peek(ZONE_PREPARES, offset, 3 * SECTOR_SIZE);
+            if stored == &data[..] {
+                applied += 1;
+            } else {
+                assert_eq!(stored, &old[..]);
+                dropped += 1;
+            }
+        }
+        assert!(disk.fault_log().is_empty());
+    }
+    assert!(applied > 0);
+    assert!(dropped > 0);
+}

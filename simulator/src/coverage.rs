@@ -1,0 +1,128 @@
+//! Which recovery case and decision every recovered slot hit, and which cases must be reached.
+
+use journal::decision_table::CASES;
+use journal::Decision;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Counts per case label, per decision name.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Coverage(pub BTreeMap<String, BTreeMap<String, u64>>);
+
+impl Coverage {
+    pub fn add(&mut self, label: &str, decision: Decision, count: u64) {
+        *self
+            .0
+            .entry(label.to_string())
+            .or_default()
+            .entry(decision.name().to_string())
+            .or_default() += count;
+    }
+
+    pub fn merge(&mut self, other: &Coverage) {
+        for (label, decisions) in &other.0 {
+            for (decision, count) in decisions {
+                *self
+                    .0
+                    .entry(label.clone())
+                    .or_default()
+                    .entry(decision.clone())
+                    .or_default() += count;
+            }
+        }
+    }
+
+    pub fn count(&self, label: &str) -> u64 {
+        self.0.get(label).map_or(0, |d| d.values().sum())
+    }
+
+    /// The table of every case with its counts, one line each.
+    pub fn table(&self) -> String {
+        let mut out = String::from("case  total     decisions\n");
+        for case in CASES.iter() {
+            let decisions = self.0.get(case.label).map(|d| {
+                d.iter()
+                    .map(|(name, count)| format!("{name}={count}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            });
+            let reachable = if REACHABLE.iter().any(|(label, _)| *label == case.label) {
+                ""
+            } else {
+                "  (not required)"
+            };
+            out.push_str(&format!(
+                "{:<5} {:<9} {}{}\n",
+                case.label,
+                self.count(case.label),
+                decisions.unwrap_or_default(),
+                reachable
+            ));
+        }
+        out
+    }
+
+    /// Reachable cases never reached.
+    pub fn missing(&self) -> Vec<&'static str> {
+        REACHABLE
+            .iter()
+            .filter(|(label, _)| self.count(label) == 0)
+            .map(|(label, _)| *label)
+            .collect()
+    }
+}
+
+/// Cases a fuzz run over a seed range must reach, each with the history that produces it in
+/// this simulator. The others are listed in `UNREQUIRED` with the reason.
+pub const REACHABLE: &[(&str, &str)] = &[
+    (
+        "@A",
+        "a torn header sector over a prepare that is also torn or faulted",
+    ),
+    (
+        "@B",
+        "a prepare torn during the first wrap (header still reserved)",
+    ),
+    (
+        "@C",
+        "a prepare torn over an older wrap, or bit rot / latent error / misdirection",
+    ),
+    (
+        "@D",
+        "a header sector torn during the first wrap over a reserved prepare",
+    ),
+    (
+        "@E",
+        "a header sector torn or faulted beside an older intact prepare",
+    ),
+    (
+        "@F",
+        "a crash while writing the header sector right after the head prepare",
+    ),
+    (
+        "@G",
+        "a crash between a first-wrap prepare and its header write",
+    ),
+    (
+        "@H",
+        "a backup wrote past its durable prepare max (in-memory checkpoint ahead), then crashed",
+    ),
+    (
+        "@K",
+        "a lost or misdirected prepare write in the first wrap under a written header",
+    ),
+    ("@L", "slots never used"),
+    (
+        "@M",
+        "the ring wrapped and the newer header write was torn, lost or never issued",
+    ),
+    ("@P", "the normal case"),
+];
+
+/// Cases not required of a fuzz run, and why.
+pub const UNREQUIRED: &[(&str, &str)] = &[
+    ("@I", "needs a header past op_prepare_max over an older prepare: a past-max header write that landed while its prepare write was lost, two faults in one slot"),
+    ("@J", "as @I over a reserved prepare: a past-max write in the first wrap whose prepare write was lost"),
+    ("@N", "needs the newer prepare's write lost or misdirected while its header landed: a lost write under the atlas"),
+    ("@O", "needs an op rewritten in a newer view with header and prepare split by a crash or lost write"),
+];

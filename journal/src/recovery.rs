@@ -62,8 +62,7 @@ pub(crate) struct Recovery {
     prepares: Vec<Option<Header>>,
     /// Each slot's prepare header decoded with a valid checksum (body not considered).
     prepare_header_valid: BitVec,
-    /// That header, when it decoded.
-    prepare_headers: Vec<Option<Header>>,
+
     unrecoverable: Vec<RecoveryError>,
 }
 
@@ -89,7 +88,6 @@ impl Journal {
             redundant: vec![None; slot_count],
             prepares: vec![None; slot_count],
             prepare_header_valid: BitVec::repeat(false, slot_count),
-            prepare_headers: vec![None; slot_count],
             unrecoverable: Vec::new(),
         });
         self.recover_issue_reads();
@@ -174,17 +172,11 @@ impl Journal {
         } else {
             (false, None)
         };
-        let prepare_header = if header_valid {
-            Header::decode(&self.reads[index].buffer).ok()
-        } else {
-            None
-        };
         self.read_release_index(index);
         let slot_count = self.config.slot_count;
         let recovery = self.recovery_mut();
         recovery.prepares[slot] = prepare;
         recovery.prepare_header_valid.set(slot, header_valid);
-        recovery.prepare_headers[slot] = prepare_header;
         recovery.done_count += 1;
         if recovery.done_count == slot_count {
             assert_eq!(self.reads_in_flight(), 0);
@@ -452,18 +444,10 @@ impl Journal {
                 assert!(header.op <= op_checkpoint);
             }
             // A valid prepare header could be a misdirected write: not certainly torn. A solo
-            // replica has no misdirection (crash faults only): there a valid header for this very
-            // slot past the head, over a torn body, is the append the crash interrupted.
-            if recovery.prepare_header_valid[slot] {
-                let appending = self.solo
-                    && recovery.prepare_headers[slot].is_some_and(|p| {
-                        p.is_ok_for_slot(self.cluster, slot as u64, slot_count)
-                            && !p.is_reserved()
-                            && p.op > op_max
-                    });
-                if !appending {
-                    return Vec::new();
-                }
+            // replica has no misdirection (crash faults only): there any broken prepare past the
+            // certain head is the append the crash interrupted, whichever of its sectors landed.
+            if recovery.prepare_header_valid[slot] && !self.solo {
+                return Vec::new();
             }
             if torn.len() as u64 == self.config.iops_write_max {
                 return Vec::new();

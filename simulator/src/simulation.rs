@@ -173,15 +173,33 @@ impl Simulation {
                 self.config.liveness_ticks_max,
                 self.replicas
                     .iter()
-                    .map(|r| format!(
-                        "r{} {:?} dirty={} faulty={}",
-                        r.index,
-                        r.status,
-                        r.journal.dirty_count(),
-                        r.journal.faulty_count()
-                    ))
+                    .map(|r| {
+                        let dirty: Vec<String> = (0..r.journal.config().slot_count)
+                            .filter(|&slot| r.journal.dirty(slot))
+                            .map(|slot| {
+                                format!(
+                                    "{slot}:op{}{}",
+                                    r.journal.header(slot).op,
+                                    if r.journal.faulty(slot) { "F" } else { "" }
+                                )
+                            })
+                            .collect();
+                        format!(
+                            "r{} {:?} checkpoint={} dirty=[{}]",
+                            r.index,
+                            r.status,
+                            r.op_checkpoint,
+                            dirty.join(" ")
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
+                    + &format!(
+                        "; head={} acked={} target={}",
+                        self.head(),
+                        self.op_acked_max,
+                        self.ops_target
+                    )
             ),
         ))
     }
@@ -332,6 +350,10 @@ impl Simulation {
         replica.status = Status::Down { restart_tick };
         replica.inbox.clear();
         replica.repairing.clear();
+        // Repairs this replica was serving will never answer: their requesters may ask again.
+        for repair in self.repairs.iter().filter(|r| r.peer == index) {
+            self.replicas[repair.requester].repairing.remove(&repair.op);
+        }
         self.repairs
             .retain(|r| r.peer != index && r.requester != index);
         self.trace.record(tick, index as u8, &[1], || {
@@ -410,7 +432,11 @@ impl Simulation {
             return;
         }
         if head - self.op_acked_max >= self.config.journal.pipeline_max
-            || head + 1 > replica.op_prepare_max()
+            || head + 1
+                > crate::replica::op_prepare_max(
+                    &self.config.journal,
+                    replica.superblock.op_checkpoint,
+                )
         {
             return;
         }
@@ -713,8 +739,15 @@ impl Simulation {
             .log
             .get(op as usize)
             .is_some_and(|h| h.checksum == checksum);
-        let durable_view = self.solo() || self.replicas[index].superblock.log_view == self.view;
-        if !canonical || !durable_view {
+        let replica = &self.replicas[index];
+        let durable_view = self.solo() || replica.superblock.log_view == self.view;
+        // Like a backup's prepare_ok: only with every op since its checkpoint held clean, so an
+        // acknowledged op never sits above a hole.
+        let contiguous = (replica.op_checkpoint + 1..=op).all(|held| {
+            let header = &self.log[held as usize];
+            replica.journal.has_header(header) && !replica.journal.has_dirty(header)
+        });
+        if !canonical || !durable_view || !contiguous {
             return;
         }
         let acks = self.acks.entry(op).or_insert(0);

@@ -198,7 +198,7 @@ fn fuzz_command(options: &FuzzOptions, json: Option<std::path::PathBuf>) -> Exit
     let progress = move |done: u64, total: u64, failures: usize| {
         if terminal {
             eprint!("\r{done}/{total} seeds, {failures} failed");
-        } else if done % 500 == 0 || done == total {
+        } else if done.is_multiple_of(500) || done == total {
             eprintln!("{done}/{total} seeds, {failures} failed");
         }
     };

@@ -376,7 +376,9 @@ impl Journal {
             }
             Decision::Cut => {
                 let prepare = prepare.expect("cut: prepare");
-                if prepare.op <= op_prepare_max {
+                // A reserved prepare's op is its slot index, not an op: only the header can
+                // place such a slot past the prepare max (@J).
+                if prepare.is_reserved() || prepare.op <= op_prepare_max {
                     let header = header.expect("cut via the header");
                     assert!(!header.is_reserved() && header.op > op_prepare_max);
                 } else {

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p simulator --bin vopr
-./target/release/vopr fuzz \
+"${CARGO_TARGET_DIR:-target}/release/vopr" fuzz \
   --seeds "${VOPR_SEEDS:-0..2000}" \
   --shard "${VOPR_SHARD:-0/1}" \
   --time-budget "${VOPR_BUDGET:-3m}" \

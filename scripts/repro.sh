@@ -4,6 +4,6 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: scripts/repro.sh SEED" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 cargo build --release -p simulator --bin vopr
-./target/release/vopr replay "$1" > "target/replay-$1.txt" || true
+"${CARGO_TARGET_DIR:-target}/release/vopr" replay "$1" > "target/replay-$1.txt" || true
 echo "trace: target/replay-$1.txt"
-exec ./target/release/vopr run "$1"
+exec "${CARGO_TARGET_DIR:-target}/release/vopr" run "$1"

@@ -1,0 +1,832 @@
+//! Crash-state exploration, the way ALICE and CrashMonkey check storage engines: record the
+//! writes and barriers a workload makes, enumerate every disk state a crash may leave under the
+//! persistence model, recover each, and check what came back.
+//!
+//! # The persistence model
+//!
+//! The recorded log is cut into *epochs* at each completed barrier (`fdatasync`). A crash during
+//! epoch `e` leaves:
+//! - every write of earlier epochs, in full;
+//! - any subset of epoch `e`'s writes (no order between them is promised), applied in issue order;
+//! - each of the last `tear_writes_last` writes of the subset possibly *torn*: each of its sectors
+//!   independently old or new (a sector itself is atomic).
+//!
+//! Crashing at every point inside an epoch gives subsets of the same writes, so one pass per
+//! epoch covers them all.
+//!
+//! # What each state must satisfy
+//!
+//! - `open` succeeds once a formatted file is durable (an empty or half-created file may fail with
+//!   a typed error, never a panic);
+//! - no slot is unrecoverable: a solo WAL that only crashed must come back (availability; with
+//!   `strict_availability` off, a slot of an unacknowledged op is tolerated and counted);
+//! - every *acknowledged* op (its `append` returned before a completed barrier) that no later
+//!   append has overwritten reads back with exactly the bytes written;
+//! - every op the journal claims (each non-reserved slot header) reads back, with exactly the bytes
+//!   that were written for its checksum: no corrupt or invented prepare is ever returned;
+//! - after recovery the WAL takes one more append, syncs, and reopens with it as the head.
+//!
+//! # Bounds and reproducibility
+//!
+//! An epoch whose states number at most `states_per_epoch_max` (and has at most
+//! `subset_writes_max` writes, and torn writes of at most `tear_sectors_max` sectors) is
+//! enumerated exhaustively; otherwise `states_per_epoch_max` states are drawn from a ChaCha8
+//! stream seeded by `(seed, epoch)`, after the two extremes (nothing landed, everything landed).
+//! The [`Exploration::digest`] hashes every state's description and outcome: same trace, same
+//! options, same digest.
+
+use crate::driver::{FileDriver, Options, WriteOrdering};
+use crate::error::Error;
+use crate::layout::Layout;
+use crate::prepare;
+use crate::record::{RecordedOp, RecordingStorage};
+use crate::storage::MemoryStorage;
+use journal::{Config, Header};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::panic::{self, AssertUnwindSafe};
+
+/// One step of a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Append the next op with a body of this many bytes.
+    Append { body_size: usize },
+    /// `FileDriver::sync`: acknowledge everything appended so far.
+    Sync,
+}
+
+/// A workload to record.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub config: Config,
+    pub cluster: u128,
+    pub steps: Vec<Step>,
+    /// Record `create` too (the base image is then all zeros).
+    pub record_create: bool,
+    pub ordering: WriteOrdering,
+}
+
+/// A recorded run: the image before it and every write, barrier and mark after.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    pub config: Config,
+    pub cluster: u128,
+    pub base: Vec<u8>,
+    /// Whether `base` is already a formatted WAL.
+    pub base_formatted: bool,
+    pub log: Vec<RecordedOp>,
+}
+
+/// Seeded random steps: `append_count` appends with bodies up to `body_size_max`, a sync every
+/// one to `sync_every_max` appends, and a final sync.
+pub fn workload_random(
+    seed: u64,
+    append_count: u64,
+    sync_every_max: u64,
+    body_size_max: usize,
+) -> Vec<Step> {
+    assert!(sync_every_max >= 1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut steps = Vec::new();
+    let mut until_sync = rng.gen_range(1..=sync_every_max);
+    for _ in 0..append_count {
+        steps.push(Step::Append {
+            body_size: rng.gen_range(0..=body_size_max),
+        });
+        until_sync -= 1;
+        if until_sync == 0 {
+            steps.push(Step::Sync);
+            until_sync = rng.gen_range(1..=sync_every_max);
+        }
+    }
+    steps.push(Step::Sync);
+    steps
+}
+
+/// Runs the workload on a recording in-memory storage.
+pub fn record(workload: &Workload) -> Result<Trace, Error> {
+    let layout = Layout::new(&workload.config).ok_or(Error::UnsupportedConfig(
+        "sector_size must be at most 4096 and the rings must fit in a u64",
+    ))?;
+    let mut storage = RecordingStorage::new(MemoryStorage::new(layout.file_size));
+    storage.set_recording(workload.record_create);
+    let options = Options {
+        direct: false,
+        ordering: workload.ordering,
+    };
+    let mut driver = FileDriver::create(storage, workload.cluster, workload.config, options)?;
+    driver.storage_mut().mark(RecordedOp::Created);
+    let base = if workload.record_create {
+        vec![0u8; layout.file_size as usize]
+    } else {
+        driver.storage().inner.bytes.clone()
+    };
+    driver.storage_mut().set_recording(true);
+    for step in &workload.steps {
+        match *step {
+            Step::Append { body_size } => {
+                let head = *driver.head();
+                let op = head.op + 1;
+                let message = prepare::prepare(
+                    workload.cluster,
+                    op,
+                    0,
+                    head.checksum,
+                    &prepare::body(op, body_size),
+                );
+                let checksum = Header::decode(&message)
+                    .map(|h| h.checksum)
+                    .expect("built message decodes");
+                driver.storage_mut().mark(RecordedOp::Appending {
+                    op,
+                    checksum,
+                    message: message.clone(),
+                });
+                driver.append(&message)?;
+                driver
+                    .storage_mut()
+                    .mark(RecordedOp::Appended { op, checksum });
+            }
+            Step::Sync => driver.sync()?,
+        }
+    }
+    let log = std::mem::take(&mut driver.storage_mut().log);
+    Ok(Trace {
+        config: workload.config,
+        cluster: workload.cluster,
+        base,
+        base_formatted: !workload.record_create,
+        log,
+    })
+}
+
+/// Bounds of the enumeration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExploreOptions {
+    pub seed: u64,
+    /// States per epoch: exhaustive up to this many, sampled above.
+    pub states_per_epoch_max: u64,
+    /// Every subset only for epochs with at most this many writes.
+    pub subset_writes_max: usize,
+    /// Only the last this-many writes of an epoch may be torn.
+    pub tear_writes_last: usize,
+    /// Every tear pattern only for writes of at most this many sectors.
+    pub tear_sectors_max: u64,
+    /// No unrecoverable slot at all (else: only acknowledged ops' slots count as violations).
+    pub strict_availability: bool,
+    /// After each recovery, append one op, sync and reopen.
+    pub append_after_recovery: bool,
+}
+
+impl ExploreOptions {
+    /// Exhaustive for short workloads on small configs.
+    pub fn exhaustive(seed: u64) -> ExploreOptions {
+        ExploreOptions {
+            seed,
+            states_per_epoch_max: 4096,
+            subset_writes_max: 10,
+            tear_writes_last: 2,
+            tear_sectors_max: 8,
+            strict_availability: true,
+            append_after_recovery: true,
+        }
+    }
+
+    /// A few sampled states per epoch, for long workloads.
+    pub fn sampled(seed: u64, states_per_epoch_max: u64) -> ExploreOptions {
+        ExploreOptions {
+            states_per_epoch_max,
+            ..ExploreOptions::exhaustive(seed)
+        }
+    }
+}
+
+/// What a state broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ViolationKind {
+    /// The journal (or the driver) panicked while recovering.
+    Panic(String),
+    /// `open` failed on a file that was durably formatted.
+    OpenFailed(String),
+    /// An acknowledged op is missing, unreadable or different.
+    AckedLost { op: u64, why: String },
+    /// A slot was reported unrecoverable.
+    Unrecoverable { slot: u64, label: &'static str },
+    /// The journal holds a header whose checksum was never written.
+    UnknownPrepare { op: u64, checksum: u32 },
+    /// The journal returned bytes that differ from what was written for that checksum.
+    WrongBytes { op: u64 },
+    /// The journal claims an op but cannot read it back.
+    Unreadable { op: u64, why: String },
+    /// The recovered WAL did not take one more append, or lost it on reopen.
+    AppendAfterRecovery(String),
+}
+
+/// One violating state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub epoch: usize,
+    /// Which writes landed: `-` none, `F` full, `T0110` torn (1 = new sector).
+    pub state: String,
+    pub kinds: Vec<ViolationKind>,
+}
+
+/// The result of an exploration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Exploration {
+    pub epochs: u64,
+    pub epochs_exhaustive: u64,
+    pub states: u64,
+    /// Violating states (all counted, the first `VIOLATIONS_KEPT` kept).
+    pub violation_count: u64,
+    pub violations: Vec<Violation>,
+    /// States that opened with an allowed typed error (a half-created file).
+    pub open_refused: u64,
+    /// Unrecoverable slots of unacknowledged ops, tolerated when not strict.
+    pub unrecoverable_unacked: u64,
+    /// Recovery cases over all states: label → slots.
+    pub cases: BTreeMap<&'static str, u64>,
+    /// Hash of every state's description and outcome.
+    pub digest: u64,
+}
+
+/// Violations kept in full; the rest are only counted.
+pub const VIOLATIONS_KEPT: usize = 16;
+
+/// What every state of an epoch must show.
+#[derive(Clone, Debug, Default)]
+pub struct Expectation {
+    /// Acknowledged ops not overwritten since: op → checksum.
+    pub required: BTreeMap<u64, u32>,
+    /// Every message ever written, by checksum.
+    pub truth: BTreeMap<u32, Vec<u8>>,
+    /// Whether a formatted file is durable.
+    pub open_must_succeed: bool,
+}
+
+/// How one write lands in a crash state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Landing {
+    Absent,
+    Full,
+    /// Per sector: `true` = the new bytes landed.
+    Torn(Vec<bool>),
+}
+
+struct PendingWrite<'a> {
+    offset: u64,
+    bytes: &'a [u8],
+    sector_count: u64,
+    tearable: bool,
+}
+
+/// Explores every epoch of the trace.
+pub fn explore(trace: &Trace, options: &ExploreOptions) -> Exploration {
+    assert!(options.states_per_epoch_max >= 2);
+    assert!(options.tear_sectors_max < 64);
+    let mut exploration = Exploration {
+        digest: FNV_OFFSET,
+        ..Exploration::default()
+    };
+    let mut durable = trace.base.clone();
+    let mut expectation = Expectation {
+        open_must_succeed: trace.base_formatted,
+        ..Expectation::default()
+    };
+    let root = Header::root(trace.cluster);
+    expectation
+        .truth
+        .insert(root.checksum, root.to_bytes().to_vec());
+    if trace.base_formatted {
+        expectation.required.insert(0, root.checksum);
+    }
+    let mut created_pending = false;
+    let mut appended_pending: Vec<(u64, u32)> = Vec::new();
+    let mut pending: Vec<(u64, &[u8])> = Vec::new();
+    let mut epoch = 0usize;
+    for (index, entry) in trace.log.iter().enumerate() {
+        match entry {
+            RecordedOp::Write { offset, bytes } => pending.push((*offset, bytes)),
+            RecordedOp::Appending {
+                op,
+                checksum,
+                message,
+            } => {
+                expectation.truth.insert(*checksum, message.clone());
+                // The op this one overwrites in the ring is no longer required.
+                let slot_count = trace.config.slot_count;
+                if *op >= slot_count {
+                    expectation.required.remove(&(*op - slot_count));
+                }
+            }
+            RecordedOp::Appended { op, checksum } => appended_pending.push((*op, *checksum)),
+            RecordedOp::Created => {
+                created_pending = true;
+                if !trace.base_formatted {
+                    appended_pending.push((0, root.checksum));
+                }
+            }
+            RecordedOp::Sync => {
+                explore_epoch(
+                    trace,
+                    options,
+                    epoch,
+                    &durable,
+                    &pending,
+                    &expectation,
+                    &mut exploration,
+                );
+                for (offset, bytes) in pending.drain(..) {
+                    durable[offset as usize..][..bytes.len()].copy_from_slice(bytes);
+                }
+                for (op, checksum) in appended_pending.drain(..) {
+                    // Still required only if no later append overwrote it meanwhile.
+                    let overwritten = trace.log[..index].iter().any(|e| {
+                        matches!(e, RecordedOp::Appending { op: later, .. }
+                            if *later > op && (*later - op) % trace.config.slot_count == 0)
+                    });
+                    if !overwritten {
+                        expectation.required.insert(op, checksum);
+                    }
+                }
+                if created_pending {
+                    expectation.open_must_succeed = true;
+                }
+                epoch += 1;
+            }
+        }
+    }
+    // A crash after the last barrier.
+    explore_epoch(
+        trace,
+        options,
+        epoch,
+        &durable,
+        &pending,
+        &expectation,
+        &mut exploration,
+    );
+    exploration
+}
+
+/// The fully synced final image of a trace and what it must show (for tests that edit it).
+pub fn final_state(trace: &Trace) -> (Vec<u8>, Expectation) {
+    let mut image = trace.base.clone();
+    let root = Header::root(trace.cluster);
+    let mut expectation = Expectation {
+        open_must_succeed: true,
+        ..Expectation::default()
+    };
+    expectation
+        .truth
+        .insert(root.checksum, root.to_bytes().to_vec());
+    expectation.required.insert(0, root.checksum);
+    let mut synced = true;
+    for entry in &trace.log {
+        match entry {
+            RecordedOp::Write { offset, bytes } => {
+                image[*offset as usize..][..bytes.len()].copy_from_slice(bytes);
+                synced = false;
+            }
+            RecordedOp::Sync => synced = true,
+            RecordedOp::Appending {
+                op,
+                checksum,
+                message,
+            } => {
+                expectation.truth.insert(*checksum, message.clone());
+                if *op >= trace.config.slot_count {
+                    expectation
+                        .required
+                        .remove(&(*op - trace.config.slot_count));
+                }
+            }
+            RecordedOp::Appended { op, checksum } => {
+                expectation.required.insert(*op, *checksum);
+            }
+            RecordedOp::Created => {}
+        }
+    }
+    assert!(synced, "the trace ends with a sync");
+    (image, expectation)
+}
+
+fn explore_epoch(
+    trace: &Trace,
+    options: &ExploreOptions,
+    epoch: usize,
+    durable: &[u8],
+    pending: &[(u64, &[u8])],
+    expectation: &Expectation,
+    exploration: &mut Exploration,
+) {
+    let sector_size = trace.config.sector_size;
+    let write_count = pending.len();
+    let writes: Vec<PendingWrite> = pending
+        .iter()
+        .enumerate()
+        .map(|(i, &(offset, bytes))| {
+            assert_eq!(offset % sector_size, 0);
+            let sector_count = (bytes.len() as u64).div_ceil(sector_size);
+            PendingWrite {
+                offset,
+                bytes,
+                sector_count,
+                tearable: i + options.tear_writes_last >= write_count && sector_count > 1,
+            }
+        })
+        .collect();
+    // Choices per write: absent, full, and every tear that is neither.
+    let mut total: Option<u64> = Some(1);
+    for write in &writes {
+        let choices = if !write.tearable {
+            Some(2)
+        } else if write.sector_count <= options.tear_sectors_max {
+            Some(1u64 << write.sector_count)
+        } else {
+            None
+        };
+        total = total.zip(choices).and_then(|(a, b)| a.checked_mul(b));
+    }
+    exploration.epochs += 1;
+    let exhaustive = write_count <= options.subset_writes_max
+        && total.is_some_and(|t| t <= options.states_per_epoch_max);
+    if exhaustive {
+        exploration.epochs_exhaustive += 1;
+        let total = total.expect("bounded");
+        for index in 0..total {
+            let landings = landings_numbered(&writes, index);
+            run_state(
+                trace,
+                options,
+                epoch,
+                durable,
+                &writes,
+                &landings,
+                expectation,
+                exploration,
+            );
+        }
+    } else {
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            options.seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        for index in 0..options.states_per_epoch_max {
+            let landings: Vec<Landing> = match index {
+                0 => vec![Landing::Absent; write_count],
+                1 => vec![Landing::Full; write_count],
+                _ => writes.iter().map(|w| landing_random(&mut rng, w)).collect(),
+            };
+            run_state(
+                trace,
+                options,
+                epoch,
+                durable,
+                &writes,
+                &landings,
+                expectation,
+                exploration,
+            );
+        }
+    }
+}
+
+/// The `index`-th state in mixed radix: per write 0 = absent, 1 = full, 2.. = a torn pattern.
+fn landings_numbered(writes: &[PendingWrite], mut index: u64) -> Vec<Landing> {
+    let mut landings = Vec::with_capacity(writes.len());
+    for write in writes {
+        let radix = if write.tearable {
+            1u64 << write.sector_count
+        } else {
+            2
+        };
+        let digit = index % radix;
+        index /= radix;
+        landings.push(match digit {
+            0 => Landing::Absent,
+            1 => Landing::Full,
+            // Patterns 1 ..= 2^n - 2 (neither none nor all): digit - 1.
+            pattern => {
+                let pattern = pattern - 1;
+                Landing::Torn(
+                    (0..write.sector_count)
+                        .map(|s| pattern >> s & 1 == 1)
+                        .collect(),
+                )
+            }
+        });
+    }
+    assert_eq!(index, 0);
+    landings
+}
+
+fn landing_random(rng: &mut ChaCha8Rng, write: &PendingWrite) -> Landing {
+    let kinds = if write.tearable { 3 } else { 2 };
+    match rng.gen_range(0..kinds) {
+        0 => Landing::Absent,
+        1 => Landing::Full,
+        _ => {
+            let mut sectors: Vec<bool> = (0..write.sector_count).map(|_| rng.gen()).collect();
+            // A pattern that is all old or all new is not a tear: flip one sector.
+            if sectors.iter().all(|&s| s) || sectors.iter().all(|&s| !s) {
+                let sector = rng.gen_range(0..sectors.len());
+                sectors[sector] = !sectors[sector];
+            }
+            Landing::Torn(sectors)
+        }
+    }
+}
+
+fn describe(landings: &[Landing]) -> String {
+    let mut text = String::new();
+    for (i, landing) in landings.iter().enumerate() {
+        if i > 0 {
+            text.push(' ');
+        }
+        match landing {
+            Landing::Absent => text.push('-'),
+            Landing::Full => text.push('F'),
+            Landing::Torn(sectors) => {
+                text.push('T');
+                for &new in sectors {
+                    text.push(if new { '1' } else { '0' });
+                }
+            }
+        }
+    }
+    text
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_state(
+    trace: &Trace,
+    options: &ExploreOptions,
+    epoch: usize,
+    durable: &[u8],
+    writes: &[PendingWrite],
+    landings: &[Landing],
+    expectation: &Expectation,
+    exploration: &mut Exploration,
+) {
+    assert_eq!(writes.len(), landings.len());
+    let mut image = durable.to_vec();
+    let sector_size = trace.config.sector_size as usize;
+    for (write, landing) in writes.iter().zip(landings) {
+        let offset = write.offset as usize;
+        match landing {
+            Landing::Absent => {}
+            Landing::Full => image[offset..][..write.bytes.len()].copy_from_slice(write.bytes),
+            Landing::Torn(sectors) => {
+                for (sector, chunk) in write.bytes.chunks(sector_size).enumerate() {
+                    if sectors[sector] {
+                        image[offset + sector * sector_size..][..chunk.len()]
+                            .copy_from_slice(chunk);
+                    }
+                }
+            }
+        }
+    }
+    let state = describe(landings);
+    let outcome = check_image(trace, options, image, expectation);
+    exploration.states += 1;
+    let mut summary = format!("{epoch}|{state}|");
+    match &outcome {
+        Outcome::Recovered { head, cases } => {
+            let _ = write!(summary, "ok {head}");
+            for (label, count) in cases {
+                *exploration.cases.entry(label).or_default() += count;
+                let _ = write!(summary, " {label}{count}");
+            }
+        }
+        Outcome::Refused(error) => {
+            exploration.open_refused += 1;
+            let _ = write!(summary, "refused {error}");
+        }
+        Outcome::Violations { kinds, unacked } => {
+            exploration.unrecoverable_unacked += unacked;
+            if !kinds.is_empty() {
+                exploration.violation_count += 1;
+                if exploration.violations.len() < VIOLATIONS_KEPT {
+                    exploration.violations.push(Violation {
+                        epoch,
+                        state: state.clone(),
+                        kinds: kinds.clone(),
+                    });
+                }
+            }
+            let _ = write!(summary, "violations {kinds:?} unacked {unacked}");
+        }
+    }
+    exploration.digest = fnv(exploration.digest, summary.as_bytes());
+}
+
+/// What recovering one image gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every check passed: the recovered head and the recovery cases seen.
+    Recovered {
+        head: u64,
+        cases: BTreeMap<&'static str, u64>,
+    },
+    /// `open` refused a file that was never durably formatted, with this typed error.
+    Refused(String),
+    /// Checks that failed (possibly none, when only tolerated unrecoverable slots were seen).
+    Violations {
+        kinds: Vec<ViolationKind>,
+        unacked: u64,
+    },
+}
+
+/// Recovers one image and checks it against the expectation.
+pub fn check_image(
+    trace: &Trace,
+    options: &ExploreOptions,
+    image: Vec<u8>,
+    expectation: &Expectation,
+) -> Outcome {
+    let cluster = trace.cluster;
+    let opened = catch(|| {
+        FileDriver::open(
+            MemoryStorage::from_bytes(image),
+            cluster,
+            Options::default(),
+        )
+    });
+    let mut kinds = Vec::new();
+    let mut driver = match opened {
+        Err(message) => return violations(vec![ViolationKind::Panic(message)], 0),
+        Ok(Ok(driver)) => driver,
+        Ok(Err(Error::Unrecoverable { slots })) => {
+            let slot_count = trace.config.slot_count;
+            let mut unacked = 0;
+            for (slot, label) in slots {
+                let acked = expectation
+                    .required
+                    .keys()
+                    .find(|&&op| op % slot_count == slot);
+                match acked {
+                    Some(&op) => kinds.push(ViolationKind::AckedLost {
+                        op,
+                        why: format!("slot {slot} unrecoverable ({label})"),
+                    }),
+                    None if options.strict_availability => {
+                        kinds.push(ViolationKind::Unrecoverable { slot, label })
+                    }
+                    None => unacked += 1,
+                }
+            }
+            return violations(kinds, unacked);
+        }
+        Ok(Err(error)) => {
+            if expectation.open_must_succeed {
+                return violations(vec![ViolationKind::OpenFailed(error.to_string())], 0);
+            }
+            return Outcome::Refused(error.to_string());
+        }
+    };
+    // Every acknowledged op, exactly as written.
+    for (&op, &checksum) in &expectation.required {
+        match driver.read(op, checksum) {
+            Ok(bytes) if Some(&bytes) == expectation.truth.get(&checksum) => {}
+            Ok(_) => kinds.push(ViolationKind::WrongBytes { op }),
+            Err(error) => kinds.push(ViolationKind::AckedLost {
+                op,
+                why: error.to_string(),
+            }),
+        }
+    }
+    // Every op the journal claims, exactly as written for its checksum.
+    let config = *driver.journal().config();
+    for slot in 0..config.slot_count {
+        let header = *driver.journal().header(slot);
+        if header.is_reserved() || expectation.required.get(&header.op) == Some(&header.checksum) {
+            continue;
+        }
+        let Some(truth) = expectation.truth.get(&header.checksum) else {
+            kinds.push(ViolationKind::UnknownPrepare {
+                op: header.op,
+                checksum: header.checksum,
+            });
+            continue;
+        };
+        match driver.read(header.op, header.checksum) {
+            Ok(bytes) if &bytes == truth => {}
+            Ok(_) => kinds.push(ViolationKind::WrongBytes { op: header.op }),
+            Err(error) => kinds.push(ViolationKind::Unreadable {
+                op: header.op,
+                why: error.to_string(),
+            }),
+        }
+    }
+    let head = driver.head().op;
+    let cases = driver.recovery_report().cases.iter().fold(
+        BTreeMap::new(),
+        |mut cases, (&(label, _), &count)| {
+            *cases.entry(label).or_default() += count;
+            cases
+        },
+    );
+    if options.append_after_recovery && kinds.is_empty() {
+        if let Err(why) = append_and_reopen(&mut driver, cluster) {
+            kinds.push(ViolationKind::AppendAfterRecovery(why));
+        }
+    }
+    if kinds.is_empty() {
+        Outcome::Recovered { head, cases }
+    } else {
+        violations(kinds, 0)
+    }
+}
+
+fn violations(kinds: Vec<ViolationKind>, unacked: u64) -> Outcome {
+    Outcome::Violations { kinds, unacked }
+}
+
+/// One more append, a sync, a reopen: the new op must be the head and read back.
+fn append_and_reopen(driver: &mut FileDriver<MemoryStorage>, cluster: u128) -> Result<(), String> {
+    let head = *driver.head();
+    let op = head.op + 1;
+    let message = prepare::prepare(cluster, op, 0, head.checksum, &prepare::body(op, 200));
+    let checksum = Header::decode(&message)
+        .map_err(|e| e.to_string())?
+        .checksum;
+    driver.append(&message).map_err(|e| e.to_string())?;
+    driver.sync().map_err(|e| e.to_string())?;
+    let storage = MemoryStorage::from_bytes(driver.storage().bytes.clone());
+    let reopened = catch(|| FileDriver::open(storage, cluster, Options::default()))?;
+    let mut reopened = reopened.map_err(|e| format!("reopen: {e}"))?;
+    if reopened.head().op != op {
+        return Err(format!(
+            "reopened head {} instead of {op}",
+            reopened.head().op
+        ));
+    }
+    match reopened.read(op, checksum) {
+        Ok(bytes) if bytes == message => Ok(()),
+        Ok(_) => Err(format!("op {op} read back different bytes")),
+        Err(error) => Err(format!("op {op}: {error}")),
+    }
+}
+
+/// Runs `f`, turning a panic into its message.
+fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".to_string())
+    })
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// Applies a storage's recorded writes to an image (for tests that build states by hand).
+pub fn apply_writes(image: &mut [u8], log: &[RecordedOp]) {
+    for entry in log {
+        if let RecordedOp::Write { offset, bytes } = entry {
+            image[*offset as usize..][..bytes.len()].copy_from_slice(bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbering_covers_every_landing_once() {
+        let bytes = [0u8; 1024];
+        let writes = [
+            PendingWrite {
+                offset: 0,
+                bytes: &bytes[..512],
+                sector_count: 1,
+                tearable: false,
+            },
+            PendingWrite {
+                offset: 512,
+                bytes: &bytes,
+                sector_count: 2,
+                tearable: true,
+            },
+        ];
+        let all: Vec<String> = (0..8)
+            .map(|i| describe(&landings_numbered(&writes, i)))
+            .collect();
+        assert_eq!(
+            all,
+            ["- -", "F -", "- F", "F F", "- T10", "F T10", "- T01", "F T01"]
+        );
+    }
+}

@@ -24,6 +24,8 @@
 //!   append has overwritten reads back with exactly the bytes written;
 //! - every op the journal claims (each non-reserved slot header) reads back, with exactly the bytes
 //!   that were written for its checksum: no corrupt or invented prepare is ever returned;
+//! - a second crash while recovery writes back repaired headers (any proper subset of those
+//!   writes landed) recovers and passes the same checks;
 //! - after recovery the WAL takes one more append, syncs, and reopens with it as the head.
 //!
 //! # Bounds and reproducibility
@@ -222,6 +224,12 @@ pub enum ViolationKind {
     Unreadable { op: u64, why: String },
     /// The recovered WAL did not take one more append, or lost it on reopen.
     AppendAfterRecovery(String),
+    /// A second crash while recovery wrote back repaired headers (the writes of `subset`
+    /// landed) left a state that broke these checks.
+    CrashDuringRecovery {
+        subset: u64,
+        kinds: Vec<ViolationKind>,
+    },
 }
 
 /// One violating state.
@@ -239,6 +247,8 @@ pub struct Exploration {
     pub epochs: u64,
     pub epochs_exhaustive: u64,
     pub states: u64,
+    /// States of a second crash during recovery's header write-back, checked as well.
+    pub recovery_crash_states: u64,
     /// Violating states (all counted, the first `VIOLATIONS_KEPT` kept).
     pub violation_count: u64,
     pub violations: Vec<Violation>,
@@ -593,8 +603,13 @@ fn run_state(
     exploration.states += 1;
     let mut summary = format!("{epoch}|{state}|");
     match &outcome {
-        Outcome::Recovered { head, cases } => {
-            let _ = write!(summary, "ok {head}");
+        Outcome::Recovered {
+            head,
+            cases,
+            recovery_crash_states,
+        } => {
+            exploration.recovery_crash_states += recovery_crash_states;
+            let _ = write!(summary, "ok {head} +{recovery_crash_states}");
             for (label, count) in cases {
                 *exploration.cases.entry(label).or_default() += count;
                 let _ = write!(summary, " {label}{count}");
@@ -625,10 +640,12 @@ fn run_state(
 /// What recovering one image gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Every check passed: the recovered head and the recovery cases seen.
+    /// Every check passed: the recovered head, the recovery cases seen, and how many states of
+    /// a second crash during recovery's write-back were checked too.
     Recovered {
         head: u64,
         cases: BTreeMap<&'static str, u64>,
+        recovery_crash_states: u64,
     },
     /// `open` refused a file that was never durably formatted, with this typed error.
     Refused(String),
@@ -640,16 +657,34 @@ pub enum Outcome {
 }
 
 /// Recovers one image and checks it against the expectation.
+///
+/// When recovery wrote repaired headers back, a second crash during that write-back is explored
+/// too: every proper subset of those (single-sector) writes over the same image must recover
+/// and pass the same checks.
 pub fn check_image(
     trace: &Trace,
     options: &ExploreOptions,
     image: Vec<u8>,
     expectation: &Expectation,
 ) -> Outcome {
+    check_image_once(trace, options, image, expectation, true)
+}
+
+/// Subsets of recovery's write-back explored per state, at most.
+const RECOVERY_CRASH_SUBSETS_MAX: u64 = 16;
+
+fn check_image_once(
+    trace: &Trace,
+    options: &ExploreOptions,
+    image: Vec<u8>,
+    expectation: &Expectation,
+    crash_during_recovery: bool,
+) -> Outcome {
     let cluster = trace.cluster;
+    let image_before = crash_during_recovery.then(|| image.clone());
     let opened = catch(|| {
         FileDriver::open(
-            MemoryStorage::from_bytes(image),
+            RecordingStorage::new(MemoryStorage::from_bytes(image)),
             cluster,
             Options::default(),
         )
@@ -720,6 +755,38 @@ pub fn check_image(
             }),
         }
     }
+    // Recovery's own writes: its repaired header sectors, then a barrier.
+    let recovery_log = std::mem::take(&mut driver.storage_mut().log);
+    driver.storage_mut().set_recording(false);
+    let mut recovery_crash_states = 0;
+    if let Some(image_before) = image_before.filter(|_| kinds.is_empty()) {
+        let writes: Vec<&RecordedOp> = recovery_log
+            .iter()
+            .filter(|e| matches!(e, RecordedOp::Write { .. }))
+            .collect();
+        assert_eq!(writes.len() as u64, driver.recovery_report().fix_writes);
+        let subsets = (1u64 << writes.len().min(6)).min(RECOVERY_CRASH_SUBSETS_MAX);
+        // Subset 0 is the image itself (already checked); the full set is the recovered state.
+        for subset in 1..subsets {
+            if writes.len() < 64 && subset == (1u64 << writes.len()) - 1 {
+                continue;
+            }
+            let mut image = image_before.clone();
+            for (i, write) in writes.iter().enumerate() {
+                if subset >> i & 1 == 1 {
+                    apply_writes(&mut image, std::slice::from_ref(*write));
+                }
+            }
+            recovery_crash_states += 1;
+            let outcome = check_image_once(trace, options, image, expectation, false);
+            if let Outcome::Violations { kinds: inner, .. } = outcome {
+                kinds.push(ViolationKind::CrashDuringRecovery {
+                    subset,
+                    kinds: inner,
+                });
+            }
+        }
+    }
     let head = driver.head().op;
     let cases = driver.recovery_report().cases.iter().fold(
         BTreeMap::new(),
@@ -734,7 +801,11 @@ pub fn check_image(
         }
     }
     if kinds.is_empty() {
-        Outcome::Recovered { head, cases }
+        Outcome::Recovered {
+            head,
+            cases,
+            recovery_crash_states,
+        }
     } else {
         violations(kinds, 0)
     }
@@ -745,7 +816,10 @@ fn violations(kinds: Vec<ViolationKind>, unacked: u64) -> Outcome {
 }
 
 /// One more append, a sync, a reopen: the new op must be the head and read back.
-fn append_and_reopen(driver: &mut FileDriver<MemoryStorage>, cluster: u128) -> Result<(), String> {
+fn append_and_reopen(
+    driver: &mut FileDriver<RecordingStorage<MemoryStorage>>,
+    cluster: u128,
+) -> Result<(), String> {
     let head = *driver.head();
     let op = head.op + 1;
     let message = prepare::prepare(cluster, op, 0, head.checksum, &prepare::body(op, 200));
@@ -754,7 +828,7 @@ fn append_and_reopen(driver: &mut FileDriver<MemoryStorage>, cluster: u128) -> R
         .checksum;
     driver.append(&message).map_err(|e| e.to_string())?;
     driver.sync().map_err(|e| e.to_string())?;
-    let storage = MemoryStorage::from_bytes(driver.storage().bytes.clone());
+    let storage = MemoryStorage::from_bytes(driver.storage().inner.bytes.clone());
     let reopened = catch(|| FileDriver::open(storage, cluster, Options::default()))?;
     let mut reopened = reopened.map_err(|e| format!("reopen: {e}"))?;
     if reopened.head().op != op {

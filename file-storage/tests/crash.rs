@@ -63,6 +63,13 @@ fn assert_clean(exploration: &Exploration) {
 fn exhaustive_short_workload_recovers_every_crash_state() {
     let trace = record(workload_short(), WriteOrdering::BarrierAfterPrepare, false);
     let exploration = explore(&trace, &ExploreOptions::exhaustive(1));
+    eprintln!(
+        "epochs {} states {} recovery-crash states {} cases {:?}",
+        exploration.epochs,
+        exploration.states,
+        exploration.recovery_crash_states,
+        exploration.cases
+    );
     assert_clean(&exploration);
     assert_eq!(
         exploration.epochs, exploration.epochs_exhaustive,
@@ -73,6 +80,8 @@ fn exhaustive_short_workload_recovers_every_crash_state() {
     assert!(exploration.epochs >= 70, "{exploration:?}");
     assert!(exploration.states >= 900, "{exploration:?}");
     assert_eq!(exploration.open_refused, 0);
+    // Lost headers are written back by recovery, and a crash during that write-back is explored.
+    assert!(exploration.recovery_crash_states > 0, "{exploration:?}");
     // Torn appends were cut and lost headers fixed: the interesting cases were reached.
     for label in ["@P", "@L"] {
         assert!(

@@ -6,6 +6,7 @@
 //! order, drain [`Journal::poll_event`]. The journal never blocks and never allocates per I/O:
 //! every IOP and its buffer exists from construction.
 
+use crate::canary::{self, Canary};
 use crate::config::{Config, ConfigError};
 use crate::header::{Header, HEADER_SIZE};
 use crate::io::{
@@ -451,8 +452,12 @@ impl Journal {
             let mut candidate: Option<(u64, usize)> = None;
             for (index, write) in self.writes.iter().enumerate() {
                 if let Lock::Waiting(sequence) = write.lock {
+                    // Canary: header-sector writes skip the lock.
+                    let unlocked = canary::active(Canary::HeaderSectorUnlocked)
+                        && write.zone == Zone::WalHeaders;
                     let blocked = self.writes.iter().enumerate().any(|(other_index, other)| {
-                        other_index != index
+                        !unlocked
+                            && other_index != index
                             && Self::ranges_overlap(write, other)
                             && match other.lock {
                                 Lock::Locked => true,
@@ -469,7 +474,10 @@ impl Journal {
             let write = &self.writes[index];
             // Only header sectors are ever shared: a slot has one write at a time.
             for other in self.writes.iter() {
-                if other.lock == Lock::Locked && Self::ranges_overlap(write, other) {
+                if other.lock == Lock::Locked
+                    && Self::ranges_overlap(write, other)
+                    && !canary::active(Canary::HeaderSectorUnlocked)
+                {
                     unreachable!("locking an overlapping range");
                 }
             }
@@ -509,7 +517,12 @@ impl Journal {
         let mut sector = std::mem::take(&mut self.writes[index].sector);
         for (i, chunk) in sector.chunks_exact_mut(HEADER_SIZE as usize).enumerate() {
             let slot = slot_first + i;
-            let header = &self.headers_redundant[slot];
+            // Canary: the sector is filled from `headers`, which runs ahead of the prepares.
+            let header = if canary::active(Canary::HeaderBeforePrepare) {
+                &self.headers[slot]
+            } else {
+                &self.headers_redundant[slot]
+            };
             // A faulty slot's redundant header is kept invalid so that the fault survives a crash
             // instead of reading back as a reserved or stale header.
             if !header.valid_checksum() {
@@ -586,7 +599,9 @@ impl Journal {
             write.header = header;
             write.message_size = message.len();
             write.message[..message.len()].copy_from_slice(message);
-            write.message[message.len()..size_ceil].fill(0);
+            if !canary::active(Canary::PaddingNotZeroed) {
+                write.message[message.len()..size_ceil].fill(0);
+            }
         }
         // The prepare on disk is about to be overwritten: it no longer backs any entry.
         self.prepare_checksums[slot] = None;
@@ -625,6 +640,11 @@ impl Journal {
         let header = self.writes[index].header;
         let slot = self.slot_for_op(header.op) as usize;
         let outcome = if !self.has_header(&header) {
+            if canary::active(Canary::DirtyClearedOnChangedEntry) {
+                // Canary: the slot is taken for written whatever entry it holds now.
+                self.dirty.set(slot, false);
+                self.faulty.set(slot, false);
+            }
             WriteOutcome::EntryChangedWhileWritingHeaders
         } else if self.headers_redundant[slot].checksum != header.checksum {
             // write → header write → remove_entries_from → set_header_as_dirty → completion: the
@@ -778,18 +798,22 @@ impl Journal {
         if header.op != read.op {
             return Some(ReadReject::OpChangedDuringRead);
         }
-        if header.checksum != read.checksum {
+        if header.checksum != read.checksum && !canary::active(Canary::ReadSkipsChecksumMatch) {
             return Some(ReadReject::ChecksumChangedDuringRead);
         }
         let size = header.size as usize;
         if size < HEADER_SIZE as usize
             || size > bytes.len()
-            || !header.valid_checksum_body(&bytes[HEADER_SIZE as usize..size])
+            || (!header.valid_checksum_body(&bytes[HEADER_SIZE as usize..size])
+                && !canary::active(Canary::ReadSkipsBodyChecksum))
         {
             return Some(ReadReject::CorruptBody);
         }
         let size_ceil = self.config.sector_ceil(size as u64) as usize;
-        if size_ceil > bytes.len() || bytes[size..size_ceil].iter().any(|&byte| byte != 0) {
+        if size_ceil > bytes.len()
+            || (bytes[size..size_ceil].iter().any(|&byte| byte != 0)
+                && !canary::active(Canary::ReadSkipsPaddingCheck))
+        {
             return Some(ReadReject::NonZeroPadding);
         }
         None
@@ -869,7 +893,7 @@ impl Journal {
         } else {
             // Overwriting a newer op with an older one could uncommit it.
             assert!(self.headers[slot].is_reserved() || self.headers[slot].op <= header.op);
-            if !self.headers[slot].is_reserved() {
+            if !self.headers[slot].is_reserved() || canary::active(Canary::SetHeaderClearsFault) {
                 // The slot certainly never held this entry: drop its fault and its stale header.
                 self.faulty.set(slot, false);
                 self.headers_redundant[slot] = Header::reserved(self.cluster, slot as u64);
@@ -905,6 +929,9 @@ impl Journal {
         self.headers_redundant[slot] = reserved;
         self.dirty.set(slot, false);
         self.faulty.set(slot, false);
+        if canary::active(Canary::RemoveDropsPrepareChecksums) {
+            self.prepare_checksums[slot] = None;
+        }
     }
 
     /// Copies the headers of `op_min..=op_max` that `headers` holds into `target`, newest first.

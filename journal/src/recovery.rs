@@ -9,6 +9,7 @@
 //! 5. write back repaired redundant-header sectors (`fix`), one sector at a time;
 //! 6. done: emit `Unrecoverable` for each slot a solo replica cannot repair, then `RecoveryDone`.
 
+use crate::canary::{self, Canary};
 use crate::decision_table::{self, Decision, INPUT_COUNT};
 use crate::header::{Header, HEADER_SIZE};
 use crate::io::{Event, SlotRecovery, Zone};
@@ -196,7 +197,9 @@ impl Journal {
             return (true, None);
         }
         let size_ceil = self.config.sector_ceil(size as u64) as usize;
-        if !header.valid_checksum_body(&bytes[HEADER_SIZE as usize..size]) {
+        if !header.valid_checksum_body(&bytes[HEADER_SIZE as usize..size])
+            && !canary::active(Canary::RecoverySkipsBodyChecksum)
+        {
             return (true, None);
         }
         if bytes[size..size_ceil].iter().any(|&byte| byte != 0) {
@@ -208,8 +211,13 @@ impl Journal {
     /// The header if it may stand in `slot`.
     fn header_ok(&self, header: Option<Header>, slot: usize) -> Option<Header> {
         header.filter(|h| {
-            h.is_ok_for_slot(self.cluster, slot as u64, self.config.slot_count)
-                && u64::from(h.size) <= self.config.message_size_max
+            // Canary: checksum and cluster only, not the slot.
+            let ok_for_slot = if canary::active(Canary::RecoverySkipsSlotCheck) {
+                h.valid_checksum() && h.cluster == self.cluster
+            } else {
+                h.is_ok_for_slot(self.cluster, slot as u64, self.config.slot_count)
+            };
+            ok_for_slot && u64::from(h.size) <= self.config.message_size_max
         })
     }
 
@@ -273,7 +281,14 @@ impl Journal {
                 Ok(case) => case,
                 Err(impossible) => panic!("slot {slot}: {impossible} (inputs {inputs:?})"),
             };
-            cases.push((case.label, case.decision(self.solo)));
+            let mut decision = case.decision(self.solo);
+            if canary::active(Canary::DecisionNFix) && case.label == "@N" {
+                decision = Decision::Fix;
+            }
+            if canary::active(Canary::DecisionMVsr) && case.label == "@M" {
+                decision = Decision::Vsr;
+            }
+            cases.push((case.label, decision));
             // `prepare_checksums` vouches for any valid prepare, even one whose header is lost,
             // so that peers can still be served.
             if let Some(prepare) = prepares[slot].filter(|p| !p.is_reserved()) {
@@ -368,6 +383,12 @@ impl Journal {
                 }
                 (prepare, true, false)
             }
+            // Canary: keep the redundant header so the replica still names the lost op.
+            Decision::Vsr if canary::active(Canary::RecoveryLoadsFaultyHeader) => (
+                header.filter(|h| !h.is_reserved()).unwrap_or(reserved),
+                true,
+                true,
+            ),
             Decision::Vsr => (reserved, true, true),
             Decision::CutTorn => {
                 assert!(header.is_some() && prepare.is_none());
@@ -402,7 +423,11 @@ impl Journal {
         self.faulty.set(slot, faulty);
         // Until repaired, a faulty slot's redundant header is invalid on disk too, so that a crash
         // cannot turn the fault into a reserved slot.
-        self.headers_redundant[slot] = if faulty { loaded.invalidated() } else { loaded };
+        self.headers_redundant[slot] = if faulty && !canary::active(Canary::FaultyHeaderLeftValid) {
+            loaded.invalidated()
+        } else {
+            loaded
+        };
     }
 
     /// The `@B`/`@C` slots that are prepares torn while being appended: safe to truncate only when
@@ -415,6 +440,16 @@ impl Journal {
         op_max: u64,
     ) -> Vec<usize> {
         let context = &recovery.context;
+        if canary::active(Canary::CutTornWithoutCertainty) {
+            // Canary: every `@B`/`@C` slot is taken for a torn append.
+            return (0..cases.len())
+                .filter(|&slot| {
+                    cases[slot].1 == Decision::Vsr
+                        && matches!(cases[slot].0, "@B" | "@C")
+                        && redundant[slot].is_some()
+                })
+                .collect();
+        }
         let (op_checkpoint, op_prepare_max) = (context.op_checkpoint, context.op_prepare_max);
         if op_max < op_checkpoint || op_max >= op_prepare_max {
             return Vec::new();

@@ -5,6 +5,8 @@
 //! and nothing corrupt is ever returned. [`fuzz`] runs ranges of seeds across threads (never
 //! inside one seed) and gathers coverage of the recovery cases.
 
+#[cfg(feature = "canary")]
+pub mod canaries;
 pub mod checkers;
 pub mod coverage;
 pub mod fuzz;

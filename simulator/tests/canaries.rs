@@ -1,0 +1,38 @@
+//! The canary suite as a test: every planted bug of `journal::canary` must be caught by some
+//! checker within seeds 0..2000, and the unmodified journal must pass the first 200 seeds.
+//!
+//! A separate test binary, built only with `--features canary`, with one `#[test]`: the canary
+//! switch is process-global, so nothing else may run seeds beside it. Run it with
+//! `cargo test -p simulator --release --features canary --test canaries`.
+#![cfg(feature = "canary")]
+
+use simulator::canaries::{markdown_table, run_canaries, run_canary};
+
+const SEED_END: u64 = 2000;
+const SANITY_SEED_END: u64 = 200;
+
+#[test]
+fn every_canary_is_caught() {
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let sanity = run_canary(None, 0, SANITY_SEED_END, jobs);
+    assert!(
+        !sanity.caught(),
+        "with no canary active, seed {:?} failed: {:?} {:?}",
+        sanity.seed_first_failing,
+        sanity.checker,
+        sanity.message
+    );
+    let results = run_canaries(0, SEED_END, jobs, &|result| {
+        eprintln!(
+            "{:?}: seed {:?} checker {:?}",
+            result.canary, result.seed_first_failing, result.checker
+        );
+    });
+    let table = markdown_table(&results);
+    eprintln!("{table}");
+    let survivors: Vec<_> = results.iter().filter(|r| !r.caught()).collect();
+    assert!(
+        survivors.is_empty(),
+        "canaries not caught within seeds 0..{SEED_END}:\n{table}"
+    );
+}

@@ -506,6 +506,14 @@ impl Disk {
         })
     }
 
+    /// Whether a read touching any sector of the range would fail or come back altered (a latent
+    /// sector error, a sticky read bit flip), whatever the stored bytes are.
+    pub fn range_unreadable(&self, zone: ZoneId, offset: u64, len: u64) -> bool {
+        self.assert_range(zone, offset, len);
+        let mut sectors = self.sector_indexes(zone, offset, len);
+        sectors.any(|sector| self.sectors_latent[sector] || self.sectors_read_flipped[sector])
+    }
+
     /// Every fault injected so far.
     pub fn fault_log(&self) -> &FaultLog {
         &self.fault_log

@@ -43,10 +43,20 @@ pub struct Replica {
     pub repairing: BTreeMap<u64, u64>,
     /// Slots whose writes were in flight at the last crash (the only slots a crash may break).
     pub crash_affected: Vec<bool>,
+    /// Slots that recovery found damaged (any decision but `eql`/`nil`) and that no write has made
+    /// clean since: a `cut` slot, say, keeps its torn bytes across restarts until the ring reaches
+    /// it again, so its next recovery may see the same damage with no new fault.
+    pub damaged: Vec<bool>,
+    /// Slots whose prepare or header sector held stored damage (`Disk::range_faulty`) when the
+    /// replica last restarted.
+    pub stored_faulty_at_restart: Vec<bool>,
     /// Writes submitted to the disk and not yet completed, by disk id.
     pub in_flight_writes: BTreeMap<u64, (journal::Zone, u64, u64)>,
     /// Length of the disk's fault log when the replica last restarted.
     pub fault_log_at_restart: usize,
+    /// Length of the disk's fault log when the replica restarted the time before: faults older
+    /// than that were seen by the previous recovery, which read every slot.
+    pub fault_log_at_restart_previous: usize,
 }
 
 pub const ZONE_HEADERS: usize = 0;
@@ -108,8 +118,11 @@ impl Replica {
             inbox: BTreeMap::new(),
             repairing: BTreeMap::new(),
             crash_affected: vec![false; config.slot_count as usize],
+            damaged: vec![false; config.slot_count as usize],
+            stored_faulty_at_restart: vec![false; config.slot_count as usize],
             in_flight_writes: BTreeMap::new(),
             fault_log_at_restart: 0,
+            fault_log_at_restart_previous: 0,
         }
     }
 

@@ -56,7 +56,7 @@ pub struct Simulation {
     /// Every prepare ever made, by checksum.
     pub messages: BTreeMap<u32, Vec<u8>>,
     /// Replicas that reported each op of the canonical log written (bitmask).
-    acks: BTreeMap<u64, u64>,
+    pub(crate) acks: BTreeMap<u64, u64>,
     /// The highest op acknowledged: written by a quorum.
     pub op_acked_max: u64,
     repairs: Vec<Repair>,
@@ -64,6 +64,9 @@ pub struct Simulation {
     pub coverage: Coverage,
     liveness: bool,
     ops_target: u64,
+    /// For the read completion being handled: its slot, the checksum its bytes' header claims,
+    /// and whether the bytes after that prepare are zero (see the *read* checker).
+    read_padding: Option<(u64, u32, bool)>,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -119,6 +122,7 @@ impl Simulation {
             coverage: Coverage::default(),
             liveness: false,
             ops_target,
+            read_padding: None,
         };
         for index in 0..simulation.replicas.len() {
             simulation.start_recovery(index);
@@ -245,7 +249,7 @@ impl Simulation {
 
     // ------------------------------------------------------------------ one tick
 
-    fn step(&mut self) -> Check {
+    pub(crate) fn step(&mut self) -> Check {
         self.tick += 1;
         let tick = self.tick;
         if !self.liveness && self.rng.gen_bool(self.config.crash_probability) {
@@ -370,7 +374,21 @@ impl Simulation {
         replica.journal = journal::Journal::new(config, cluster, solo).expect("valid");
         replica.status = Status::Recovering;
         replica.op_checkpoint = replica.superblock.op_checkpoint;
+        replica.fault_log_at_restart_previous = replica.fault_log_at_restart;
         replica.fault_log_at_restart = replica.disk.fault_log().len();
+        // Damage stored now explains what this recovery finds, even if a write or the liveness
+        // phase (which forgets latent errors) clears it before the recovery checker runs.
+        for slot in 0..config.slot_count {
+            let sector_offset = slot / config.headers_per_sector() * config.sector_size;
+            replica.stored_faulty_at_restart[slot as usize] =
+                replica.disk.range_faulty(
+                    ZONE_PREPARES,
+                    slot * config.message_size_max,
+                    config.message_size_max,
+                ) || replica
+                    .disk
+                    .range_faulty(ZONE_HEADERS, sector_offset, config.sector_size);
+        }
         let context = replica.recovery_context();
         replica.journal.recover(context);
         self.trace
@@ -400,7 +418,9 @@ impl Simulation {
                 candidate = self.view as usize % self.replicas.len();
             }
         }
-        self.view_headers = vec![*self.log.last().expect("root")];
+        // Like a start_view message: the suffix of the new view's log, at most a pipeline long.
+        let suffix = (self.config.journal.pipeline_max as usize).min(self.log.len());
+        self.view_headers = self.log[self.log.len() - suffix..].to_vec();
         let (view, view_headers) = (self.view, self.view_headers.clone());
         for index in 0..self.replicas.len() {
             let replica = &mut self.replicas[index];
@@ -500,13 +520,24 @@ impl Simulation {
                     replica.journal.complete_write(id);
                 }
                 IoKind::Read => match completion.result {
-                    Ok(()) => replica
-                        .journal
-                        .complete_read(id, Ok(replica.disk.completed_read_data())),
+                    Ok(()) => {
+                        let data = replica.disk.completed_read_data();
+                        let slot = completion.offset / replica.journal.config().message_size_max;
+                        self.read_padding = (completion.zone == ZONE_PREPARES)
+                            .then(|| Header::decode(data).ok())
+                            .flatten()
+                            .filter(|header| header.size as usize <= data.len())
+                            .map(|header| {
+                                let padding = &data[header.size as usize..];
+                                (slot, header.checksum, padding.iter().all(|&b| b == 0))
+                            });
+                        replica.journal.complete_read(id, Ok(data));
+                    }
                     Err(_) => replica.journal.complete_read(id, Err(ReadError)),
                 },
             }
             self.drain_events(index)?;
+            self.read_padding = None;
         }
         self.drain_events(index)?;
         if self.replicas[index].status == Status::Up {
@@ -570,6 +601,8 @@ impl Simulation {
                     || format!("write op {op} {outcome:?}"),
                 );
                 if outcome == WriteOutcome::Written {
+                    let slot = self.replicas[index].journal.slot_for_op(op);
+                    self.replicas[index].damaged[slot as usize] = false;
                     self.ack(index, op, checksum);
                 }
             }
@@ -587,6 +620,10 @@ impl Simulation {
                     self.replicas[index].journal.read_release(handle);
                     if self.messages.get(&checksum) != Some(&bytes) {
                         return Err(self.failure("read", format!("r{index} read_prepare(op {op}, checksum {checksum:08x}) returned bytes that differ from what was written")));
+                    }
+                    let slot = self.replicas[index].journal.slot_for_op(op);
+                    if self.read_padding == Some((slot, checksum, false)) {
+                        return Err(self.failure("read", format!("r{index} read_prepare(op {op}, checksum {checksum:08x}) accepted a read whose padding is not zero")));
                     }
                     if let Some(position) = position {
                         let repair = self.repairs[position];
@@ -637,6 +674,14 @@ impl Simulation {
             );
         }
         self.check_recovery(index, &recoveries)?;
+        self.check_acked_held(index, &recoveries)?;
+        self.check_acked_retained()?;
+        for (slot, recovery) in &recoveries {
+            self.replicas[index].damaged[*slot as usize] = !matches!(
+                recovery.decision,
+                journal::Decision::Eql | journal::Decision::Nil
+            );
+        }
         let solo = self.solo();
         let replica = &mut self.replicas[index];
         replica.status = Status::Up;

@@ -1,7 +1,8 @@
 //! Checkers: what every run must prove, evaluated as the run goes and at its end.
 //!
 //! - *read*: `read_prepare` never returns bytes that differ from what was written for that
-//!   checksum (in `simulation.rs`, on every repair read).
+//!   checksum, nor accepts a read whose sector padding after the prepare is not zero (in
+//!   `simulation.rs`, on every repair read).
 //! - *availability*: a solo replica always comes back with no unrecoverable slot.
 //! - *recovery*: after every recovery, faulty implies dirty, no slot is both loaded and faulty,
 //!   and every slot that did not recover clean (`eql`/`nil`) is explained: a write to it was in
@@ -17,6 +18,9 @@
 //!   has an intact copy on some replica's disk (crashed replicas included); a solo replica never
 //!   recovers below its acknowledged head; at the end, every replica holds the canonical header of
 //!   every op in its window clean.
+//! - *acked*: after every recovery, every op the replica acknowledged above its durable
+//!   checkpoint is still in its journal, or its slot is faulty, or recovery cut the slot; unless
+//!   the disk silently dropped both a prepare write and a header-sector write of that slot.
 //! - *liveness*: with faults off, the cluster becomes clean within a bounded number of ticks.
 
 use crate::replica::{ZONE_HEADERS, ZONE_PREPARES};

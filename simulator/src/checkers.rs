@@ -248,8 +248,11 @@ impl Simulation {
                 continue;
             }
             let sector_offset = slot / config.headers_per_sector() * config.sector_size;
-            if dropped(ZONE_PREPARES, slot * config.message_size_max, config.message_size_max)
-                && dropped(ZONE_HEADERS, sector_offset, config.sector_size)
+            if dropped(
+                ZONE_PREPARES,
+                slot * config.message_size_max,
+                config.message_size_max,
+            ) && dropped(ZONE_HEADERS, sector_offset, config.sector_size)
             {
                 continue;
             }

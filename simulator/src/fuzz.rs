@@ -1,14 +1,20 @@
-//! Runs a range of seeds across threads and gathers failures and coverage into a report.
+//! Runs a range of seeds across threads and gathers failures and coverage into a report; merges
+//! the reports of shards run elsewhere (CI matrix jobs, Kubernetes indexed jobs) into one.
 //!
 //! Parallelism is across seeds only: each seed runs start to end on one thread, so its outcome
 //! does not depend on the others. The wall clock is read here, outside every run, only for the
 //! time budget and the report's `elapsed_s`.
 
 use crate::coverage::Coverage;
+use crate::Outcome;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// A fuzz run over fewer seeds than this does not fail for a reachable case it missed: a short
+/// range is not expected to reach them all.
+pub const COVERAGE_SEEDS_MIN: u64 = 1000;
 
 /// One failing seed, with the command that reproduces it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -20,8 +26,8 @@ pub struct FailureReport {
     pub trace_hash: String,
 }
 
-/// What a fuzz run writes with `--json`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// What a fuzz run writes with `--json`, and what `vopr merge` reads and writes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Report {
     pub seeds_run: u64,
     pub failures: Vec<FailureReport>,
@@ -29,6 +35,48 @@ pub struct Report {
     pub elapsed_s: f64,
     /// Reachable recovery cases never reached.
     pub missing_cases: Vec<String>,
+    /// The range asked for: `seed_first..seed_end`.
+    #[serde(default)]
+    pub seed_first: u64,
+    #[serde(default)]
+    pub seed_end: u64,
+    /// The shards this report covers, as indices `I` of `I/shard_count`.
+    #[serde(default)]
+    pub shards: Vec<u64>,
+    #[serde(default)]
+    pub shard_count: u64,
+    /// Seeds of the range and shards that should have run; more than `seeds_run` when the time
+    /// budget ran out.
+    #[serde(default)]
+    pub seeds_planned: u64,
+}
+
+impl Report {
+    /// Whether every seed of the whole range ran: all shards present, no time budget cut.
+    pub fn complete(&self) -> bool {
+        self.shards.len() as u64 == self.shard_count
+            && self.seeds_run == self.seeds_planned
+            && self.seeds_planned == self.seed_end - self.seed_first
+    }
+
+    /// Whether the reachable-case check applies, and failed.
+    pub fn coverage_failed(&self) -> bool {
+        self.complete() && self.seeds_run >= COVERAGE_SEEDS_MIN && !self.missing_cases.is_empty()
+    }
+
+    /// The verdict: failures, or a complete range that missed a reachable case.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty() && !self.coverage_failed()
+    }
+
+    fn missing_cases_update(&mut self) {
+        self.missing_cases = self
+            .coverage
+            .missing()
+            .into_iter()
+            .map(String::from)
+            .collect();
+    }
 }
 
 /// What to run.
@@ -43,30 +91,39 @@ pub struct FuzzOptions {
     pub time_budget: Option<Duration>,
 }
 
-pub fn repro_command(seed: u64) -> String {
-    format!("cargo run --release -p simulator --bin vopr -- run {seed}")
+impl FuzzOptions {
+    /// The seeds this shard runs, in order.
+    pub fn seeds(&self) -> Vec<u64> {
+        assert!(self.shard.1 > 0 && self.shard.0 < self.shard.1);
+        assert!(self.seed_first <= self.seed_end);
+        (self.seed_first..self.seed_end)
+            .filter(|seed| seed % self.shard.1 == self.shard.0)
+            .collect()
+    }
 }
 
-/// Runs the seeds; `progress(done, total, failures)` is called after each seed.
-pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Report {
-    assert!(options.shard.1 > 0 && options.shard.0 < options.shard.1);
-    assert!(options.seed_first <= options.seed_end);
+pub fn repro_command(seed: u64) -> String {
+    crate::vopr_command(&format!("run {seed}"))
+}
+
+/// Runs `seeds` on `jobs` threads until done or out of budget; returns the outcomes in seed
+/// order. `progress(done, total, failures)` is called after each seed.
+pub fn run_seeds(
+    seeds: &[u64],
+    jobs: usize,
+    time_budget: Option<Duration>,
+    progress: &(dyn Fn(u64, u64, usize) + Sync),
+) -> Vec<Outcome> {
     let started = Instant::now();
-    let seeds: Vec<u64> = (options.seed_first..options.seed_end)
-        .filter(|seed| seed % options.shard.1 == options.shard.0)
-        .collect();
     let total = seeds.len() as u64;
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
-    let report = Mutex::new(Report::default());
-    let outcomes = Mutex::new(Vec::new());
+    let outcomes = Mutex::new(Vec::with_capacity(seeds.len()));
+    let failures = AtomicU64::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..options.jobs.max(1) {
+        for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
-                if options
-                    .time_budget
-                    .is_some_and(|budget| started.elapsed() >= budget)
-                {
+                if time_budget.is_some_and(|budget| started.elapsed() >= budget) {
                     return;
                 }
                 let position = next.fetch_add(1, Ordering::Relaxed);
@@ -74,20 +131,34 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64, usize) + Sync)) 
                     return;
                 };
                 let outcome = crate::run_seed(seed, false);
-                let failures = {
-                    let mut outcomes = outcomes.lock().expect("no poisoned lock");
-                    outcomes.push(outcome);
-                    outcomes.iter().filter(|o| o.failure.is_some()).count()
-                };
+                if outcome.failure.is_some() {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                outcomes.lock().expect("no poisoned lock").push(outcome);
                 let done = done.fetch_add(1, Ordering::Relaxed) + 1;
-                progress(done, total, failures);
+                progress(done, total, failures.load(Ordering::Relaxed) as usize);
             });
         }
     });
     let mut outcomes = outcomes.into_inner().expect("no poisoned lock");
-    // Report in seed order, whatever order the threads finished in.
+    // Seed order, whatever order the threads finished in.
     outcomes.sort_by_key(|o| o.seed);
-    let mut report = report.into_inner().expect("no poisoned lock");
+    outcomes
+}
+
+/// Runs the seeds of `options` and reports on them.
+pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Report {
+    let started = Instant::now();
+    let seeds = options.seeds();
+    let outcomes = run_seeds(&seeds, options.jobs, options.time_budget, progress);
+    let mut report = Report {
+        seed_first: options.seed_first,
+        seed_end: options.seed_end,
+        shards: vec![options.shard.0],
+        shard_count: options.shard.1,
+        seeds_planned: seeds.len() as u64,
+        ..Report::default()
+    };
     for outcome in &outcomes {
         report.seeds_run += 1;
         report.coverage.merge(&outcome.coverage);
@@ -101,12 +172,205 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64, usize) + Sync)) 
             });
         }
     }
-    report.missing_cases = report
-        .coverage
-        .missing()
-        .into_iter()
-        .map(String::from)
-        .collect();
+    report.missing_cases_update();
     report.elapsed_s = started.elapsed().as_secs_f64();
     report
+}
+
+/// Why shard reports cannot be merged.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MergeError {
+    #[error("nothing to merge")]
+    Empty,
+    #[error("report {index} covers seeds {found:?}, the first covers {expected:?}")]
+    RangeMismatch {
+        index: usize,
+        expected: (u64, u64),
+        found: (u64, u64),
+    },
+    #[error("report {index} is sharded /{found}, the first /{expected}")]
+    ShardCountMismatch {
+        index: usize,
+        expected: u64,
+        found: u64,
+    },
+    #[error("shard {shard}/{count} appears in more than one report")]
+    ShardDuplicate { shard: u64, count: u64 },
+    #[error("report {index} names shard {shard} of {count}")]
+    ShardInvalid {
+        index: usize,
+        shard: u64,
+        count: u64,
+    },
+}
+
+/// Combines shard reports of one range into one report: failures in seed order, coverage over
+/// the union, and the reachable-case check applied to the union. `elapsed_s` is the slowest
+/// shard's (the shards ran side by side).
+pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
+    let first = reports.first().ok_or(MergeError::Empty)?;
+    let mut merged = Report {
+        seed_first: first.seed_first,
+        seed_end: first.seed_end,
+        shard_count: first.shard_count,
+        ..Report::default()
+    };
+    for (index, report) in reports.iter().enumerate() {
+        if (report.seed_first, report.seed_end) != (merged.seed_first, merged.seed_end) {
+            return Err(MergeError::RangeMismatch {
+                index,
+                expected: (merged.seed_first, merged.seed_end),
+                found: (report.seed_first, report.seed_end),
+            });
+        }
+        if report.shard_count != merged.shard_count {
+            return Err(MergeError::ShardCountMismatch {
+                index,
+                expected: merged.shard_count,
+                found: report.shard_count,
+            });
+        }
+        for &shard in &report.shards {
+            if shard >= report.shard_count {
+                return Err(MergeError::ShardInvalid {
+                    index,
+                    shard,
+                    count: report.shard_count,
+                });
+            }
+            if merged.shards.contains(&shard) {
+                return Err(MergeError::ShardDuplicate {
+                    shard,
+                    count: report.shard_count,
+                });
+            }
+            merged.shards.push(shard);
+        }
+        merged.seeds_run += report.seeds_run;
+        merged.seeds_planned += report.seeds_planned;
+        merged.failures.extend(report.failures.iter().cloned());
+        merged.coverage.merge(&report.coverage);
+        merged.elapsed_s = merged.elapsed_s.max(report.elapsed_s);
+    }
+    merged.shards.sort_unstable();
+    merged.failures.sort_by_key(|f| f.seed);
+    merged.missing_cases_update();
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use journal::Decision;
+
+    fn shard(index: u64, count: u64, seeds_run: u64, failing_seed: Option<u64>) -> Report {
+        let mut coverage = Coverage::default();
+        coverage.add("@P", Decision::Eql, 10 + index);
+        let mut report = Report {
+            seeds_run,
+            seeds_planned: seeds_run,
+            seed_first: 0,
+            seed_end: 10 * count,
+            shards: vec![index],
+            shard_count: count,
+            coverage,
+            elapsed_s: index as f64,
+            ..Report::default()
+        };
+        if let Some(seed) = failing_seed {
+            report.failures.push(FailureReport {
+                seed,
+                checker: "read".into(),
+                message: "m".into(),
+                repro: repro_command(seed),
+                trace_hash: "0".into(),
+            });
+        }
+        report.missing_cases_update();
+        report
+    }
+
+    #[test]
+    fn merge_of_all_shards_is_complete_and_sums() {
+        let merged = merge(&[
+            shard(1, 3, 10, Some(7)),
+            shard(0, 3, 10, None),
+            shard(2, 3, 10, Some(2)),
+        ])
+        .expect("merges");
+        assert!(merged.complete());
+        assert_eq!(merged.seeds_run, 30);
+        assert_eq!(merged.shards, vec![0, 1, 2]);
+        assert_eq!(
+            merged.failures.iter().map(|f| f.seed).collect::<Vec<_>>(),
+            vec![2, 7]
+        );
+        assert_eq!(merged.coverage.count("@P"), 10 + 11 + 12);
+        assert_eq!(merged.elapsed_s, 2.0);
+        assert!(merged.missing_cases.contains(&"@A".to_string()));
+        assert!(!merged.passed());
+    }
+
+    #[test]
+    fn merge_with_a_missing_shard_is_incomplete() {
+        let merged = merge(&[shard(0, 3, 10, None), shard(2, 3, 10, None)]).expect("merges");
+        assert!(!merged.complete());
+        // An incomplete union is not held to the coverage check, but it reports the gap.
+        assert!(!merged.coverage_failed());
+    }
+
+    #[test]
+    fn merge_refuses_mismatched_reports() {
+        assert_eq!(merge(&[]), Err(MergeError::Empty));
+        assert!(matches!(
+            merge(&[shard(0, 3, 10, None), shard(0, 3, 10, None)]),
+            Err(MergeError::ShardDuplicate { shard: 0, count: 3 })
+        ));
+        assert!(matches!(
+            merge(&[shard(0, 3, 10, None), shard(1, 4, 10, None)]),
+            Err(MergeError::RangeMismatch { .. })
+        ));
+        let mut other = shard(1, 3, 10, None);
+        other.shard_count = 4;
+        other.seed_end = 30;
+        assert!(matches!(
+            merge(&[shard(0, 3, 10, None), other]),
+            Err(MergeError::ShardCountMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn sharded_fuzz_runs_equal_one_unsharded_run() {
+        let quiet = |_: u64, _: u64, _: usize| {};
+        let whole = fuzz(
+            &FuzzOptions {
+                seed_first: 0,
+                seed_end: 12,
+                jobs: 2,
+                shard: (0, 1),
+                time_budget: None,
+            },
+            &quiet,
+        );
+        let parts: Vec<Report> = (0..3)
+            .map(|index| {
+                fuzz(
+                    &FuzzOptions {
+                        seed_first: 0,
+                        seed_end: 12,
+                        jobs: 1,
+                        shard: (index, 3),
+                        time_budget: None,
+                    },
+                    &quiet,
+                )
+            })
+            .collect();
+        let merged = merge(&parts).expect("merges");
+        assert!(whole.complete() && merged.complete());
+        assert_eq!(merged.seeds_run, whole.seeds_run);
+        assert_eq!(merged.coverage, whole.coverage);
+        assert_eq!(merged.failures, whole.failures);
+        assert_eq!(merged.missing_cases, whole.missing_cases);
+    }
 }

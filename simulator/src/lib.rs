@@ -8,20 +8,40 @@
 #[cfg(feature = "canary")]
 pub mod canaries;
 pub mod checkers;
+pub mod corpus;
 pub mod coverage;
 pub mod fuzz;
 pub mod replica;
+pub mod shrink;
 pub mod simulation;
 pub mod swarm;
 pub mod trace;
 
 pub use simulation::{Outcome, Simulation};
-pub use swarm::RunConfig;
+pub use swarm::{Overrides, RunConfig};
+
+/// The shell command that runs `vopr` with `args`, including the planted bug when one is
+/// switched on (a canary build).
+pub fn vopr_command(args: &str) -> String {
+    #[cfg(feature = "canary")]
+    if let Some(canary) = journal::canary::active_canary() {
+        return format!(
+            "cargo run --release -p simulator --features canary --bin vopr -- {args} --canary {}",
+            canary.name()
+        );
+    }
+    format!("cargo run --release -p simulator --bin vopr -- {args}")
+}
 
 /// Runs one seed to its end. A panic inside the run (an assertion in the journal or the
 /// simulator) is caught and reported as that seed's failure.
 pub fn run_seed(seed: u64, keep_trace: bool) -> Outcome {
-    let config = RunConfig::draw(seed);
+    run_with(seed, &Overrides::default(), keep_trace)
+}
+
+/// Runs one seed with its drawn configuration changed by `overrides` (see `vopr shrink`).
+pub fn run_with(seed: u64, overrides: &Overrides, keep_trace: bool) -> Outcome {
+    let config = RunConfig::draw_with(seed, overrides);
     let result = std::panic::catch_unwind(|| Simulation::new(config.clone(), keep_trace).run());
     match result {
         Ok(outcome) => outcome,

@@ -5,10 +5,10 @@ use fault_models::FaultConfig;
 use journal::Config;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything a seed decides before the first tick.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunConfig {
     pub seed: u64,
     pub replica_count: u8,
@@ -43,7 +43,120 @@ fn maybe_probability(rng: &mut ChaCha8Rng, max: f64) -> f64 {
     }
 }
 
+/// The knobs `shrink` turns and `run`/`replay`/`corpus add` accept: a seed plus overrides is a
+/// smaller run that keeps the seed's PRNG streams.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overrides {
+    /// Replica count (1-6). A solo replica has crash faults only, as a drawn one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u8>,
+    /// Ops the workload prepares before the liveness phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops: Option<u64>,
+    /// Fault kinds (and crash / view-change events) switched off; names from [`KNOBS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub without: Vec<String>,
+}
+
+/// Everything `--without` can switch off.
+pub const KNOBS: [&str; 9] = [
+    "crash",
+    "view_change",
+    "torn_write",
+    "read_bit_flip",
+    "write_bit_flip",
+    "misdirected_write",
+    "misdirected_read",
+    "latent_sector_error",
+    "lost_write",
+];
+
+impl Overrides {
+    pub fn is_empty(&self) -> bool {
+        self.replicas.is_none() && self.ops.is_none() && self.without.is_empty()
+    }
+
+    /// Checks every value; the error is one line for the CLI.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(replicas) = self.replicas {
+            if !(1..=6).contains(&replicas) {
+                return Err(format!(
+                    "--replicas {replicas}: a cluster has 1 to 6 replicas"
+                ));
+            }
+        }
+        if self.ops == Some(0) {
+            return Err("--ops 0: the workload needs at least one op".into());
+        }
+        for knob in &self.without {
+            if !KNOBS.contains(&knob.as_str()) {
+                return Err(format!(
+                    "--without {knob}: unknown; use any of {}",
+                    KNOBS.join(",")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The flags that reproduce these overrides, with a leading space, or nothing.
+    pub fn flags(&self) -> String {
+        let mut flags = String::new();
+        if let Some(replicas) = self.replicas {
+            flags.push_str(&format!(" --replicas {replicas}"));
+        }
+        if let Some(ops) = self.ops {
+            flags.push_str(&format!(" --ops {ops}"));
+        }
+        if !self.without.is_empty() {
+            flags.push_str(&format!(" --without {}", self.without.join(",")));
+        }
+        flags
+    }
+}
+
 impl RunConfig {
+    /// The configuration `seed` draws, then changed by `overrides` (validated first).
+    pub fn draw_with(seed: u64, overrides: &Overrides) -> RunConfig {
+        assert_eq!(overrides.validate(), Ok(()));
+        let mut config = RunConfig::draw(seed);
+        if let Some(replicas) = overrides.replicas {
+            config.replica_count = replicas;
+            if replicas == 1 {
+                // As drawn for a solo replica: only crashes, and one view.
+                config.faults = FaultConfig {
+                    read_bit_flip_probability: 0.0,
+                    write_bit_flip_probability: 0.0,
+                    misdirected_write_probability: 0.0,
+                    misdirected_read_probability: 0.0,
+                    latent_sector_error_probability: 0.0,
+                    lost_write_probability: 0.0,
+                    ..config.faults
+                };
+                config.view_change_probability = 0.0;
+            }
+        }
+        if let Some(ops) = overrides.ops {
+            config.ops_target = ops;
+        }
+        for knob in &overrides.without {
+            let faults = &mut config.faults;
+            match knob.as_str() {
+                "crash" => config.crash_probability = 0.0,
+                "view_change" => config.view_change_probability = 0.0,
+                "torn_write" => faults.crash_write_torn_probability = 0.0,
+                "read_bit_flip" => faults.read_bit_flip_probability = 0.0,
+                "write_bit_flip" => faults.write_bit_flip_probability = 0.0,
+                "misdirected_write" => faults.misdirected_write_probability = 0.0,
+                "misdirected_read" => faults.misdirected_read_probability = 0.0,
+                "latent_sector_error" => faults.latent_sector_error_probability = 0.0,
+                "lost_write" => faults.lost_write_probability = 0.0,
+                _ => unreachable!("validated"),
+            }
+        }
+        config
+    }
+
     /// The configuration `seed` draws. Uses its own stream, so drawing it never shifts the run's.
     pub fn draw(seed: u64) -> RunConfig {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5a5a_5a5a_0000_0001);
@@ -125,5 +238,73 @@ impl RunConfig {
             ticks_max: 20_000,
             liveness_ticks_max: 20_000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_change_only_what_they_name() {
+        let seed = (0..)
+            .find(|&s| RunConfig::draw(s).replica_count >= 3)
+            .expect("a cluster");
+        let drawn = RunConfig::draw(seed);
+        assert_eq!(RunConfig::draw_with(seed, &Overrides::default()), drawn);
+        let overrides = Overrides {
+            replicas: Some(2),
+            ops: Some(7),
+            without: vec!["crash".into(), "torn_write".into()],
+        };
+        let changed = RunConfig::draw_with(seed, &overrides);
+        assert_eq!(changed.replica_count, 2);
+        assert_eq!(changed.ops_target, 7);
+        assert_eq!(changed.crash_probability, 0.0);
+        assert_eq!(changed.faults.crash_write_torn_probability, 0.0);
+        assert_eq!(changed.journal, drawn.journal);
+        assert_eq!(
+            changed.faults.read_bit_flip_probability,
+            drawn.faults.read_bit_flip_probability
+        );
+        assert_eq!(
+            overrides.flags(),
+            " --replicas 2 --ops 7 --without crash,torn_write"
+        );
+        // A solo replica keeps to crash faults, as a drawn one does.
+        let solo = RunConfig::draw_with(
+            seed,
+            &Overrides {
+                replicas: Some(1),
+                ..Overrides::default()
+            },
+        );
+        assert_eq!(solo.faults.misdirected_write_probability, 0.0);
+        assert_eq!(solo.view_change_probability, 0.0);
+    }
+
+    #[test]
+    fn bad_overrides_are_refused() {
+        let bad = |overrides: Overrides| overrides.validate().expect_err("refused");
+        assert!(bad(Overrides {
+            replicas: Some(0),
+            ..Overrides::default()
+        })
+        .contains("1 to 6"));
+        assert!(bad(Overrides {
+            replicas: Some(7),
+            ..Overrides::default()
+        })
+        .contains("1 to 6"));
+        assert!(bad(Overrides {
+            ops: Some(0),
+            ..Overrides::default()
+        })
+        .contains("--ops 0"));
+        assert!(bad(Overrides {
+            without: vec!["x".into()],
+            ..Overrides::default()
+        })
+        .contains("unknown"));
     }
 }

@@ -1,30 +1,70 @@
-//! `vopr`: run one seed, fuzz a range, replay a seed's trace, or dump the decision table.
+//! `vopr`: run one seed, fuzz a range, replay or shrink a seed, keep the seed corpus, merge shard
+//! reports, dump the decision table.
 //!
-//! Exit codes: 0 all passed, 1 a checker or an assertion failed, 2 bad input.
+//! Exit codes: 0 all passed, 1 a checker or an assertion failed (or a complete range missed a
+//! reachable case), 2 bad input (a one-line error on stderr).
 
-use clap::{Parser, Subcommand};
-use simulator::fuzz::{fuzz, repro_command, FuzzOptions};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use simulator::corpus::{self, CoverageSet};
+use simulator::fuzz::{fuzz, merge, FuzzOptions, Report};
+use simulator::Overrides;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "vopr",
-    about = "Deterministic simulation of a WAL journal on a faulty disk",
-    version
+    about = "Deterministic simulation of a WAL journal on a faulty disk: one seed fixes a whole run",
+    version,
+    after_help = "`vopr SEED` is short for `vopr run SEED`.\nExit codes: 0 passed, 1 a checker failed, 2 bad input."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Run with this planted bug switched on (see `vopr canaries`).
+    #[cfg(feature = "canary")]
+    #[arg(long, global = true)]
+    canary: Option<String>,
+}
+
+/// Changes to what a seed draws: how `shrink` reports a smaller failing run.
+#[derive(Args, Debug, Clone, Default)]
+struct OverrideArgs {
+    /// Replica count instead of the drawn one (1-6).
+    #[arg(long)]
+    replicas: Option<u8>,
+    /// Ops the workload prepares instead of the drawn number.
+    #[arg(long)]
+    ops: Option<u64>,
+    /// Switch off, comma-separated: crash, view_change, torn_write, read_bit_flip,
+    /// write_bit_flip, misdirected_write, misdirected_read, latent_sector_error, lost_write.
+    #[arg(long, value_delimiter = ',')]
+    without: Vec<String>,
+}
+
+impl OverrideArgs {
+    fn overrides(&self) -> Result<Overrides, String> {
+        let overrides = Overrides {
+            replicas: self.replicas,
+            ops: self.ops,
+            without: self.without.clone(),
+        };
+        overrides.validate()?;
+        Ok(overrides)
+    }
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run one seed; exit 1 with the failing checker if it fails.
+    /// Run one seed; exit 1 with the failing checker, its tick and the repro command.
     Run {
         /// The seed (a u64).
         seed: u64,
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
     /// Run a range of seeds on all cores; print the coverage table; exit 1 on any failure.
     Fuzz {
@@ -40,17 +80,87 @@ enum Command {
         /// Stop starting new seeds after this long: `90s`, `10m`, `1h`.
         #[arg(long, value_parser = parse_duration)]
         time_budget: Option<Duration>,
-        /// Write a JSON report here.
+        /// Write the JSON report here (atomically).
         #[arg(long)]
-        json: Option<std::path::PathBuf>,
+        json: Option<PathBuf>,
     },
-    /// Print one seed's readable trace: per tick, per replica, what happened.
-    Replay { seed: u64 },
-    /// Print the recovery decision for all 2^11 table inputs.
+    /// Print one seed's readable trace: per tick, per replica, writes, crashes, recoveries and
+    /// each slot's recovery decision.
+    Replay {
+        seed: u64,
+        #[command(flatten)]
+        overrides: OverrideArgs,
+    },
+    /// Find the smallest run that fails like SEED: fewer replicas, fewer ops, fewer faults.
+    Shrink {
+        seed: u64,
+        #[command(flatten)]
+        overrides: OverrideArgs,
+    },
+    /// Keep the seed corpus in seeds/.
+    Corpus {
+        #[command(subcommand)]
+        command: CorpusCommand,
+    },
+    /// Combine shard reports (`fuzz --shard I/N --json`) into one; exit 1 on any failure, or
+    /// when every shard is present and the union missed a reachable case.
+    Merge {
+        /// Shard reports.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Write the merged report here (atomically).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Print the recovery decision for all 2^11 table inputs, as JSON.
     Table {
         /// As JSON (the only format).
         #[arg(long)]
         json: bool,
+    },
+    /// Run every planted bug over a seed range; report which checker caught it, and when.
+    #[cfg(feature = "canary")]
+    Canaries {
+        #[arg(long, value_parser = parse_range, default_value = "0..2000")]
+        seeds: (u64, u64),
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CorpusCommand {
+    /// Record a failing seed in seeds/regressions.json (seed, drawn config, checker, trace
+    /// hash, commit).
+    Add {
+        seed: u64,
+        #[command(flatten)]
+        overrides: OverrideArgs,
+        /// Record the seed even though it passes (pin an interesting run).
+        #[arg(long)]
+        passing: bool,
+        /// Why the seed is recorded.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long, default_value = corpus::REGRESSIONS_PATH)]
+        file: PathBuf,
+    },
+    /// Regenerate seeds/coverage.json: the fewest seeds of a range that reach every reachable
+    /// recovery case.
+    Distill {
+        #[arg(long, value_parser = parse_range, default_value = "0..2000")]
+        seeds: (u64, u64),
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, default_value = corpus::COVERAGE_PATH)]
+        file: PathBuf,
+    },
+    /// Run every seed of seeds/regressions.json and seeds/coverage.json.
+    Check {
+        #[arg(long, default_value = corpus::REGRESSIONS_PATH)]
+        regressions: PathBuf,
+        #[arg(long, default_value = corpus::COVERAGE_PATH)]
+        coverage: PathBuf,
     },
 }
 
@@ -105,6 +215,16 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// Bad input: one line on stderr, exit 2.
+fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("vopr: error: {message}");
+    ExitCode::from(2)
+}
+
+fn jobs_or_cores(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 fn main() -> ExitCode {
     // `vopr SEED` is short for `vopr run SEED`.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -117,17 +237,40 @@ fn main() -> ExitCode {
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(error) => {
-            let code = if error.use_stderr() { 2 } else { 0 };
+        Err(error) if !error.use_stderr() => {
+            // --help, --version.
             let _ = error.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let text = error.to_string();
+            let line = text.lines().next().unwrap_or("bad arguments");
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            return bad_input(format!("{line} (see vopr --help)"));
         }
     };
+    #[cfg(feature = "canary")]
+    if let Some(name) = &cli.canary {
+        match journal::canary::Canary::from_name(name) {
+            Some(canary) => journal::canary::set_active(Some(canary)),
+            None => return bad_input(format!("--canary {name}: no such canary")),
+        }
+    }
     // Failures are reported by the runner; keep panic noise out of the output.
     std::panic::set_hook(Box::new(|_| {}));
     match cli.command {
-        Command::Run { seed } => run(seed),
-        Command::Replay { seed } => replay(seed),
+        Command::Run { seed, overrides } => match overrides.overrides() {
+            Ok(overrides) => run(seed, &overrides),
+            Err(message) => bad_input(message),
+        },
+        Command::Replay { seed, overrides } => match overrides.overrides() {
+            Ok(overrides) => replay(seed, &overrides),
+            Err(message) => bad_input(message),
+        },
+        Command::Shrink { seed, overrides } => match overrides.overrides() {
+            Ok(overrides) => shrink(seed, &overrides),
+            Err(message) => bad_input(message),
+        },
         Command::Table { .. } => {
             println!("{}", journal::decision_table::table_json());
             ExitCode::SUCCESS
@@ -139,25 +282,30 @@ fn main() -> ExitCode {
             time_budget,
             json,
         } => {
-            let jobs =
-                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let options = FuzzOptions {
                 seed_first: seeds.0,
                 seed_end: seeds.1,
-                jobs,
+                jobs: jobs_or_cores(jobs),
                 shard,
                 time_budget,
             };
             fuzz_command(&options, json)
         }
+        Command::Merge { reports, json } => merge_command(&reports, json),
+        Command::Corpus { command } => corpus_command(command),
+        #[cfg(feature = "canary")]
+        Command::Canaries { seeds, jobs } => {
+            simulator::canaries::canaries_main(seeds, jobs_or_cores(jobs))
+        }
     }
 }
 
-fn run(seed: u64) -> ExitCode {
-    let outcome = simulator::run_seed(seed, false);
+fn run(seed: u64, overrides: &Overrides) -> ExitCode {
+    let outcome = simulator::run_with(seed, overrides, false);
     let config = &outcome.config;
     println!(
-        "seed {seed}: replicas={} slots={} ops={} ticks={} trace_hash={:016x}",
+        "seed {seed}{}: replicas={} slots={} ops={} ticks={} trace_hash={:016x}",
+        overrides.flags(),
         config.replica_count,
         config.journal.slot_count,
         outcome.ops,
@@ -174,14 +322,22 @@ fn run(seed: u64) -> ExitCode {
                 "seed {seed}: FAILED checker={} tick={}: {}",
                 failure.checker, failure.tick, failure.message
             );
-            println!("reproduce: {}", repro_command(seed));
+            let flags = overrides.flags();
+            println!(
+                "reproduce: {}",
+                simulator::vopr_command(&format!("run {seed}{flags}"))
+            );
+            println!(
+                "shrink:    {}",
+                simulator::vopr_command(&format!("shrink {seed}{flags}"))
+            );
             ExitCode::from(1)
         }
     }
 }
 
-fn replay(seed: u64) -> ExitCode {
-    let outcome = simulator::run_seed(seed, true);
+fn replay(seed: u64, overrides: &Overrides) -> ExitCode {
+    let outcome = simulator::run_with(seed, overrides, true);
     println!(
         "config: {}",
         serde_json::to_string(&outcome.config).unwrap_or_default()
@@ -202,19 +358,58 @@ fn replay(seed: u64) -> ExitCode {
     }
 }
 
-fn fuzz_command(options: &FuzzOptions, json: Option<std::path::PathBuf>) -> ExitCode {
-    let terminal = std::io::stderr().is_terminal();
-    let progress = move |done: u64, total: u64, failures: usize| {
-        if terminal {
-            eprint!("\r{done}/{total} seeds, {failures} failed");
-        } else if done.is_multiple_of(500) || done == total {
-            eprintln!("{done}/{total} seeds, {failures} failed");
+fn shrink(seed: u64, overrides: &Overrides) -> ExitCode {
+    let mut progress = |runs: u32, kept: &Overrides| {
+        eprintln!("shrink: {runs} runs, still failing with{}", kept.flags());
+    };
+    match simulator::shrink::shrink(seed, overrides, &mut progress) {
+        Err(message) => bad_input(message),
+        Ok(shrunk) => {
+            println!(
+                "seed {seed} shrunk in {} runs: replicas={} ops={} fails {} at tick {}: {}",
+                shrunk.runs,
+                shrunk.config.replica_count,
+                shrunk.config.ops_target,
+                shrunk.checker,
+                shrunk.tick,
+                shrunk.message
+            );
+            println!("smallest repro: {}", shrunk.command());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A progress bar with seeds/s and failures on a terminal; a plain line every 500 seeds
+/// otherwise (CI logs).
+fn progress_reporter(total: u64) -> (Option<ProgressBar>, impl Fn(u64, u64, usize) + Sync) {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} seeds {per_sec} eta {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let handle = bar.clone();
+    let progress = move |done: u64, total: u64, failures: usize| match &handle {
+        Some(bar) => {
+            bar.set_position(done);
+            bar.set_message(format!("{failures} failed"));
+        }
+        None => {
+            if done.is_multiple_of(500) || done == total {
+                eprintln!("{done}/{total} seeds, {failures} failed");
+            }
         }
     };
-    let report = fuzz(options, &progress);
-    if terminal {
-        eprintln!();
-    }
+    (bar, progress)
+}
+
+fn report_print(report: &Report) {
     println!("{}", report.coverage.table());
     for failure in &report.failures {
         println!(
@@ -223,28 +418,186 @@ fn fuzz_command(options: &FuzzOptions, json: Option<std::path::PathBuf>) -> Exit
         );
     }
     println!(
-        "{} seeds run in {:.1}s, {} failed, trace-reachable cases missing: {:?}",
+        "{} of {} seeds run in {:.1}s, {} failed, reachable cases missing: {:?}{}",
         report.seeds_run,
+        report.seeds_planned,
         report.elapsed_s,
         report.failures.len(),
-        report.missing_cases
+        report.missing_cases,
+        if report.complete() {
+            ""
+        } else {
+            " (a partial range: the coverage check does not apply)"
+        }
     );
+}
+
+fn verdict(report: &Report) -> ExitCode {
+    if report.coverage_failed() {
+        println!(
+            "FAILED coverage: reachable cases {:?} were never reached",
+            report.missing_cases
+        );
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn fuzz_command(options: &FuzzOptions, json: Option<PathBuf>) -> ExitCode {
+    let (bar, progress) = progress_reporter(options.seeds().len() as u64);
+    let report = fuzz(options, &progress);
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    report_print(&report);
     if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report).expect("report serializes");
-        let temporary = path.with_extension("json.tmp");
-        if let Err(error) =
-            std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, &path))
-        {
-            eprintln!("vopr: cannot write {}: {error}", path.display());
-            return ExitCode::from(2);
+        if let Err(error) = corpus::store(&path, &report) {
+            return bad_input(error);
         }
     }
-    // Coverage is only meaningful over a real range; a time-boxed or sharded slice reports it.
-    let coverage_failed = !report.missing_cases.is_empty()
-        && options.time_budget.is_none()
-        && options.shard.1 == 1
-        && report.seeds_run >= 1000;
-    if !report.failures.is_empty() || coverage_failed {
+    verdict(&report)
+}
+
+fn merge_command(paths: &[PathBuf], json: Option<PathBuf>) -> ExitCode {
+    let mut reports = Vec::with_capacity(paths.len());
+    for path in paths {
+        match corpus::load::<Report>(path) {
+            Ok(Some(report)) => reports.push(report),
+            Ok(None) => return bad_input(format!("{}: no such file", path.display())),
+            Err(error) => return bad_input(error),
+        }
+    }
+    let merged = match merge(&reports) {
+        Ok(merged) => merged,
+        Err(error) => return bad_input(format!("cannot merge: {error}")),
+    };
+    report_print(&merged);
+    if !merged.complete() {
+        let missing: Vec<u64> = (0..merged.shard_count)
+            .filter(|shard| !merged.shards.contains(shard))
+            .collect();
+        eprintln!(
+            "vopr: warning: shards {missing:?} of {} are missing or ran out of time",
+            merged.shard_count
+        );
+    }
+    if let Some(path) = json {
+        if let Err(error) = corpus::store(&path, &merged) {
+            return bad_input(error);
+        }
+    }
+    verdict(&merged)
+}
+
+fn corpus_command(command: CorpusCommand) -> ExitCode {
+    match command {
+        CorpusCommand::Add {
+            seed,
+            overrides,
+            passing,
+            note,
+            file,
+        } => {
+            let overrides = match overrides.overrides() {
+                Ok(overrides) => overrides,
+                Err(message) => return bad_input(message),
+            };
+            match corpus::add(&file, seed, &overrides, passing, &note) {
+                Ok((added, entry)) => {
+                    println!(
+                        "{:?} seed {seed}{} ({}) in {}",
+                        added,
+                        overrides.flags(),
+                        entry.checker,
+                        file.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(message) => bad_input(message),
+            }
+        }
+        CorpusCommand::Distill { seeds, jobs, file } => {
+            let options = FuzzOptions {
+                seed_first: seeds.0,
+                seed_end: seeds.1,
+                jobs: jobs_or_cores(jobs),
+                shard: (0, 1),
+                time_budget: None,
+            };
+            let (bar, progress) = progress_reporter(options.seeds().len() as u64);
+            let set = corpus::distill(&options, &progress);
+            if let Some(bar) = bar {
+                bar.finish();
+            }
+            match set {
+                Ok(set) => {
+                    if let Err(error) = corpus::store(&file, &set) {
+                        return bad_input(error);
+                    }
+                    println!(
+                        "{} seeds reach every reachable case: {:?} -> {}",
+                        set.seeds.len(),
+                        set.seeds,
+                        file.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    println!("FAILED: {message}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        CorpusCommand::Check {
+            regressions,
+            coverage,
+        } => corpus_check(&regressions, &coverage),
+    }
+}
+
+fn corpus_check(regressions: &std::path::Path, coverage: &std::path::Path) -> ExitCode {
+    let regressions: corpus::Regressions = match corpus::load(regressions) {
+        Ok(found) => found.unwrap_or_default(),
+        Err(error) => return bad_input(error),
+    };
+    let coverage_set: CoverageSet = match corpus::load(coverage) {
+        Ok(Some(set)) => set,
+        Ok(None) => return bad_input(format!("{}: no such file", coverage.display())),
+        Err(error) => return bad_input(error),
+    };
+    let mut failed = false;
+    for entry in &regressions.regressions {
+        let outcome = simulator::run_with(entry.seed, &entry.overrides, false);
+        if let Some(failure) = outcome.failure {
+            failed = true;
+            println!(
+                "FAILED regression seed {}{}: {} {}",
+                entry.seed,
+                entry.overrides.flags(),
+                failure.checker,
+                failure.message
+            );
+        }
+    }
+    let (union, failures) = corpus::run_coverage_set(&coverage_set);
+    for (seed, message) in &failures {
+        failed = true;
+        println!("FAILED coverage seed {seed}: {message}");
+    }
+    let missing = union.missing();
+    if !missing.is_empty() {
+        failed = true;
+        println!("FAILED coverage set no longer reaches {missing:?}: regenerate it with `vopr corpus distill`");
+    }
+    println!(
+        "{} regressions and {} coverage seeds run",
+        regressions.regressions.len(),
+        coverage_set.seeds.len()
+    );
+    if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

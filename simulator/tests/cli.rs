@@ -1,0 +1,139 @@
+//! The `vopr` binary: bad input is one line on stderr and exit code 2; shard reports merge into
+//! the report of the whole range.
+
+use std::process::{Command, Output};
+
+fn vopr(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vopr"))
+        .args(args)
+        .output()
+        .expect("vopr runs")
+}
+
+fn assert_bad_input(args: &[&str], expected: &str) {
+    let output = vopr(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?}: one line, got {stderr}"
+    );
+    assert!(stderr.starts_with("vopr: error: "), "{args:?}: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    assert_bad_input(&["fuzz", "--seeds", "5..2"], "backwards");
+    assert_bad_input(&["fuzz", "--seeds", "x..9"], "not a seed number");
+    assert_bad_input(
+        &["fuzz", "--seeds", "0..9", "--shard", "3/2"],
+        "below the count",
+    );
+    assert_bad_input(
+        &["fuzz", "--seeds", "0..9", "--time-budget", "5y"],
+        "unknown unit",
+    );
+    assert_bad_input(&["frobnicate"], "unrecognized subcommand");
+    assert_bad_input(&["run", "1", "--replicas", "9"], "1 to 6 replicas");
+    assert_bad_input(&["run", "1", "--without", "gravity"], "unknown");
+    assert_bad_input(&["shrink", "3"], "passes: nothing to shrink");
+    assert_bad_input(&["merge", "/nonexistent/report.json"], "no such file");
+}
+
+#[test]
+fn corrupt_seed_file_is_refused_and_left_untouched() {
+    let directory = std::env::temp_dir().join(format!("vopr-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    let path = directory.join("regressions.json");
+    let corrupt = "[1, 2,";
+    std::fs::write(&path, corrupt).expect("write");
+    let file = path.to_str().expect("utf-8");
+    assert_bad_input(
+        &["corpus", "add", "3", "--passing", "--file", file],
+        "not a valid corpus file",
+    );
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), corrupt);
+    assert_bad_input(
+        &["corpus", "check", "--regressions", file, "--coverage", file],
+        "not a valid corpus file",
+    );
+    std::fs::remove_dir_all(&directory).expect("cleanup");
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for subcommand in [
+        "run", "fuzz", "replay", "shrink", "corpus", "merge", "table",
+    ] {
+        let output = vopr(&[subcommand, "--help"]);
+        assert_eq!(output.status.code(), Some(0), "{subcommand} --help");
+        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"));
+    }
+}
+
+#[test]
+fn shard_reports_merge_into_the_whole_range() {
+    let directory = std::env::temp_dir().join(format!("vopr-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    let path = |name: &str| directory.join(name).to_str().expect("utf-8").to_string();
+    for shard in ["0/2", "1/2"] {
+        let json = path(&format!("shard-{}.json", &shard[..1]));
+        let output = vopr(&[
+            "fuzz", "--seeds", "0..16", "--shard", shard, "--jobs", "1", "--json", &json,
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    let whole = path("whole.json");
+    assert_eq!(
+        vopr(&["fuzz", "--seeds", "0..16", "--jobs", "2", "--json", &whole])
+            .status
+            .code(),
+        Some(0)
+    );
+    let merged = path("merged.json");
+    let output = vopr(&[
+        "merge",
+        &path("shard-0.json"),
+        &path("shard-1.json"),
+        "--json",
+        &merged,
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).expect("report")).expect("json")
+    };
+    let (merged, whole) = (read(&merged), read(&whole));
+    for key in [
+        "seeds_run",
+        "failures",
+        "coverage",
+        "missing_cases",
+        "seed_first",
+        "seed_end",
+        "shard_count",
+    ] {
+        if key != "shard_count" {
+            assert_eq!(merged[key], whole[key], "{key}");
+        }
+    }
+    assert_eq!(merged["shards"], serde_json::json!([0, 1]));
+    assert_eq!(merged["seeds_run"], 16);
+    // The same shard twice is refused.
+    assert_bad_input(
+        &["merge", &path("shard-0.json"), &path("shard-0.json")],
+        "more than one report",
+    );
+    std::fs::remove_dir_all(&directory).expect("cleanup");
+}

@@ -113,13 +113,14 @@ impl Simulation {
                 continue;
             }
             let sector_offset = slot / config.headers_per_sector() * config.sector_size;
-            let faulted = faults_recent.iter().any(|record| {
+            let touches_slot = |record: &&fault_models::FaultRecord| {
                 record.overlaps(
                     ZONE_PREPARES,
                     slot * config.message_size_max,
                     config.message_size_max,
                 ) || record.overlaps(ZONE_HEADERS, sector_offset, config.sector_size)
-            });
+            };
+            let faulted = faults_recent.iter().any(|record| touches_slot(&record));
             let explained = faulted
                 || replica.stored_faulty_at_restart[slot as usize]
                 || replica.crash_affected[slot as usize]
@@ -130,13 +131,7 @@ impl Simulation {
                     .fault_log()
                     .records()
                     .iter()
-                    .filter(|record| {
-                        record.overlaps(
-                            ZONE_PREPARES,
-                            slot * config.message_size_max,
-                            config.message_size_max,
-                        ) || record.overlaps(ZONE_HEADERS, sector_offset, config.sector_size)
-                    })
+                    .filter(touches_slot)
                     .map(|record| format!("tick {} {:?}", record.tick, record.kind))
                     .collect();
                 return Err(self.failure("recovery", format!(

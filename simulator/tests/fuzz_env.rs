@@ -1,0 +1,29 @@
+//! A fuzz range chosen by the environment, so that a mutation run (`scripts/mutants.sh`) can make
+//! `vopr fuzz` part of the test suite that must kill each mutant of the journal.
+//!
+//! `VOPR_TEST_SEEDS=A..B` sets the range; the default is a token 0..20, since `determinism.rs`
+//! already fuzzes a short range in every test run.
+
+#[test]
+fn fuzz_range_from_environment_passes() {
+    let range = std::env::var("VOPR_TEST_SEEDS").unwrap_or_else(|_| "0..20".to_string());
+    let (first, end) = range
+        .split_once("..")
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+        .unwrap_or_else(|| panic!("VOPR_TEST_SEEDS must be A..B, not {range:?}"));
+    let options = simulator::fuzz::FuzzOptions {
+        seed_first: first,
+        seed_end: end,
+        jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        shard: (0, 1),
+        time_budget: None,
+    };
+    let report = simulator::fuzz::fuzz(&options, &|_, _, _| {});
+    assert_eq!(report.seeds_run, end - first);
+    let first_failure = report.failures.first();
+    assert!(
+        first_failure.is_none(),
+        "{} of seeds {range} failed; first: {first_failure:?}",
+        report.failures.len()
+    );
+}

@@ -337,6 +337,16 @@ mod tests {
                 column: 7
             })
         );
+        // The text a failing seed's report carries when recovery asserts on it: the row, the
+        // column and what the column means, so the bug can be found from the report alone.
+        let impossible = decide(&broken).expect_err("impossible");
+        assert_eq!(
+            impossible.to_string(),
+            format!(
+                "impossible state for case @L: column 7 ({})",
+                INPUT_NAMES[7]
+            )
+        );
     }
 
     #[test]

@@ -323,6 +323,15 @@ mod tests {
                 matches!(Header::decode(&bytes), Err(HeaderError::ReservedNonZero { .. })),
                 "reserved garbage decoded"
             );
+            // With one non-zero reserved byte, the error names exactly that byte.
+            bytes[RESERVED_OFFSET..].fill(0);
+            bytes[index] = 1;
+            let sum = checksum(&bytes[4..]);
+            bytes[0..4].copy_from_slice(&sum.to_le_bytes());
+            prop_assert_eq!(
+                Header::decode(&bytes),
+                Err(HeaderError::ReservedNonZero { offset: index })
+            );
         }
     }
 

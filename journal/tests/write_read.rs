@@ -373,6 +373,8 @@ fn read_rejections_after_io_mark_the_slot_faulty() {
             h.journal.faulty(2) && h.journal.dirty(2),
             "{reason:?} must mark the slot faulty"
         );
+        // Only that slot: the counts a driver reports agree with the marks.
+        assert_eq!((h.journal.faulty_count(), h.journal.dirty_count()), (1, 1));
     }
 }
 

@@ -265,8 +265,31 @@ impl Simulation {
         Ok(())
     }
 
+    /// The end of the liveness phase. `all_clean` decides *when* to stop from the journal's own
+    /// summaries (`dirty_count`, `io_idle`); this proves the state it stopped in from the parts
+    /// themselves, so a journal that misreports itself clean cannot end a run early unnoticed.
     pub(crate) fn check_final(&self) -> Result<(), Failure> {
         for (index, replica) in self.replicas.iter().enumerate() {
+            let in_flight = replica.disk.pending_count();
+            if in_flight > 0 || !replica.in_flight_writes.is_empty() {
+                return Err(self.failure(
+                    "liveness",
+                    format!("r{index} ends with {in_flight} I/Os still in flight on its disk"),
+                ));
+            }
+            let slot_count = replica.journal.config().slot_count;
+            if let Some(slot) = (0..slot_count)
+                .find(|&slot| replica.journal.dirty(slot) || replica.journal.faulty(slot))
+            {
+                return Err(self.failure(
+                    "liveness",
+                    format!(
+                        "r{index} ends with slot {slot} not repaired (dirty {}, faulty {})",
+                        replica.journal.dirty(slot),
+                        replica.journal.faulty(slot)
+                    ),
+                ));
+            }
             let high = self.log.len() as u64 - 1;
             for op in replica.op_checkpoint + 1..=high.min(replica.op_prepare_max()) {
                 let header = &self.log[op as usize];
@@ -363,5 +386,32 @@ mod tests {
             .check_journal_matches_disk(1)
             .expect_err("the prepare on disk differs");
         assert_eq!(failure.checker, "journal");
+    }
+
+    /// A run may only end with every slot repaired and nothing in flight, whatever the journal's
+    /// own summaries say: `check_final` looks at each slot and at the disk's queue.
+    #[test]
+    fn final_check_refuses_a_dirty_slot_and_io_in_flight() {
+        let mut simulation = quiet_cluster();
+        let op = simulation.op_acked_max;
+        let header = simulation.log[op as usize];
+        assert!(simulation.replicas[1].journal.has_header(&header));
+        simulation.replicas[1].journal.set_header_as_dirty(&header);
+        let failure = simulation.check_final().expect_err("a dirty slot is left");
+        assert_eq!(failure.checker, "liveness");
+        assert!(
+            failure.message.contains("not repaired"),
+            "{}",
+            failure.message
+        );
+
+        let mut simulation = quiet_cluster();
+        let tick = simulation.tick;
+        simulation.replicas[0]
+            .disk
+            .submit_read(tick, 0, ZONE_PREPARES, 0, 512);
+        let failure = simulation.check_final().expect_err("a read is in flight");
+        assert_eq!(failure.checker, "liveness");
+        assert!(failure.message.contains("in flight"), "{}", failure.message);
     }
 }

@@ -41,6 +41,8 @@ pub struct Replica {
     pub inbox: BTreeMap<u64, Vec<u8>>,
     /// A repair request outstanding, by op.
     pub repairing: BTreeMap<u64, u64>,
+    /// Repair reads this replica's journal has accepted and not yet completed (serving peers).
+    pub repair_reads_in_flight: u64,
     /// Slots whose writes were in flight at the last crash (the only slots a crash may break).
     pub crash_affected: Vec<bool>,
     /// Slots that recovery found damaged (any decision but `eql`/`nil`) and that no write has made
@@ -117,6 +119,7 @@ impl Replica {
             op_checkpoint: 0,
             inbox: BTreeMap::new(),
             repairing: BTreeMap::new(),
+            repair_reads_in_flight: 0,
             crash_affected: vec![false; config.slot_count as usize],
             damaged: vec![false; config.slot_count as usize],
             stored_faulty_at_restart: vec![false; config.slot_count as usize],

@@ -15,7 +15,8 @@ use crate::swarm::RunConfig;
 use crate::trace::Trace;
 use fault_models::{quorum_replication, DiskOptions, FaultAtlas, IoKind};
 use journal::{
-    Event, Header, IoId, ReadError, ReadPurpose, WriteOutcome, WriteStart, Writing, Zone,
+    Event, Header, IoId, ReadError, ReadPurpose, ReadReject, WriteOutcome, WriteStart, Writing,
+    Zone,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -354,6 +355,7 @@ impl Simulation {
         replica.status = Status::Down { restart_tick };
         replica.inbox.clear();
         replica.repairing.clear();
+        replica.repair_reads_in_flight = 0;
         // Repairs this replica was serving will never answer: their requesters may ask again.
         for repair in self.repairs.iter().filter(|r| r.peer == index) {
             self.replicas[repair.requester].repairing.remove(&repair.op);
@@ -541,7 +543,7 @@ impl Simulation {
         }
         self.drain_events(index)?;
         if self.replicas[index].status == Status::Up {
-            self.work(index);
+            self.work(index)?;
             self.submit_io(index);
             self.drain_events(index)?;
             if self.replicas[index].journal.io_idle() {
@@ -611,6 +613,13 @@ impl Simulation {
                 checksum,
                 result,
             } => {
+                // The simulator reads only to serve repairs: every completion ends one of them.
+                let replica = &mut self.replicas[index];
+                assert!(
+                    replica.repair_reads_in_flight > 0,
+                    "r{index}: read done unasked"
+                );
+                replica.repair_reads_in_flight -= 1;
                 let position = self
                     .repairs
                     .iter()
@@ -715,7 +724,7 @@ impl Simulation {
     }
 
     /// Repairs, writes and checkpoints for an up replica, bounded per tick.
-    fn work(&mut self, index: usize) {
+    fn work(&mut self, index: usize) -> Check {
         let head = self.head();
         if self.replicas[index].journal.op_maximum() > head {
             // A stale suffix from an older view: the new primary's log wins.
@@ -771,10 +780,11 @@ impl Simulation {
                     }
                     WriteStart::WaitingForIop => break,
                 },
-                None => self.request_repair(index, op, header),
+                None => self.request_repair(index, op, header)?,
             }
         }
         self.checkpoint(index);
+        Ok(())
     }
 
     /// Counts replica `index` as holding `(op, checksum)` durably. A replica acknowledges an op
@@ -804,9 +814,9 @@ impl Simulation {
         }
     }
 
-    fn request_repair(&mut self, index: usize, op: u64, header: Header) {
+    fn request_repair(&mut self, index: usize, op: u64, header: Header) -> Check {
         if self.replicas[index].repairing.contains_key(&op) {
-            return;
+            return Ok(());
         }
         let count = self.replicas.len();
         let start = self.rng.gen_range(0..count);
@@ -818,19 +828,39 @@ impl Simulation {
             {
                 continue;
             }
-            if self.replicas[peer]
+            match self.replicas[peer]
                 .journal
                 .read_prepare(op, header.checksum, ReadPurpose::Repair)
-                .is_ok()
             {
-                self.repairs.push(Repair {
-                    peer,
-                    requester: index,
-                    op,
-                    checksum: header.checksum,
-                });
-                self.replicas[index].repairing.insert(op, peer as u64);
-                return;
+                Ok(()) => {
+                    self.replicas[peer].repair_reads_in_flight += 1;
+                    self.repairs.push(Repair {
+                        peer,
+                        requester: index,
+                        op,
+                        checksum: header.checksum,
+                    });
+                    self.replicas[index].repairing.insert(op, peer as u64);
+                    return Ok(());
+                }
+                Err(ReadReject::WaitingForIop) => {
+                    // The journal keeps two reads for the commit path and lends the rest to
+                    // repair. The simulator counts the repair reads it has in flight on the
+                    // peer: refusing one below that share is a leaked read, which would starve
+                    // repair for the rest of the replica's life.
+                    let repair_max = self.config.journal.iops_read_max - 2;
+                    let in_flight = self.replicas[peer].repair_reads_in_flight;
+                    if in_flight < repair_max {
+                        return Err(self.failure(
+                            "availability",
+                            format!(
+                                "r{peer} refused a repair read with {in_flight} of its \
+                                 {repair_max} repair reads in flight"
+                            ),
+                        ));
+                    }
+                }
+                Err(_) => {}
             }
         }
         // Nobody holds it any more: every peer checkpointed past it. Sync the checkpoint.
@@ -850,6 +880,7 @@ impl Simulation {
                     format!("state sync to checkpoint {peer_checkpoint}")
                 });
         }
+        Ok(())
     }
 
     /// Advances the in-memory checkpoint by half a ring once those ops are acknowledged and held

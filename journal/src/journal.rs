@@ -913,11 +913,10 @@ impl Journal {
         assert!(op_min > 0, "the root is never removed");
         for slot in 0..self.config.slot_count as usize {
             let header = self.headers[slot];
+            // A faulty reserved slot (`vsr` after recovery) might have held a removed op: it is
+            // left as it is, and keeps its fault until a peer names its entry again.
             if header.op >= op_min && !header.is_reserved() {
                 self.remove_entry(slot);
-            } else if header.is_reserved() && self.faulty[slot] {
-                // A faulty reserved slot (`vsr` after recovery) might have held a removed op.
-                // It keeps its fault: it is repaired when a peer names its entry again.
             }
         }
         self.assert_invariants();

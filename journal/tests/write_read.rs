@@ -455,6 +455,8 @@ fn other_operations() {
     );
     let m4 = message(4, 1, 0xdead, 10);
     h.journal.set_header_as_dirty(&header_of(&m4));
+    // Known, but its prepare was never written: a peer must not be asked to serve it from here.
+    assert!(h.journal.has_header(&header_of(&m4)) && !h.journal.has_prepare(&header_of(&m4)));
     assert_eq!(
         h.journal.find_latest_headers_break_between(0, 4),
         Some((2, 3))

@@ -1215,3 +1215,64 @@ fn smallest_geometry_wraps_crashes_and_recovers() {
         h.check_disk_matches_memory();
     }
 }
+
+/// A prepare whose header was resealed with a size outside `HEADER_SIZE..=message_size_max` (a
+/// forged or foreign write: no fault model can produce a valid checksum by chance) is untrusted
+/// input like any other: recovery must treat the prepare as corrupt, never slice by its size.
+#[test]
+fn resealed_prepare_with_impossible_size_is_corrupt_not_a_panic() {
+    let config = config_small();
+    for size in [0, 100, config.message_size_max as u32 + 1, u32::MAX] {
+        let mut h = Harness::new(config, false, SEED);
+        let mut parent = Header::root(CLUSTER).checksum;
+        let mut messages = Vec::new();
+        for op in 1..=3 {
+            let m = message(op, 0, parent, 300);
+            parent = header_of(&m).checksum;
+            h.append(&m);
+            h.run();
+            messages.push(m);
+        }
+        let offset = (2 * config.message_size_max) as usize;
+        let mut forged = header_of(&messages[1]);
+        forged.size = size;
+        forged.set_checksum();
+        forged.encode(&mut h.wal_prepares[offset..offset + HEADER_SIZE as usize]);
+        recover_journal(&mut h, context(0, &config));
+        let recovery = h
+            .journal
+            .slot_recoveries()
+            .find(|&(slot, _)| slot == 2)
+            .map(|(_, r)| r);
+        assert_eq!(
+            recovery.map(|r| r.decision),
+            Some(Decision::Vsr),
+            "size {size}: {recovery:?}"
+        );
+        assert!(h.journal.faulty(2), "size {size}");
+        assert_eq!(
+            read_back(&mut h, 2, header_of(&messages[1]).checksum),
+            Err(ReadReject::NoEntry),
+            "size {size}"
+        );
+    }
+}
+
+/// `view_for_op` between, at and beyond sparse view headers, as its documentation states.
+#[test]
+fn view_for_op_follows_its_contract() {
+    use journal::recovery::view_for_op;
+    let at = |op: u64, view: u32| {
+        let mut header = Header::root(CLUSTER);
+        header.op = op;
+        header.view = view;
+        header
+    };
+    assert_eq!(view_for_op(&[], 7, 9), (0, 9));
+    let sparse = [at(9, 4), at(5, 2)];
+    assert_eq!(view_for_op(&sparse, 3, 9), (0, 2), "before the oldest");
+    assert_eq!(view_for_op(&sparse, 5, 9), (2, 2), "the oldest exactly");
+    assert_eq!(view_for_op(&sparse, 7, 9), (2, 4), "between two");
+    assert_eq!(view_for_op(&sparse, 9, 9), (4, 4), "the newest exactly");
+    assert_eq!(view_for_op(&sparse, 10, 9), (9, 9), "past the newest");
+}

@@ -30,6 +30,7 @@
 //! new superblock is durable.
 
 use crate::layout::{Layout, SUPERBLOCK_COPY_COUNT, SUPERBLOCK_COPY_SIZE};
+use journal::bytes::{array_at, u32_at, u64_at};
 use journal::Config;
 
 /// `b"WALSIMFS"`.
@@ -189,20 +190,6 @@ fn worse_first(a: CopyError, b: CopyError) -> CopyError {
     } else {
         a
     }
-}
-
-fn array_at<const N: usize>(bytes: &[u8], offset: usize) -> [u8; N] {
-    let mut array = [0u8; N];
-    array.copy_from_slice(&bytes[offset..offset + N]);
-    array
-}
-
-fn u32_at(bytes: &[u8], offset: usize) -> u32 {
-    u32::from_le_bytes(array_at(bytes, offset))
-}
-
-fn u64_at(bytes: &[u8], offset: usize) -> u64 {
-    u64::from_le_bytes(array_at(bytes, offset))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 //! the reserved bytes and returns a typed [`HeaderError`]. A decoded header is only *ok for a
 //! slot* after [`Header::is_ok_for_slot`] also checks command, cluster, slot and size.
 
+use crate::bytes::{array_at, u32_at};
 use thiserror::Error;
 
 /// Bytes of an encoded header.
@@ -227,16 +228,6 @@ impl Header {
             self.op % slot_count == slot
         }
     }
-}
-
-fn array_at<const N: usize>(bytes: &[u8], offset: usize) -> [u8; N] {
-    let mut array = [0u8; N];
-    array.copy_from_slice(&bytes[offset..offset + N]);
-    array
-}
-
-fn u32_at(bytes: &[u8], offset: usize) -> u32 {
-    u32::from_le_bytes(array_at(bytes, offset))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! [`decision_table`]. The journal never performs I/O: it queues requests that a driver (the
 //! simulator, or a real-file driver) carries out and completes, in any order.
 
+pub mod bytes;
 pub mod canary;
 pub mod config;
 pub mod decision_table;

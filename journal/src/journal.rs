@@ -134,8 +134,9 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// A journal for `cluster`, allocated in full. `solo` is a replica with no peers: it writes one
-    /// prepare at a time and cannot repair `vsr` slots.
+    /// A journal for `cluster`, allocated in full. `solo` is a replica with no peers: it cannot
+    /// repair `vsr` slots, and its recovery cuts every append a crash tore at its head (it may
+    /// write up to `iops_write_max` prepares at once, as a cluster replica does).
     pub fn new(config: Config, cluster: u128, solo: bool) -> Result<Journal, ConfigError> {
         config.validate()?;
         let slot_count = config.slot_count as usize;
@@ -578,10 +579,6 @@ impl Journal {
             Writing::None,
             "write_prepare of a slot already being written"
         );
-        if self.solo {
-            // A solo replica writes one prepare at a time, so a crash tears at most the head.
-            assert_eq!(self.writes_in_flight(), 0);
-        }
         let slot = self.slot_for_op(header.op) as usize;
         if !self.dirty[slot] {
             // Skipping (clean): the prepare and its redundant header are durable already.
@@ -1001,9 +998,6 @@ impl Journal {
         assert!(
             self.io_queue.len() as u64 <= self.config.iops_read_max + self.config.iops_write_max
         );
-        if self.solo {
-            assert!(self.writes_in_flight() <= 1);
-        }
         if self.status == Status::Init {
             return;
         }

@@ -451,7 +451,7 @@ impl Journal {
                 .collect();
         }
         let (op_checkpoint, op_prepare_max) = (context.op_checkpoint, context.op_prepare_max);
-        if op_max < op_checkpoint || op_max >= op_prepare_max {
+        if op_max < op_checkpoint || (!self.solo && op_max >= op_prepare_max) {
             return Vec::new();
         }
         let op_last = if op_checkpoint > 0 && op_max == op_checkpoint {
@@ -459,13 +459,37 @@ impl Journal {
         } else {
             op_prepare_max
         };
+        // A cluster replica's head is certain only above `op_max`. A solo replica appends up to
+        // `pipeline_max` prepares at once and commits an op only once it and every op before it
+        // are durable, so every append a crash tore lies in `(commit, commit + pipeline_max]`,
+        // which may reach below the highest op that did land (a later append finished first).
+        // The replica truncates its log at the first hole this leaves.
+        let op_first = if self.solo {
+            (op_max + 1)
+                .saturating_sub(self.config.pipeline_max)
+                .max(op_checkpoint + 1)
+        } else {
+            op_max + 1
+        };
+        // Writes in flight at a crash: at most `iops_write_max`. A solo replica's torn appends
+        // from an earlier crash that no write has replaced yet are uncommitted too, so all of them
+        // lie in one pipeline.
+        let torn_max = if self.solo {
+            self.config.pipeline_max.max(self.config.iops_write_max)
+        } else {
+            self.config.iops_write_max
+        };
         let slot_count = self.config.slot_count;
-        assert!(op_last - op_max < slot_count);
+        assert!(op_last < op_first || op_last - op_first < slot_count);
         let mut torn = Vec::new();
-        for op in op_max + 1..=op_last {
+        for op in op_first..=op_last {
             let slot = (op % slot_count) as usize;
             if cases[slot].1 != Decision::Vsr {
                 continue;
+            }
+            if !matches!(cases[slot].0, "@B" | "@C") {
+                // A valid prepare (or a reserved one under a valid header) is no torn append.
+                return Vec::new();
             }
             let Some(header) = redundant[slot] else {
                 return Vec::new();
@@ -475,6 +499,22 @@ impl Journal {
                 // header beside the prepare it was appending.
                 if !self.solo {
                     return Vec::new();
+                }
+            } else if op <= op_max {
+                // Only a solo replica looks below `op_max`. Its append was acknowledged only once
+                // its header was durable, so a header from an older wrap proves the append never
+                // finished. A header of this very op proves nothing (bit rot of an acknowledged
+                // prepare looks the same) unless the durable log view excludes it: an older
+                // version the replica truncated at a hole after an earlier crash and was
+                // appending again in a later view.
+                assert!(self.solo);
+                assert!(header.op <= op_checkpoint || header.op == op);
+                if header.op == op {
+                    let (view_min, view_max) =
+                        view_for_op(&context.view_headers, op, context.log_view);
+                    if (view_min..=view_max).contains(&header.view) {
+                        return Vec::new();
+                    }
                 }
             } else {
                 assert!(header.op < op_max);
@@ -486,7 +526,7 @@ impl Journal {
             if recovery.prepare_header_valid[slot] && !self.solo {
                 return Vec::new();
             }
-            if torn.len() as u64 == self.config.iops_write_max {
+            if torn.len() as u64 == torn_max {
                 return Vec::new();
             }
             torn.push(slot);

@@ -421,14 +421,19 @@ fn case_a_both_copies_bad() {
 /// not a torn append: vsr for both kinds.
 #[test]
 fn case_b_reserved_header_broken_prepare() {
-    for solo in [false, true] {
+    // A solo replica writes up to a pipeline of appends at once and acknowledges an op only once
+    // its header is durable: a reserved header beside a broken prepare within a pipeline of the
+    // head is an append the crash tore while later ones landed. It is cut (the replica then
+    // truncates its log at the hole). Op 3 lies more than a pipeline below the head in the second
+    // run: vsr, unrecoverable, as for a cluster.
+    for (solo, last, decision) in [(false, 5, Vsr), (true, 5, CutTorn), (true, 8, Vsr)] {
         let mut w = World::new(solo);
-        w.write(1..=5, 0);
+        w.write(1..=last, 0);
         w.set_redundant(3, &Header::reserved(CLUSTER, 3));
         w.corrupt_prepare(3);
         w.expect_loaded[3] = None;
         let events = w.recover(context(0, &w.h.config));
-        w.check(&events, &[(3, "@B", Vsr)]);
+        w.check(&events, &[(3, "@B", decision)]);
     }
 }
 
@@ -676,6 +681,29 @@ fn vsr_beside_fix_is_written_invalid_and_stays_faulty() {
 }
 
 // ---------------------------------------------------------------- cut_torn
+
+/// A solo replica appends a pipeline at once: op 7's prepare and header landed, op 6's prepare
+/// was torn by the crash (its header never written). Op 6 lies below the head recovery sees, yet
+/// it is a torn append: a solo replica cuts it, and keeps op 7 for its protocol to truncate at
+/// the hole. A cluster cannot tell it from a lost prepare (vsr).
+#[test]
+fn cut_torn_below_the_head_for_a_solo_pipeline() {
+    for (solo, decision) in [(true, CutTorn), (false, Vsr)] {
+        let mut w = World::new(solo);
+        w.write(1..=5, 0);
+        let m6 = w.message(6, 0);
+        w.record(&m6);
+        w.write(7..=7, 0);
+        w.tear_prepare(&m6);
+        w.expect_loaded[6] = None;
+        let events = w.recover(context(0, &w.h.config));
+        w.check(&events, &[(6, "@B", decision)]);
+        assert_eq!(w.h.journal.op_maximum(), 7);
+        if solo {
+            assert_eq!(w.h.journal.recovery_result(), Ok(()));
+        }
+    }
+}
 
 /// A solo replica wrote ops 1..=5 and crashed while appending op 6 in its first wrap: the prepare
 /// is torn, the redundant header still reserved. Our departure from TigerBeetle: cut_torn, and

@@ -19,6 +19,22 @@ impl Coverage {
             .or_default() += count;
     }
 
+    /// Counts a protocol event (not a recovery case): kept beside the cases under a name that
+    /// starts with `~`, so reports and merges carry it unchanged.
+    pub fn add_event(&mut self, name: &str, count: u64) {
+        *self
+            .0
+            .entry(format!("~{name}"))
+            .or_default()
+            .entry("count".to_string())
+            .or_default() += count;
+    }
+
+    /// How often a protocol event happened.
+    pub fn event(&self, name: &str) -> u64 {
+        self.count(&format!("~{name}"))
+    }
+
     pub fn merge(&mut self, other: &Coverage) {
         for (label, decisions) in &other.0 {
             for (decision, count) in decisions {
@@ -59,6 +75,9 @@ impl Coverage {
                 reachable
             ));
         }
+        for event in PROTOCOL_EVENTS {
+            out.push_str(&format!("~{:<28} {}\n", event, self.event(event)));
+        }
         out
     }
 
@@ -71,6 +90,15 @@ impl Coverage {
             .collect()
     }
 }
+
+/// Protocol events counted beside the recovery cases: re-adoption of an op a view change had
+/// truncated (same checksum, and with its old write still in flight), and a slot moved back to
+/// an older version of its op.
+pub const PROTOCOL_EVENTS: [&str; 3] = [
+    "readopt_same_checksum",
+    "readopt_same_checksum_in_flight",
+    "adopt_older_version",
+];
 
 /// Cases a fuzz run over a seed range must reach, each with the history that produces it in
 /// this simulator. The others are listed in `UNREQUIRED` with the reason.

@@ -8,16 +8,16 @@
 #[cfg(feature = "canary")]
 pub mod canaries;
 pub mod checkers;
+pub mod cluster;
 pub mod corpus;
 pub mod coverage;
 pub mod fuzz;
-pub mod replica;
 pub mod shrink;
-pub mod simulation;
 pub mod swarm;
 pub mod trace;
 
-pub use simulation::{Outcome, Simulation};
+pub use cluster::replica;
+pub use cluster::{Outcome, Simulation};
 pub use swarm::{Overrides, RunConfig};
 
 /// The shell command that runs `vopr` with `args`, including the planted bug when one is

@@ -32,6 +32,13 @@ pub struct RunConfig {
     pub ticks_max: u64,
     /// Ticks the liveness phase may take for every replica to become clean.
     pub liveness_ticks_max: u64,
+    /// Largest delay of a message between replicas, in ticks (at least 1).
+    #[serde(default = "message_delay_ticks_max_default")]
+    pub message_delay_ticks_max: u64,
+}
+
+fn message_delay_ticks_max_default() -> u64 {
+    1
 }
 
 fn maybe_probability(rng: &mut ChaCha8Rng, max: f64) -> f64 {
@@ -215,28 +222,38 @@ impl RunConfig {
             write_latency_ticks_min: rng.gen_range(0..=latency_max / 2),
             write_latency_ticks_mean: latency_max,
         };
+        let crash_probability = if rng.gen_bool(0.2) {
+            0.0
+        } else {
+            rng.gen_range(0.001..0.03)
+        };
+        let restart_ticks_max = rng.gen_range(1..=50);
+        let view_change_probability = if cluster {
+            rng.gen_range(0.0..0.01)
+        } else {
+            0.0
+        };
+        let prepare_probability = rng.gen_range(0.2..1.0);
+        let ops_target = rng.gen_range(slot_count..=slot_count * 6);
+        let body_size_max = rng.gen_range(0..=2048 - 128);
+        let superblock_latency_ticks_max = rng.gen_range(1..=40);
+        // Drawn last, so that every earlier knob keeps the value it drew before this existed.
+        let message_delay_ticks_max = rng.gen_range(1..=12);
         RunConfig {
             seed,
             replica_count,
             journal,
             faults,
-            crash_probability: if rng.gen_bool(0.2) {
-                0.0
-            } else {
-                rng.gen_range(0.001..0.03)
-            },
-            restart_ticks_max: rng.gen_range(1..=50),
-            view_change_probability: if cluster {
-                rng.gen_range(0.0..0.01)
-            } else {
-                0.0
-            },
-            prepare_probability: rng.gen_range(0.2..1.0),
-            ops_target: rng.gen_range(slot_count..=slot_count * 6),
-            body_size_max: rng.gen_range(0..=2048 - 128),
-            superblock_latency_ticks_max: rng.gen_range(1..=40),
+            crash_probability,
+            restart_ticks_max,
+            view_change_probability,
+            prepare_probability,
+            ops_target,
+            body_size_max,
+            superblock_latency_ticks_max,
             ticks_max: 20_000,
             liveness_ticks_max: 20_000,
+            message_delay_ticks_max,
         }
     }
 }

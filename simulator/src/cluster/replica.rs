@@ -1,8 +1,10 @@
-//! One simulated replica: a journal on a simulated disk, plus its superblock.
+//! One simulated replica: a journal on a simulated disk, its superblock, and the protocol state
+//! it keeps in memory (lost at a crash).
 
+use crate::cluster::network::DoViewChange;
 use fault_models::{Disk, DiskOptions, ZoneSpec};
 use journal::{Config, Header, Journal, RecoveryContext};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The replica's small, atomic, fault-free durable state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,6 +13,7 @@ pub struct Superblock {
     pub log_view: u32,
     pub view_headers: Vec<Header>,
     pub op_checkpoint: u64,
+    pub commit_max: u64,
 }
 
 /// Where the replica is.
@@ -21,7 +24,44 @@ pub enum Status {
         restart_tick: u64,
     },
     Recovering,
-    Up,
+    /// Recovered, in a cluster: waiting for its view's `start_view` before it acknowledges
+    /// anything (its log may be behind or ahead of the view's).
+    AwaitingView,
+    /// Collecting or casting `do_view_change` votes for `Replica::view`.
+    ViewChange,
+    Normal,
+}
+
+impl Status {
+    /// Whether the journal is recovered and the replica takes part in the protocol.
+    pub fn is_up(self) -> bool {
+        matches!(
+            self,
+            Status::AwaitingView | Status::ViewChange | Status::Normal
+        )
+    }
+}
+
+/// An op the primary has prepared and not yet committed.
+#[derive(Clone, Debug)]
+pub struct PipelineEntry {
+    pub header: Header,
+    /// The prepare, kept for retransmission; `None` for an op inherited through a view change
+    /// (backups repair it by checksum).
+    pub message: Option<Vec<u8>>,
+    /// Replicas that answered `prepare_ok` in this view (bitmask).
+    pub oks: u64,
+}
+
+/// What a new primary decided from its `do_view_change` quorum.
+#[derive(Clone, Debug)]
+pub struct ViewPlan {
+    pub op_head: u64,
+    pub commit_max: u64,
+    /// The canonical headers, by op (a hash chain down from the head).
+    pub headers: BTreeMap<u64, Header>,
+    /// For each uncommitted op, the replicas that hold its prepare clean.
+    pub copies: BTreeMap<u64, Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -36,11 +76,35 @@ pub struct Replica {
     pub superblock_pending: Option<(u64, Superblock)>,
     /// The checkpoint in memory; may run ahead of the durable one.
     pub op_checkpoint: u64,
+    /// The view the replica is in (or changing to), in memory.
+    pub view: u32,
+    /// The view whose log the replica's journal holds, in memory.
+    pub log_view: u32,
+    /// The highest op the replica knows committed.
+    pub commit_max: u64,
+    /// The primary's durable checkpoint, as last heard.
+    pub primary_checkpoint: u64,
+    /// The tick the replica entered its status (timeouts).
+    pub status_tick: u64,
+    /// The tick the replica last heard from its primary.
+    pub primary_heard_tick: u64,
+    /// The next tick at which a retried message (vote, request) is sent again.
+    pub retry_tick: u64,
+    /// Primary: ops prepared and not committed, in op order.
+    pub pipeline: VecDeque<PipelineEntry>,
+    /// Primary of a view change: the votes received for `view`.
+    pub votes: BTreeMap<u8, DoViewChange>,
+    /// Primary of a view change: the canonical log chosen, while its prepares are fetched.
+    pub plan: Option<ViewPlan>,
+    /// Ops this replica answered `prepare_ok` for in the current view.
+    pub oks_sent: BTreeSet<u64>,
     /// Messages received from the network (the primary's broadcast or a peer's repair), by op,
     /// waiting to be written.
     pub inbox: BTreeMap<u64, Vec<u8>>,
-    /// A repair request outstanding, by op.
-    pub repairing: BTreeMap<u64, u64>,
+    /// A repair request outstanding, by op: (tick sent, tries).
+    pub repairing: BTreeMap<u64, (u64, u32)>,
+    /// The tick of the last `request_headers` (one outstanding at a time).
+    pub headers_request_tick: u64,
     /// Repair reads this replica's journal has accepted and not yet completed (serving peers).
     pub repair_reads_in_flight: u64,
     /// Slots whose writes were in flight at the last crash (the only slots a crash may break).
@@ -114,11 +178,24 @@ impl Replica {
                 log_view: 0,
                 view_headers: Vec::new(),
                 op_checkpoint: 0,
+                commit_max: 0,
             },
             superblock_pending: None,
             op_checkpoint: 0,
+            view: 0,
+            log_view: 0,
+            commit_max: 0,
+            primary_checkpoint: 0,
+            status_tick: 0,
+            primary_heard_tick: 0,
+            retry_tick: 0,
+            pipeline: VecDeque::new(),
+            votes: BTreeMap::new(),
+            plan: None,
+            oks_sent: BTreeSet::new(),
             inbox: BTreeMap::new(),
             repairing: BTreeMap::new(),
+            headers_request_tick: 0,
             repair_reads_in_flight: 0,
             crash_affected: vec![false; config.slot_count as usize],
             damaged: vec![false; config.slot_count as usize],
@@ -141,6 +218,31 @@ impl Replica {
             log_view: self.superblock.log_view,
             view_headers: self.superblock.view_headers.clone(),
         }
+    }
+
+    /// Forgets everything a crash loses.
+    pub fn forget_volatile(&mut self) {
+        self.pipeline.clear();
+        self.votes.clear();
+        self.plan = None;
+        self.oks_sent.clear();
+        self.inbox.clear();
+        self.repairing.clear();
+        self.repair_reads_in_flight = 0;
+        self.in_flight_writes.clear();
+        self.superblock_pending = None;
+    }
+
+    /// The highest op the replica may acknowledge: within its *durable* checkpoint's prepare max,
+    /// so that a crash (which reverts to that checkpoint and cuts anything past it) never makes it
+    /// forget an op it acknowledged.
+    pub fn op_prepare_ok_max(&self) -> u64 {
+        op_prepare_max(self.journal.config(), self.superblock.op_checkpoint)
+    }
+
+    /// The highest op the replica's journal holds a header for.
+    pub fn op_head(&self) -> u64 {
+        self.journal.op_maximum()
     }
 
     /// The superblock as it will be once every pending update lands.

@@ -1,0 +1,70 @@
+//! The end of a run: every replica repaired, quiescent, and holding the committed history.
+
+use super::Failure;
+use crate::Simulation;
+
+impl Simulation {
+    /// The end of the liveness phase. `all_clean` decides *when* to stop from the journal's own
+    /// summaries (`dirty_count`, `io_idle`); this proves the state it stopped in from the parts
+    /// themselves, so a journal that misreports itself clean cannot end a run early unnoticed.
+    pub(crate) fn check_final(&self) -> Result<(), Failure> {
+        for (index, replica) in self.replicas.iter().enumerate() {
+            let in_flight = replica.disk.pending_count();
+            if in_flight > 0 || !replica.in_flight_writes.is_empty() {
+                return Err(self.failure(
+                    "liveness",
+                    format!("r{index} ends with {in_flight} I/Os still in flight on its disk"),
+                ));
+            }
+            let slot_count = replica.journal.config().slot_count;
+            if let Some(slot) = (0..slot_count)
+                .find(|&slot| replica.journal.dirty(slot) || replica.journal.faulty(slot))
+            {
+                return Err(self.failure(
+                    "liveness",
+                    format!(
+                        "r{index} ends with slot {slot} not repaired (dirty {}, faulty {})",
+                        replica.journal.dirty(slot),
+                        replica.journal.faulty(slot)
+                    ),
+                ));
+            }
+            let high = self.op_committed_max();
+            for op in replica.op_checkpoint + 1..=high.min(replica.op_prepare_max()) {
+                let committed = self.committed[&op];
+                let held = replica
+                    .journal
+                    .header_with_op(op)
+                    .is_some_and(|h| h.checksum == committed.checksum);
+                if !held {
+                    return Err(self.failure(
+                        "durability",
+                        format!("r{index} does not hold committed op {op} clean at the end"),
+                    ));
+                }
+            }
+            // Two wraps since faults stopped rewrote every slot: each clean header anywhere in
+            // the ring is the committed history.
+            for slot in 0..slot_count {
+                let header = replica.journal.header(slot);
+                if header.is_reserved() {
+                    continue;
+                }
+                match self.committed.get(&header.op) {
+                    Some(committed) if committed.checksum == header.checksum => {}
+                    _ => {
+                        return Err(self.failure(
+                            "history",
+                            format!(
+                                "r{index} ends holding op {} ({:08x}) in slot {slot}, not the committed history",
+                                header.op, header.checksum
+                            ),
+                        ))
+                    }
+                }
+            }
+            self.check_journal_matches_disk(index)?;
+        }
+        Ok(())
+    }
+}

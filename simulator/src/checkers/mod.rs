@@ -1,0 +1,153 @@
+//! Checkers: what every run must prove, each an observer in its own file, evaluated as the run
+//! goes and at its end. Each names the class of bug it catches.
+//!
+//! - *read* (`cluster/mod.rs`, on every repair read): `read_prepare` never returns bytes that
+//!   differ from what was written for that checksum, nor accepts a read whose sector padding
+//!   after the prepare is not zero.
+//! - *availability*: a solo replica always comes back with no unrecoverable slot; a peer never
+//!   refuses a repair read below its repair share.
+//! - *recovery* (`recovery.rs`): every slot that did not recover clean is explained by a crash
+//!   or a fault; faulty implies dirty; nothing is loaded and faulty at once.
+//! - *journal* (`journal_disk.rs`): whenever a replica is idle, every clean slot's bytes on disk
+//!   match what its journal holds.
+//! - *durability* (`durability.rs`): every committed op that no replica has checkpointed has an
+//!   intact copy on some replica's disk; a solo replica never recovers below its commit.
+//! - *acked* (`durability.rs`): after a recovery, every op the replica acknowledged is still in
+//!   its journal, or its slot is faulty, unless the disk silently dropped both of its copies.
+//! - *history* (`history.rs`, and where the cluster commits and starts views): committed history
+//!   never changes, in any later view's canonical log or at any replica that holds it clean; a
+//!   recovered journal holds no header that is not a prepare ever made, none that contradicts
+//!   the committed history where its durable view proves it knew better, and no header whose
+//!   view or op its durable state forbids.
+//! - *nack* (`cluster/view_change.rs`, on every vote): a replica never nacks an op it
+//!   acknowledged.
+//! - *liveness* (`final_state.rs`): with faults off, the cluster becomes clean within a bounded
+//!   number of ticks, and ends repaired, quiescent and holding the committed history.
+
+mod durability;
+mod final_state;
+mod history;
+mod journal_disk;
+mod recovery;
+
+use serde::{Deserialize, Serialize};
+
+/// A checker that fired.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub checker: &'static str,
+    pub message: String,
+    pub tick: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::replica::{Status, ZONE_PREPARES};
+    use crate::swarm::RunConfig;
+    use crate::Simulation;
+    use journal::Header;
+
+    /// A cluster seed with faults off, run until some op is acknowledged and every replica is up
+    /// and idle, so that any damage the test makes is the only damage.
+    fn quiet_cluster() -> Simulation {
+        for seed in 0.. {
+            let mut config = RunConfig::draw(seed);
+            if config.replica_count < 2 {
+                continue;
+            }
+            config.faults = fault_models::FaultConfig::default();
+            config.crash_probability = 0.0;
+            config.view_change_probability = 0.0;
+            let mut simulation = Simulation::new(config, false);
+            for _ in 0..2_000 {
+                simulation.step().expect("no checker fires without faults");
+                let idle = simulation
+                    .replicas
+                    .iter()
+                    .all(|r| r.status == Status::Normal && r.journal.io_idle());
+                if idle && simulation.op_committed_max() >= 3 {
+                    return simulation;
+                }
+            }
+        }
+        unreachable!("some seed acknowledges ops")
+    }
+
+    #[test]
+    fn acked_op_with_every_copy_damaged_is_reported_lost() {
+        let mut simulation = quiet_cluster();
+        simulation.check_acked_retained().expect("intact");
+        let op = simulation.op_committed_max();
+        // Damage one copy: another replica still holds it.
+        let config = simulation.config.journal;
+        let offset = (op % config.slot_count) * config.message_size_max;
+        simulation.replicas[0].disk.poke(
+            ZONE_PREPARES,
+            offset,
+            &vec![0xa5; config.sector_size as usize],
+        );
+        simulation.check_acked_retained().expect("one copy is left");
+        for replica in &mut simulation.replicas {
+            replica.disk.poke(
+                ZONE_PREPARES,
+                offset,
+                &vec![0xa5; config.sector_size as usize],
+            );
+        }
+        let failure = simulation
+            .check_acked_retained()
+            .expect_err("every copy is gone");
+        assert_eq!(failure.checker, "durability");
+        assert!(failure.message.contains(&format!("committed op {op} ")));
+    }
+
+    #[test]
+    fn clean_slot_whose_disk_bytes_changed_is_reported() {
+        let mut simulation = quiet_cluster();
+        simulation.check_journal_matches_disk(1).expect("matches");
+        let op = simulation.op_committed_max();
+        let config = simulation.config.journal;
+        let offset = (op % config.slot_count) * config.message_size_max;
+        let mut sector = simulation.replicas[1]
+            .disk
+            .peek(ZONE_PREPARES, offset, config.sector_size)
+            .to_vec();
+        // One bit of the header: the checksum no longer matches.
+        sector[40] ^= 1;
+        simulation.replicas[1]
+            .disk
+            .poke(ZONE_PREPARES, offset, &sector);
+        let failure = simulation
+            .check_journal_matches_disk(1)
+            .expect_err("the prepare on disk differs");
+        assert_eq!(failure.checker, "journal");
+    }
+
+    /// A run may only end with every slot repaired and nothing in flight, whatever the journal's
+    /// own summaries say: `check_final` looks at each slot and at the disk's queue.
+    #[test]
+    fn final_check_refuses_a_dirty_slot_and_io_in_flight() {
+        let mut simulation = quiet_cluster();
+        let op = simulation.op_committed_max();
+        let header = Header::decode(&simulation.messages[&simulation.committed[&op].checksum])
+            .expect("a prepare");
+        assert!(simulation.replicas[1].journal.has_header(&header));
+        simulation.replicas[1].journal.set_header_as_dirty(&header);
+        let failure = simulation.check_final().expect_err("a dirty slot is left");
+        assert_eq!(failure.checker, "liveness");
+        assert!(
+            failure.message.contains("not repaired"),
+            "{}",
+            failure.message
+        );
+
+        let mut simulation = quiet_cluster();
+        let tick = simulation.tick;
+        simulation.replicas[0]
+            .disk
+            .submit_read(tick, 0, ZONE_PREPARES, 0, 512);
+        let failure = simulation.check_final().expect_err("a read is in flight");
+        assert_eq!(failure.checker, "liveness");
+        assert!(failure.message.contains("in flight"), "{}", failure.message);
+    }
+}

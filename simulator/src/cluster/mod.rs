@@ -1,0 +1,883 @@
+//! One seeded run: a cluster of replicas running VSR's normal case and view change, each with a
+//! journal on a simulated disk as its only memory of the log (plus its superblock).
+//!
+//! The simulator never edits a journal except through a protocol step: a prepare from the
+//! primary, a `start_view`, a repaired prepare or header from a peer, or recovery. What a replica
+//! recovered is what it votes with in the next view change, so a journal that recovers a wrong
+//! state makes the cluster act on it, and the checkers see the consequence.
+//!
+//! - `network.rs`: the messages, and the seeded network that delays and reorders them;
+//! - `replica.rs`: a replica's journal, disk, superblock and in-memory protocol state;
+//! - `normal.rs`: prepare, `prepare_ok`, commit, checkpoint, repair of prepares and headers;
+//! - `view_change.rs`: `start_view_change`, `do_view_change`, the canonical log, `start_view`.
+//!
+//! This module drives ticks, crashes, restarts and I/O, and holds the ground truth the checkers
+//! compare with: every prepare ever made, the committed history, and what each replica
+//! acknowledged.
+
+pub mod network;
+mod normal;
+pub mod replica;
+mod view_change;
+
+use crate::checkers::Failure;
+use crate::coverage::Coverage;
+use crate::swarm::RunConfig;
+use crate::trace::Trace;
+use fault_models::{quorum_replication, DiskOptions, FaultAtlas, IoKind};
+use journal::{Event, Header, IoId, ReadError, WriteOutcome, Zone};
+use network::{Envelope, Message, Network};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use replica::{Replica, Status, Superblock, ZONE_HEADERS, ZONE_PREPARES};
+use std::collections::BTreeMap;
+
+/// Ticks between a primary's heartbeats (commit, and retransmission of its pipeline).
+pub(crate) const HEARTBEAT_TICKS: u64 = 20;
+/// Ticks a backup waits to hear from its primary before it starts a view change.
+pub(crate) const NORMAL_TIMEOUT_TICKS: u64 = 400;
+/// Ticks a view change (or a wait for `start_view`) may take before the next view is tried.
+pub(crate) const VIEW_CHANGE_TIMEOUT_TICKS: u64 = 500;
+/// Ticks between retries of a vote or a request.
+pub(crate) const RETRY_TICKS: u64 = 30;
+
+/// What one run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub seed: u64,
+    pub trace_hash: u64,
+    pub ticks: u64,
+    pub ops: u64,
+    pub coverage: Coverage,
+    pub failure: Option<Failure>,
+    pub config: RunConfig,
+    pub trace_lines: Option<Vec<String>>,
+}
+
+/// A repair read one replica serves for another.
+#[derive(Clone, Copy, Debug)]
+struct Serving {
+    peer: usize,
+    requester: usize,
+    op: u64,
+    checksum: u32,
+}
+
+/// An op of the committed history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Committed {
+    pub checksum: u32,
+    /// The view in which it was committed.
+    pub view: u32,
+}
+
+pub struct Simulation {
+    pub config: RunConfig,
+    rng: ChaCha8Rng,
+    pub tick: u64,
+    cluster: u128,
+    pub replicas: Vec<Replica>,
+    pub(crate) network: Network,
+    /// Ground truth: every prepare ever made, by checksum.
+    pub messages: BTreeMap<u32, Vec<u8>>,
+    /// Ground truth: the committed history. An entry never changes (the *history* checker).
+    pub committed: BTreeMap<u64, Committed>,
+    /// Ground truth: per replica, the ops it acknowledged (`prepare_ok`, or a solo replica's own
+    /// commit) and has not since given up through a protocol step (a `start_view` that truncated
+    /// or replaced them).
+    pub(crate) acked: Vec<BTreeMap<u64, u32>>,
+    /// Per replica, entries a view change removed or replaced (to count re-adoption).
+    pub(crate) removed: Vec<BTreeMap<u64, u32>>,
+    /// Per replica, the highest checkpoint it jumped to by state sync: below it, it never had to
+    /// hold the history.
+    pub(crate) synced: Vec<u64>,
+    serving: Vec<Serving>,
+    pub trace: Trace,
+    pub coverage: Coverage,
+    pub(crate) liveness: bool,
+    pub(crate) ops_target: u64,
+    /// For the read completion being handled: its slot, the checksum its bytes' header claims,
+    /// and whether the bytes after that prepare are zero (see the *read* checker).
+    read_padding: Option<(u64, u32, bool)>,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Simulation")
+            .field("seed", &self.config.seed)
+            .field("tick", &self.tick)
+            .finish()
+    }
+}
+
+pub(crate) type Check = Result<(), Failure>;
+
+impl Simulation {
+    pub fn new(config: RunConfig, keep_trace: bool) -> Simulation {
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let cluster = u128::from(rng.gen::<u64>()) << 64 | 1;
+        let replica_count = config.replica_count;
+        let chunk_count = config.journal.header_sector_count();
+        let faulty_max = quorum_replication(replica_count) - 1;
+        let atlas = FaultAtlas::new(rng.gen(), replica_count, chunk_count, faulty_max);
+        let solo = replica_count == 1;
+        let replicas: Vec<Replica> = (0..replica_count)
+            .map(|index| {
+                let options = DiskOptions {
+                    replica: index,
+                    seed: rng.gen(),
+                    sector_size: config.journal.sector_size,
+                    zones: replica::zones(&config.journal),
+                    faults: config.faults.clone(),
+                    faulty_chunks: Some(atlas.faulty_chunks(index)),
+                };
+                Replica::new(index, config.journal, cluster, solo, options)
+            })
+            .collect();
+        let root = Header::root(cluster);
+        let ops_target = config.ops_target;
+        let count = replicas.len();
+        let mut simulation = Simulation {
+            config,
+            rng,
+            tick: 0,
+            cluster,
+            replicas,
+            network: Network::default(),
+            messages: BTreeMap::from([(root.checksum, root.to_bytes().to_vec())]),
+            committed: BTreeMap::from([(
+                0,
+                Committed {
+                    checksum: root.checksum,
+                    view: 0,
+                },
+            )]),
+            acked: vec![BTreeMap::new(); count],
+            removed: vec![BTreeMap::new(); count],
+            synced: vec![0; count],
+            serving: Vec::new(),
+            trace: Trace::new(keep_trace),
+            coverage: Coverage::default(),
+            liveness: false,
+            ops_target,
+            read_padding: None,
+        };
+        for index in 0..simulation.replicas.len() {
+            simulation.start_recovery(index);
+        }
+        simulation
+    }
+
+    pub(crate) fn solo(&self) -> bool {
+        self.replicas.len() == 1
+    }
+
+    pub(crate) fn replica_count(&self) -> usize {
+        self.replicas.len()
+    }
+
+    pub(crate) fn quorum_replication(&self) -> usize {
+        usize::from(quorum_replication(self.replicas.len() as u8))
+    }
+
+    /// Votes that prove an op was never committed: more than can be missing from any
+    /// replication quorum.
+    pub(crate) fn quorum_nack(&self) -> usize {
+        self.replica_count() - self.quorum_replication() + 1
+    }
+
+    /// Votes a new primary needs: enough to meet every replication quorum (and both of two).
+    pub(crate) fn quorum_view_change(&self) -> usize {
+        self.quorum_nack().max(if self.replica_count() == 2 { 2 } else { 1 })
+    }
+
+    pub(crate) fn primary_index(&self, view: u32) -> usize {
+        view as usize % self.replicas.len()
+    }
+
+    /// The highest committed op (ground truth).
+    pub fn op_committed_max(&self) -> u64 {
+        self.committed.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// The replica acting as primary in normal status, if any (the highest view wins).
+    pub(crate) fn primary_normal(&self) -> Option<usize> {
+        (0..self.replicas.len())
+            .filter(|&index| {
+                let r = &self.replicas[index];
+                r.status == Status::Normal && self.primary_index(r.view) == index
+            })
+            .max_by_key(|&index| self.replicas[index].view)
+    }
+
+    /// Runs to the end: workload, then the liveness phase, then the final checks.
+    pub fn run(mut self) -> Outcome {
+        let result = self.run_phases();
+        let ops = self
+            .primary_normal()
+            .map_or(0, |index| self.replicas[index].op_head());
+        Outcome {
+            seed: self.config.seed,
+            trace_hash: self.trace.hash(),
+            ticks: self.tick,
+            ops,
+            coverage: self.coverage.clone(),
+            failure: result.err(),
+            trace_lines: self.trace.lines.take(),
+            config: self.config,
+        }
+    }
+
+    fn workload_done(&self) -> bool {
+        self.primary_normal()
+            .is_some_and(|index| self.replicas[index].op_head() >= self.ops_target)
+    }
+
+    fn run_phases(&mut self) -> Check {
+        let ticks_max = self.config.ticks_max;
+        while self.tick < ticks_max && !self.workload_done() {
+            self.step()?;
+        }
+        self.liveness_begin();
+        let deadline = self.tick + self.config.liveness_ticks_max;
+        while self.tick < deadline {
+            self.step()?;
+            if self.all_clean() {
+                return self.check_final();
+            }
+        }
+        Err(self.failure("liveness", self.liveness_report()))
+    }
+
+    fn liveness_report(&self) -> String {
+        let replicas: Vec<String> = self
+            .replicas
+            .iter()
+            .map(|r| {
+                let dirty: Vec<String> = (0..r.journal.config().slot_count)
+                    .filter(|&slot| r.status.is_up() && r.journal.dirty(slot))
+                    .map(|slot| {
+                        format!(
+                            "{slot}:op{}{}",
+                            r.journal.header(slot).op,
+                            if r.journal.faulty(slot) { "F" } else { "" }
+                        )
+                    })
+                    .collect();
+                format!(
+                    "r{} {:?} view={} log_view={} head={} commit={} checkpoint={} dirty=[{}]",
+                    r.index,
+                    r.status,
+                    r.view,
+                    r.log_view,
+                    if r.status.is_up() { r.op_head() } else { 0 },
+                    r.commit_max,
+                    r.op_checkpoint,
+                    dirty.join(" ")
+                )
+            })
+            .collect();
+        format!(
+            "with faults off the cluster did not become clean within {} ticks: {}; committed={} target={}",
+            self.config.liveness_ticks_max,
+            replicas.join(", "),
+            self.op_committed_max(),
+            self.ops_target
+        )
+    }
+
+    pub(crate) fn failure(&self, checker: &'static str, message: String) -> Failure {
+        Failure {
+            checker,
+            message,
+            tick: self.tick,
+        }
+    }
+
+    /// Faults off, no more crashes, everyone restarts, and the ring wraps twice more so that every
+    /// slot is rewritten.
+    fn liveness_begin(&mut self) {
+        self.liveness = true;
+        let head = self
+            .primary_normal()
+            .map_or(0, |index| self.replicas[index].op_head())
+            .max(self.op_committed_max());
+        self.ops_target = head.max(self.ops_target) + 2 * self.config.journal.slot_count;
+        for replica in &mut self.replicas {
+            replica.disk.set_faults_enabled(false);
+        }
+        let tick = self.tick;
+        self.trace
+            .record(tick, 0, &[9], || "liveness phase: faults off".into());
+    }
+
+    /// Every replica normal in one view, the primary's pipeline committed at the target, and
+    /// every replica holding the primary's log clean with nothing in flight.
+    fn all_clean(&self) -> bool {
+        let Some(primary) = self.primary_normal() else {
+            return false;
+        };
+        let p = &self.replicas[primary];
+        let head = p.op_head();
+        if head < self.ops_target || !p.pipeline.is_empty() || p.commit_max < head {
+            return false;
+        }
+        self.replicas.iter().all(|r| {
+            r.status == Status::Normal
+                && r.view == p.view
+                && r.journal.dirty_count() == 0
+                && r.superblock_pending.is_none()
+                && r.journal.io_idle()
+                && r.inbox.is_empty()
+                && (r.op_checkpoint + 1..=head.min(r.op_prepare_max())).all(|op| {
+                    p.journal
+                        .header_with_op(op)
+                        .is_some_and(|h| r.journal.has_header(h))
+                })
+        })
+    }
+
+    // ------------------------------------------------------------------ one tick
+
+    pub(crate) fn step(&mut self) -> Check {
+        self.tick += 1;
+        let tick = self.tick;
+        if !self.liveness && self.rng.gen_bool(self.config.crash_probability) {
+            let index = self.rng.gen_range(0..self.replicas.len());
+            if !matches!(self.replicas[index].status, Status::Down { .. }) {
+                self.crash(index);
+            }
+        }
+        for index in 0..self.replicas.len() {
+            if let Status::Down { restart_tick } = self.replicas[index].status {
+                if restart_tick <= tick || self.liveness {
+                    self.start_recovery(index);
+                }
+            }
+            self.superblock_tick(index);
+        }
+        if !self.solo()
+            && !self.liveness
+            && self.rng.gen_bool(self.config.view_change_probability)
+        {
+            // A spurious timeout: some replica gives up on its view.
+            let index = self.rng.gen_range(0..self.replicas.len());
+            if self.replicas[index].status == Status::Normal {
+                let view = self.replicas[index].view + 1;
+                self.start_view_change(index, view);
+            }
+        }
+        // Bounded: only messages already due are delivered; replies are sent with a delay ≥ 1.
+        while let Some(envelope) = self.network.pop_ready(tick) {
+            self.deliver(envelope)?;
+        }
+        for index in 0..self.replicas.len() {
+            self.drive(index)?;
+        }
+        Ok(())
+    }
+
+    fn superblock_tick(&mut self, index: usize) {
+        let tick = self.tick;
+        let due = self.replicas[index]
+            .superblock_pending
+            .as_ref()
+            .is_some_and(|(ready, _)| *ready <= tick);
+        if !due {
+            return;
+        }
+        let (_, superblock) = self.replicas[index]
+            .superblock_pending
+            .take()
+            .expect("checked");
+        self.trace.record(
+            tick,
+            index as u8,
+            &[
+                8,
+                u64::from(superblock.view),
+                u64::from(superblock.log_view),
+                superblock.op_checkpoint,
+            ],
+            || {
+                format!(
+                    "superblock durable: view {} log_view {} checkpoint {} commit {}",
+                    superblock.view,
+                    superblock.log_view,
+                    superblock.op_checkpoint,
+                    superblock.commit_max
+                )
+            },
+        );
+        self.replicas[index].superblock = superblock;
+    }
+
+    /// Starts an asynchronous superblock write of the latest record changed by `update`. A
+    /// later update replaces one still pending (it carries everything the earlier one did).
+    pub(crate) fn superblock_update(&mut self, index: usize, update: impl FnOnce(&mut Superblock)) {
+        let mut superblock = self.replicas[index].superblock_latest().clone();
+        update(&mut superblock);
+        let latency = self
+            .rng
+            .gen_range(1..=self.config.superblock_latency_ticks_max);
+        self.replicas[index].superblock_pending = Some((self.tick + latency, superblock));
+    }
+
+    /// Sends `message` from `from` to `to` with a seeded delay.
+    pub(crate) fn send(&mut self, from: usize, to: usize, message: Message) {
+        let delay = self.rng.gen_range(1..=self.config.message_delay_ticks_max);
+        self.network.send(
+            self.tick + delay,
+            Envelope {
+                from: from as u8,
+                to: to as u8,
+                message,
+            },
+        );
+    }
+
+    /// Sends `message` to every other replica.
+    pub(crate) fn broadcast(&mut self, from: usize, message: &Message) {
+        for to in 0..self.replicas.len() {
+            if to != from {
+                self.send(from, to, message.clone());
+            }
+        }
+    }
+
+    fn crash(&mut self, index: usize) {
+        let tick = self.tick;
+        let restart_tick = tick + self.rng.gen_range(1..=self.config.restart_ticks_max);
+        let replica = &mut self.replicas[index];
+        let config = *replica.journal.config();
+        // Which slots a crash may break: those with a write in flight, and those not yet clean.
+        let mut affected = vec![false; config.slot_count as usize];
+        for (_, (zone, offset, len)) in replica.in_flight_writes.iter() {
+            let (first, last) = match *zone {
+                Zone::WalPrepares => (
+                    offset / config.message_size_max,
+                    offset / config.message_size_max,
+                ),
+                Zone::WalHeaders => (offset / 128, (offset + len) / 128 - 1),
+            };
+            for slot in first..=last {
+                affected[slot as usize] = true;
+            }
+        }
+        let recovering = replica.status == Status::Recovering;
+        for (slot, affected) in affected.iter_mut().enumerate() {
+            let slot_u64 = slot as u64;
+            // A truncated entry leaves its prepare on disk (and its header may go out reserved).
+            let removed = !recovering
+                && replica.journal.header(slot_u64).is_reserved()
+                && replica.journal.prepare_checksum(slot_u64).is_some();
+            if recovering
+                || removed
+                || replica.journal.dirty(slot_u64)
+                || replica.crash_affected[slot] && !replica.status.is_up()
+            {
+                *affected = true;
+            }
+        }
+        replica.crash_affected = affected;
+        replica.disk.crash(tick);
+        replica.forget_volatile();
+        replica.status = Status::Down { restart_tick };
+        // Repairs this replica was serving will never answer: their requesters retry on a
+        // timeout.
+        self.serving
+            .retain(|r| r.peer != index && r.requester != index);
+        self.trace.record(tick, index as u8, &[1], || {
+            format!("crash, restart at tick {restart_tick}")
+        });
+    }
+
+    fn start_recovery(&mut self, index: usize) {
+        let tick = self.tick;
+        let solo = self.solo();
+        let cluster = self.cluster;
+        let replica = &mut self.replicas[index];
+        let config = *replica.journal.config();
+        replica.journal = journal::Journal::new(config, cluster, solo).expect("valid");
+        replica.forget_volatile();
+        replica.status = Status::Recovering;
+        replica.status_tick = tick;
+        replica.op_checkpoint = replica.superblock.op_checkpoint;
+        replica.view = replica.superblock.view;
+        replica.log_view = replica.superblock.log_view;
+        replica.commit_max = replica.superblock.commit_max;
+        replica.fault_log_at_restart_previous = replica.fault_log_at_restart;
+        replica.fault_log_at_restart = replica.disk.fault_log().len();
+        // Damage stored now explains what this recovery finds, even if a write or the liveness
+        // phase (which forgets latent errors) clears it before the recovery checker runs.
+        for slot in 0..config.slot_count {
+            let sector_offset = slot / config.headers_per_sector() * config.sector_size;
+            replica.stored_faulty_at_restart[slot as usize] = replica.disk.range_faulty(
+                ZONE_PREPARES,
+                slot * config.message_size_max,
+                config.message_size_max,
+            ) || replica
+                .disk
+                .range_faulty(ZONE_HEADERS, sector_offset, config.sector_size);
+        }
+        let context = replica.recovery_context();
+        replica.journal.recover(context);
+        self.trace
+            .record(tick, index as u8, &[2], || "restart: recovering".into());
+    }
+
+    // ------------------------------------------------------------------ driving one replica
+
+    fn drive(&mut self, index: usize) -> Check {
+        if matches!(self.replicas[index].status, Status::Down { .. }) {
+            return Ok(());
+        }
+        let tick = self.tick;
+        // Bounded: each completion is one I/O the journal issued.
+        loop {
+            self.submit_io(index);
+            let replica = &mut self.replicas[index];
+            let Some(completion) = replica.disk.poll_completion(tick) else {
+                break;
+            };
+            let id = IoId::from_u64(completion.id);
+            match completion.kind {
+                IoKind::Write => {
+                    replica.in_flight_writes.remove(&completion.id);
+                    replica.journal.complete_write(id);
+                }
+                IoKind::Read => match completion.result {
+                    Ok(()) => {
+                        let data = replica.disk.completed_read_data();
+                        let slot = completion.offset / replica.journal.config().message_size_max;
+                        self.read_padding = (completion.zone == ZONE_PREPARES)
+                            .then(|| Header::decode(data).ok())
+                            .flatten()
+                            .filter(|header| header.size as usize <= data.len())
+                            .map(|header| {
+                                let padding = &data[header.size as usize..];
+                                (slot, header.checksum, padding.iter().all(|&b| b == 0))
+                            });
+                        replica.journal.complete_read(id, Ok(data));
+                    }
+                    Err(_) => replica.journal.complete_read(id, Err(ReadError)),
+                },
+            }
+            self.drain_events(index)?;
+            self.read_padding = None;
+        }
+        self.drain_events(index)?;
+        if self.replicas[index].status.is_up() {
+            self.protocol_tick(index)?;
+            self.submit_io(index);
+            self.drain_events(index)?;
+            if self.replicas[index].status.is_up() && self.replicas[index].journal.io_idle() {
+                self.check_journal_matches_disk(index)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn submit_io(&mut self, index: usize) {
+        let tick = self.tick;
+        let replica = &mut self.replicas[index];
+        while let Some(request) = replica.journal.poll_io() {
+            let zone = match request.zone {
+                Zone::WalHeaders => ZONE_HEADERS,
+                Zone::WalPrepares => ZONE_PREPARES,
+            };
+            let id = request.id.to_u64();
+            match request.kind {
+                journal::IoKind::Read => {
+                    replica
+                        .disk
+                        .submit_read(tick, id, zone, request.offset, request.len)
+                }
+                journal::IoKind::Write => {
+                    replica
+                        .in_flight_writes
+                        .insert(id, (request.zone, request.offset, request.len));
+                    let data = replica.journal.io_write_buffer(request.id);
+                    replica
+                        .disk
+                        .submit_write(tick, id, zone, request.offset, data);
+                }
+            }
+        }
+    }
+
+    fn drain_events(&mut self, index: usize) -> Check {
+        while let Some(event) = self.replicas[index].journal.poll_event() {
+            self.handle_event(index, event)?;
+        }
+        Ok(())
+    }
+
+    fn handle_event(&mut self, index: usize, event: Event) -> Check {
+        let tick = self.tick;
+        match event {
+            Event::WriteDone {
+                op,
+                checksum,
+                outcome,
+            } => {
+                self.trace.record(
+                    tick,
+                    index as u8,
+                    &[5, op, u64::from(checksum), outcome as u64],
+                    || format!("write op {op} {outcome:?}"),
+                );
+                if outcome == WriteOutcome::Written {
+                    let slot = self.replicas[index].journal.slot_for_op(op);
+                    self.replicas[index].damaged[slot as usize] = false;
+                }
+            }
+            Event::ReadDone {
+                op,
+                checksum,
+                result,
+            } => {
+                // The simulator reads only to serve repairs: every completion ends one of them.
+                let replica = &mut self.replicas[index];
+                assert!(
+                    replica.repair_reads_in_flight > 0,
+                    "r{index}: read done unasked"
+                );
+                replica.repair_reads_in_flight -= 1;
+                let position = self
+                    .serving
+                    .iter()
+                    .position(|r| r.peer == index && r.op == op && r.checksum == checksum);
+                if let Ok(handle) = result {
+                    let bytes = self.replicas[index].journal.read_message(handle).to_vec();
+                    self.replicas[index].journal.read_release(handle);
+                    if self.messages.get(&checksum) != Some(&bytes) {
+                        return Err(self.failure("read", format!("r{index} read_prepare(op {op}, checksum {checksum:08x}) returned bytes that differ from what was written")));
+                    }
+                    let slot = self.replicas[index].journal.slot_for_op(op);
+                    if self.read_padding == Some((slot, checksum, false)) {
+                        return Err(self.failure("read", format!("r{index} read_prepare(op {op}, checksum {checksum:08x}) accepted a read whose padding is not zero")));
+                    }
+                    if let Some(position) = position {
+                        let requester = self.serving[position].requester;
+                        self.send(index, requester, Message::Repaired { message: bytes });
+                    }
+                }
+                if let Some(position) = position {
+                    self.serving.remove(position);
+                }
+                self.trace.record(
+                    tick,
+                    index as u8,
+                    &[6, op, u64::from(checksum), u64::from(result.is_ok())],
+                    || format!("repair read op {op} for a peer: {:?}", result.map(|_| "ok")),
+                );
+            }
+            Event::Unrecoverable { slot, label } => {
+                self.trace.record(tick, index as u8, &[7, slot], || {
+                    format!("unrecoverable slot {slot} ({label})")
+                });
+                return Err(self.failure("availability", format!("solo replica r{index} came back with slot {slot} unrecoverable (case {label})")));
+            }
+            Event::RecoveryDone => self.on_recovered(index)?,
+        }
+        Ok(())
+    }
+
+    fn on_recovered(&mut self, index: usize) -> Check {
+        let tick = self.tick;
+        let recoveries: Vec<_> = self.replicas[index].journal.slot_recoveries().collect();
+        for (slot, recovery) in &recoveries {
+            self.coverage.add(recovery.label, recovery.decision, 1);
+            self.trace.record(
+                tick,
+                index as u8,
+                &[10, *slot, recovery.decision as u64],
+                || {
+                    format!(
+                        "slot {slot}: {} {}",
+                        recovery.label,
+                        recovery.decision.name()
+                    )
+                },
+            );
+        }
+        self.check_recovery(index, &recoveries)?;
+        self.check_recovered_history(index)?;
+        self.check_acked_held(index, &recoveries)?;
+        self.check_acked_retained()?;
+        for (slot, recovery) in &recoveries {
+            self.replicas[index].damaged[*slot as usize] = !matches!(
+                recovery.decision,
+                journal::Decision::Eql | journal::Decision::Nil
+            );
+        }
+        let replica = &mut self.replicas[index];
+        replica.crash_affected.iter_mut().for_each(|a| *a = false);
+        replica.status_tick = tick;
+        replica.retry_tick = tick;
+        replica.primary_heard_tick = tick;
+        self.trace
+            .record(tick, index as u8, &[11], || "recovered".into());
+        if self.solo() {
+            self.solo_recovered(index)
+        } else {
+            let view = self.replicas[index].view;
+            if self.primary_index(view) == index {
+                // A primary that restarts has lost its pipeline: it never resumes its view.
+                self.replicas[index].status = Status::AwaitingView;
+                self.start_view_change(index, view + 1);
+            } else {
+                self.replicas[index].status = Status::AwaitingView;
+            }
+            Ok(())
+        }
+    }
+
+    /// Records `op` as committed with `checksum` in `view`: the committed history never
+    /// changes.
+    pub(crate) fn commit(&mut self, op: u64, checksum: u32, view: u32) -> Check {
+        match self.committed.get(&op) {
+            Some(existing) if existing.checksum != checksum => Err(self.failure(
+                "history",
+                format!(
+                    "op {op} was committed as {:08x} in view {}, and now as {checksum:08x} in view {view}",
+                    existing.checksum, existing.view
+                ),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                if let Some((&below, _)) = self.committed.range(..op).next_back() {
+                    if below + 1 != op {
+                        return Err(self.failure(
+                            "history",
+                            format!("op {op} committed with op {} not committed", below + 1),
+                        ));
+                    }
+                }
+                self.committed.insert(op, Committed { checksum, view });
+                Ok(())
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ messages
+
+    fn deliver(&mut self, envelope: Envelope) -> Check {
+        let to = envelope.to as usize;
+        let from = envelope.from as usize;
+        if !self.replicas[to].status.is_up() {
+            return Ok(());
+        }
+        let tick = self.tick;
+        match &envelope.message {
+            Message::Prepare { .. }
+            | Message::PrepareOk { .. }
+            | Message::Commit { .. }
+            | Message::RequestPrepare { .. }
+            | Message::Repaired { .. }
+            | Message::RequestHeaders { .. }
+            | Message::Headers { .. } => {}
+            message => {
+                let name = message.name();
+                self.trace
+                    .record(tick, to as u8, &[20, from as u64], || {
+                        format!("{name} from r{from}")
+                    });
+            }
+        }
+        match envelope.message {
+            Message::Prepare { view, message } => self.on_prepare(to, from, view, message),
+            Message::PrepareOk { view, op, checksum } => {
+                self.on_prepare_ok(to, from, view, op, checksum)
+            }
+            Message::Commit {
+                view,
+                commit,
+                op_checkpoint,
+            } => {
+                self.on_commit(to, view, commit, op_checkpoint);
+                Ok(())
+            }
+            Message::StartViewChange { view } => {
+                if view > self.replicas[to].view {
+                    self.start_view_change(to, view);
+                }
+                Ok(())
+            }
+            Message::DoViewChange(vote) => {
+                self.on_do_view_change(to, from, *vote);
+                Ok(())
+            }
+            Message::StartView {
+                view,
+                op_head,
+                commit,
+                op_checkpoint,
+                headers,
+            } => self.on_start_view(to, view, op_head, commit, op_checkpoint, &headers),
+            Message::RequestStartView { view } => {
+                self.on_request_start_view(to, from, view);
+                Ok(())
+            }
+            Message::RequestPrepare { op, checksum } => {
+                self.on_request_prepare(to, from, op, checksum)
+            }
+            Message::Repaired { message } => {
+                self.on_repaired(to, message);
+                Ok(())
+            }
+            Message::RequestHeaders { op_min, op_max } => {
+                self.on_request_headers(to, from, op_min, op_max);
+                Ok(())
+            }
+            Message::Headers { headers } => {
+                self.on_headers(to, &headers);
+                Ok(())
+            }
+        }
+    }
+
+    /// What an up replica does on its own each tick: timeouts, votes, work.
+    fn protocol_tick(&mut self, index: usize) -> Check {
+        if self.solo() {
+            return self.work(index);
+        }
+        let tick = self.tick;
+        let replica = &self.replicas[index];
+        let view = replica.view;
+        match replica.status {
+            Status::Normal => {
+                if self.primary_index(view) == index {
+                    if tick >= replica.retry_tick {
+                        self.replicas[index].retry_tick = tick + HEARTBEAT_TICKS;
+                        self.heartbeat(index);
+                    }
+                } else if tick > replica.primary_heard_tick + NORMAL_TIMEOUT_TICKS {
+                    self.start_view_change(index, view + 1);
+                    return Ok(());
+                }
+                self.work(index)
+            }
+            Status::AwaitingView => {
+                if tick > replica.status_tick + VIEW_CHANGE_TIMEOUT_TICKS {
+                    self.start_view_change(index, view + 1);
+                } else if tick >= replica.retry_tick {
+                    self.replicas[index].retry_tick = tick + RETRY_TICKS;
+                    let primary = self.primary_index(view);
+                    self.send(index, primary, Message::RequestStartView { view });
+                }
+                Ok(())
+            }
+            Status::ViewChange => {
+                if tick > replica.status_tick + VIEW_CHANGE_TIMEOUT_TICKS {
+                    self.start_view_change(index, view + 1);
+                    return Ok(());
+                }
+                self.view_change_tick(index)
+            }
+            Status::Down { .. } | Status::Recovering => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,615 @@
+//! The normal case: the primary prepares hash-chained ops and broadcasts them; every replica
+//! writes them and answers `prepare_ok` once it holds the op and everything since its
+//! checkpoint clean; an op is committed once a replication quorum answered in one view. Also
+//! checkpoints, repair of prepares (by `(op, checksum)` through a peer's `read_prepare`) and of
+//! headers (by hash chain), and a solo replica's restart.
+
+use super::network::Message;
+use super::replica::{op_prepare_max, PipelineEntry, Status};
+use super::{Check, Simulation, HEARTBEAT_TICKS, RETRY_TICKS};
+use journal::{Header, ReadPurpose, ReadReject, WriteStart, Writing};
+use rand::Rng;
+
+/// Tries of one repair before a replica that lags a checkpoint behind its primary syncs to it.
+const REPAIR_TRIES_BEFORE_SYNC: u32 = 3;
+
+impl Simulation {
+    /// The primary prepares the next op, if its pipeline and checkpoint allow.
+    fn prepare(&mut self, index: usize) {
+        let replica = &self.replicas[index];
+        let head = replica.op_head();
+        if head >= self.ops_target
+            || replica.pipeline.len() as u64 >= self.config.journal.pipeline_max
+            || head + 1 > replica.op_prepare_ok_max()
+        {
+            return;
+        }
+        let parent = replica
+            .journal
+            .header_with_op(head)
+            .expect("the primary holds its head")
+            .checksum;
+        let body_size = self.rng.gen_range(0..=self.config.body_size_max) as usize;
+        let mut body = vec![0u8; body_size];
+        self.rng.fill(&mut body[..]);
+        let mut header = Header::root(self.cluster);
+        header.op = head + 1;
+        header.view = replica.view;
+        header.parent = parent;
+        header.commit = replica.commit_max;
+        header.timestamp = self.tick;
+        header.replica = index as u8;
+        header.operation = journal::header::OPERATION_APPLICATION_MIN + (self.rng.gen::<u8>() % 8);
+        header.set_body(&body);
+        header.set_checksum();
+        let mut message = header.to_bytes().to_vec();
+        message.extend_from_slice(&body);
+        self.messages.insert(header.checksum, message.clone());
+        let replica = &mut self.replicas[index];
+        replica.journal.set_header_as_dirty(&header);
+        replica.inbox.insert(header.op, message.clone());
+        replica.pipeline.push_back(PipelineEntry {
+            header,
+            message: Some(message.clone()),
+            oks: 0,
+        });
+        let tick = self.tick;
+        self.trace.record(
+            tick,
+            index as u8,
+            &[4, header.op, u64::from(header.checksum)],
+            || {
+                format!(
+                    "prepare op {} view {} size {}",
+                    header.op, header.view, header.size
+                )
+            },
+        );
+        let view = header.view;
+        self.broadcast(index, &Message::Prepare { view, message });
+    }
+
+    /// The primary's heartbeat: its commit, and its pipeline again to whoever has not answered.
+    pub(crate) fn heartbeat(&mut self, index: usize) {
+        let replica = &self.replicas[index];
+        let view = replica.view;
+        let commit = Message::Commit {
+            view,
+            commit: replica.commit_max,
+            op_checkpoint: replica.superblock.op_checkpoint,
+        };
+        let resend: Vec<(u64, Vec<u8>)> = replica
+            .pipeline
+            .iter()
+            .filter_map(|entry| entry.message.as_ref().map(|m| (entry.oks, m.clone())))
+            .collect();
+        self.broadcast(index, &commit);
+        for (oks, message) in resend {
+            for to in 0..self.replicas.len() {
+                if to != index && oks & (1 << to) == 0 {
+                    let message = message.clone();
+                    self.send(index, to, Message::Prepare { view, message });
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_prepare(
+        &mut self,
+        index: usize,
+        from: usize,
+        view: u32,
+        message: Vec<u8>,
+    ) -> Check {
+        let replica = &mut self.replicas[index];
+        if replica.status != Status::Normal
+            || replica.view != view
+            || self.primary_index(view) != from
+        {
+            return Ok(());
+        }
+        let tick = self.tick;
+        let replica = &mut self.replicas[index];
+        replica.primary_heard_tick = tick;
+        let header = Header::decode(&message).expect("the simulator's own prepare");
+        replica.commit_max = replica.commit_max.max(header.commit);
+        self.adopt_header(index, &header);
+        let replica = &mut self.replicas[index];
+        if replica.journal.has_dirty(&header) {
+            replica.inbox.insert(header.op, message);
+        }
+        Ok(())
+    }
+
+    /// Puts `header` into the replica's journal as a protocol message names it, if it lies in
+    /// the replica's window and no newer op holds its slot. Counts re-adoption.
+    pub(crate) fn adopt_header(&mut self, index: usize, header: &Header) -> bool {
+        let replica = &self.replicas[index];
+        if header.op <= replica.op_checkpoint || header.op > replica.op_prepare_max() {
+            return false;
+        }
+        if replica.journal.has_header(header) {
+            return true;
+        }
+        let slot = replica.journal.slot_for_op(header.op);
+        let current = *replica.journal.header(slot);
+        if !current.is_reserved() && current.op > header.op {
+            return false;
+        }
+        if !current.is_reserved() && current.op == header.op {
+            // Another version of this op: the slot moves to the one the protocol names.
+            if header.view < current.view {
+                self.coverage.add_event("adopt_older_version", 1);
+            }
+            self.forget_entry(index, current.op, current.checksum);
+        }
+        if self.removed[index].get(&header.op) == Some(&header.checksum) {
+            self.coverage.add_event("readopt_same_checksum", 1);
+            if self.replicas[index].journal.writing(header) == Writing::Exact {
+                self.coverage.add_event("readopt_same_checksum_in_flight", 1);
+            }
+        }
+        self.replicas[index].journal.set_header_as_dirty(header);
+        true
+    }
+
+    /// The replica gives up `(op, checksum)` through a protocol step: it no longer has to hold
+    /// it, and if it comes back it is a re-adoption.
+    pub(crate) fn forget_entry(&mut self, index: usize, op: u64, checksum: u32) {
+        if self.acked[index].get(&op) == Some(&checksum) {
+            self.acked[index].remove(&op);
+        }
+        self.removed[index].insert(op, checksum);
+    }
+
+    /// Truncates the replica's journal from `op_min` (a view change's canonical head + 1).
+    pub(crate) fn truncate_from(&mut self, index: usize, op_min: u64) {
+        let journal = &self.replicas[index].journal;
+        if journal.op_maximum() < op_min {
+            return;
+        }
+        let config = *journal.config();
+        let removed: Vec<(u64, u32)> = (0..config.slot_count)
+            .map(|slot| *journal.header(slot))
+            .filter(|h| !h.is_reserved() && h.op >= op_min)
+            .map(|h| (h.op, h.checksum))
+            .collect();
+        for (op, checksum) in removed {
+            self.forget_entry(index, op, checksum);
+        }
+        self.replicas[index].journal.remove_entries_from(op_min);
+    }
+
+    pub(crate) fn on_prepare_ok(
+        &mut self,
+        index: usize,
+        from: usize,
+        view: u32,
+        op: u64,
+        checksum: u32,
+    ) -> Check {
+        let replica = &mut self.replicas[index];
+        if replica.status != Status::Normal || replica.view != view {
+            return Ok(());
+        }
+        if let Some(entry) = replica
+            .pipeline
+            .iter_mut()
+            .find(|e| e.header.op == op && e.header.checksum == checksum)
+        {
+            entry.oks |= 1 << from;
+        }
+        self.commit_pipeline(index)
+    }
+
+    /// Commits the pipeline's head while a replication quorum has answered for it.
+    fn commit_pipeline(&mut self, index: usize) -> Check {
+        let quorum = self.quorum_replication();
+        loop {
+            let replica = &mut self.replicas[index];
+            let Some(front) = replica.pipeline.front() else {
+                return Ok(());
+            };
+            if (front.oks.count_ones() as usize) < quorum {
+                return Ok(());
+            }
+            let header = front.header;
+            replica.pipeline.pop_front();
+            replica.commit_max = replica.commit_max.max(header.op);
+            let view = replica.view;
+            self.commit(header.op, header.checksum, view)?;
+        }
+    }
+
+    pub(crate) fn on_commit(&mut self, index: usize, view: u32, commit: u64, op_checkpoint: u64) {
+        let tick = self.tick;
+        let replica = &mut self.replicas[index];
+        if replica.status != Status::Normal || replica.view != view {
+            return;
+        }
+        replica.primary_heard_tick = tick;
+        replica.commit_max = replica.commit_max.max(commit);
+        replica.primary_checkpoint = replica.primary_checkpoint.max(op_checkpoint);
+    }
+
+    /// Writes, repairs, acknowledgements and checkpoints for a replica whose journal is its
+    /// view's log (normal status, or a new primary fetching its canonical suffix).
+    pub(crate) fn work(&mut self, index: usize) -> Check {
+        let solo = self.solo();
+        let is_primary = self.primary_index(self.replicas[index].view) == index;
+        if is_primary
+            && self.replicas[index].status == Status::Normal
+            && self.rng.gen_bool(self.config.prepare_probability)
+        {
+            self.prepare(index);
+        }
+        let replica = &self.replicas[index];
+        let high = replica.op_head().min(replica.op_prepare_max());
+        for op in replica.op_checkpoint + 1..=high {
+            let replica = &self.replicas[index];
+            let Some(&header) = replica.journal.header_with_op(op) else {
+                continue;
+            };
+            if !replica.journal.has_dirty(&header) || replica.journal.writing(&header) != Writing::None
+            {
+                continue;
+            }
+            let bytes = replica
+                .inbox
+                .get(&op)
+                .filter(|m| Header::decode(m).is_ok_and(|h| h.checksum == header.checksum))
+                .cloned();
+            match bytes {
+                Some(bytes) => {
+                    let replica = &mut self.replicas[index];
+                    match replica.journal.write_prepare(&bytes) {
+                        WriteStart::Started | WriteStart::SkippedClean => {
+                            replica.inbox.remove(&op);
+                        }
+                        WriteStart::WaitingForIop => break,
+                    }
+                }
+                None if solo => {}
+                None => self.request_repair(index, op, header),
+            }
+        }
+        self.replicas[index]
+            .inbox
+            .retain(|&op, _| op > 0 && op <= high);
+        if !solo {
+            self.repair_headers(index);
+        }
+        if self.replicas[index].status == Status::Normal {
+            self.acknowledge(index)?;
+        }
+        self.checkpoint(index);
+        Ok(())
+    }
+
+    /// Answers `prepare_ok` for every op newly held clean, contiguous from the checkpoint, in a
+    /// view the replica has made durable, and within its durable checkpoint's prepare max.
+    fn acknowledge(&mut self, index: usize) -> Check {
+        let replica = &self.replicas[index];
+        let view = replica.view;
+        if replica.superblock.log_view != view || replica.superblock.view != view {
+            return Ok(());
+        }
+        let high = replica.op_head().min(replica.op_prepare_ok_max());
+        let mut oks = Vec::new();
+        for op in replica.op_checkpoint + 1..=high {
+            let Some(header) = replica.journal.header_with_op(op) else {
+                break;
+            };
+            if replica.journal.has_dirty(header) {
+                break;
+            }
+            if op > replica.commit_max && !replica.oks_sent.contains(&op) {
+                oks.push((op, header.checksum));
+            }
+        }
+        let primary = self.primary_index(view);
+        for (op, checksum) in oks {
+            self.replicas[index].oks_sent.insert(op);
+            self.acked[index].insert(op, checksum);
+            if primary == index {
+                self.on_prepare_ok(index, index, view, op, checksum)?;
+            } else {
+                self.send(index, primary, Message::PrepareOk { view, op, checksum });
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks a peer for the prepare `(op, header.checksum)`; a new primary asks a replica whose
+    /// vote showed it clean. After a few tries, a replica whose primary has checkpointed past
+    /// the op syncs to that checkpoint instead.
+    fn request_repair(&mut self, index: usize, op: u64, header: Header) {
+        let tick = self.tick;
+        let replica = &self.replicas[index];
+        let timeout = 4 * self.config.message_delay_ticks_max + 4 * RETRY_TICKS;
+        let tries = match replica.repairing.get(&op) {
+            Some(&(sent, _)) if tick < sent + timeout => return,
+            Some(&(_, tries)) => tries,
+            None => 0,
+        };
+        if tries >= REPAIR_TRIES_BEFORE_SYNC
+            && replica.status == Status::Normal
+            && replica.primary_checkpoint >= op
+            && replica.primary_checkpoint > replica.op_checkpoint
+        {
+            let checkpoint = replica.primary_checkpoint;
+            self.state_sync(index, checkpoint);
+            return;
+        }
+        let count = self.replicas.len();
+        let copies = replica
+            .plan
+            .as_ref()
+            .and_then(|plan| plan.copies.get(&op))
+            .filter(|copies| !copies.is_empty())
+            .cloned();
+        let peer = match copies {
+            Some(copies) => usize::from(copies[self.rng.gen_range(0..copies.len())]),
+            None => {
+                let peer = self.rng.gen_range(0..count - 1);
+                if peer >= index {
+                    peer + 1
+                } else {
+                    peer
+                }
+            }
+        };
+        self.replicas[index].repairing.insert(op, (tick, tries + 1));
+        self.send(
+            index,
+            peer,
+            Message::RequestPrepare {
+                op,
+                checksum: header.checksum,
+            },
+        );
+    }
+
+    /// Jumps the replica's checkpoint to one its primary holds durably: the ops below it are
+    /// committed, and no peer has to keep them any more.
+    fn state_sync(&mut self, index: usize, checkpoint: u64) {
+        let replica = &mut self.replicas[index];
+        assert!(checkpoint > replica.op_checkpoint);
+        replica.op_checkpoint = checkpoint;
+        replica.commit_max = replica.commit_max.max(checkpoint);
+        replica.repairing.clear();
+        self.synced[index] = self.synced[index].max(checkpoint);
+        self.superblock_update(index, |s| {
+            s.op_checkpoint = checkpoint;
+            s.commit_max = s.commit_max.max(checkpoint);
+        });
+        let tick = self.tick;
+        self.trace.record(tick, index as u8, &[12, checkpoint], || {
+            format!("state sync to checkpoint {checkpoint}")
+        });
+    }
+
+    pub(crate) fn on_request_prepare(
+        &mut self,
+        index: usize,
+        from: usize,
+        op: u64,
+        checksum: u32,
+    ) -> Check {
+        let journal = &self.replicas[index].journal;
+        let Some(&header) = journal.header_with_op(op) else {
+            return Ok(());
+        };
+        if header.checksum != checksum || !journal.has_prepare(&header) {
+            return Ok(());
+        }
+        match self.replicas[index]
+            .journal
+            .read_prepare(op, checksum, ReadPurpose::Repair)
+        {
+            Ok(()) => {
+                self.replicas[index].repair_reads_in_flight += 1;
+                self.serving.push(super::Serving {
+                    peer: index,
+                    requester: from,
+                    op,
+                    checksum,
+                });
+            }
+            Err(ReadReject::WaitingForIop) => {
+                // The journal keeps two reads for the commit path and lends the rest to repair.
+                // The simulator counts the repair reads it has in flight on the peer: refusing
+                // one below that share is a leaked read, which would starve repair for the rest
+                // of the replica's life.
+                let repair_max = self.config.journal.iops_read_max - 2;
+                let in_flight = self.replicas[index].repair_reads_in_flight;
+                if in_flight < repair_max {
+                    return Err(self.failure(
+                        "availability",
+                        format!(
+                            "r{index} refused a repair read with {in_flight} of its \
+                             {repair_max} repair reads in flight"
+                        ),
+                    ));
+                }
+            }
+            Err(_) => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) fn on_repaired(&mut self, index: usize, message: Vec<u8>) {
+        let header = Header::decode(&message).expect("the simulator's own prepare");
+        let replica = &mut self.replicas[index];
+        replica.repairing.remove(&header.op);
+        if replica.journal.has_dirty(&header) {
+            replica.inbox.insert(header.op, message);
+        }
+    }
+
+    /// Finds the newest break in the replica's hash chain above its checkpoint and asks for
+    /// those headers: from the primary, or (the primary itself) from a random peer.
+    fn repair_headers(&mut self, index: usize) {
+        let tick = self.tick;
+        let replica = &self.replicas[index];
+        if tick < replica.headers_request_tick + RETRY_TICKS {
+            return;
+        }
+        let head = replica.op_head().min(replica.op_prepare_max());
+        if head <= replica.op_checkpoint + 1 || replica.journal.header_with_op(head).is_none() {
+            return;
+        }
+        let Some((op_min, op_max)) = replica
+            .journal
+            .find_latest_headers_break_between(replica.op_checkpoint + 1, head)
+        else {
+            return;
+        };
+        let primary = self.primary_index(replica.view);
+        let peer = if primary != index {
+            primary
+        } else {
+            let peer = self.rng.gen_range(0..self.replicas.len() - 1);
+            if peer >= index {
+                peer + 1
+            } else {
+                peer
+            }
+        };
+        self.replicas[index].headers_request_tick = tick;
+        self.send(index, peer, Message::RequestHeaders { op_min, op_max });
+    }
+
+    pub(crate) fn on_request_headers(&mut self, index: usize, from: usize, op_min: u64, op_max: u64) {
+        let journal = &self.replicas[index].journal;
+        let headers: Vec<Header> = (op_min..=op_max)
+            .filter_map(|op| journal.header_with_op(op).copied())
+            .collect();
+        if !headers.is_empty() {
+            self.send(index, from, Message::Headers { headers });
+        }
+    }
+
+    /// Accepts each header that the replica's next op hash-chains to, newest first.
+    pub(crate) fn on_headers(&mut self, index: usize, headers: &[Header]) {
+        let mut headers = headers.to_vec();
+        headers.sort_by_key(|h| std::cmp::Reverse(h.op));
+        for header in headers {
+            let journal = &self.replicas[index].journal;
+            if journal.has_header(&header) {
+                continue;
+            }
+            let chains = journal
+                .header_with_op(header.op + 1)
+                .is_some_and(|next| next.parent == header.checksum);
+            if chains {
+                self.adopt_header(index, &header);
+            }
+        }
+    }
+
+    /// Advances the in-memory checkpoint by half a ring once those ops are committed and held
+    /// clean; the superblock makes it durable later.
+    fn checkpoint(&mut self, index: usize) {
+        let interval = self.config.journal.slot_count / 2;
+        let replica = &self.replicas[index];
+        let target = replica.op_checkpoint + interval;
+        if target > replica.commit_max {
+            return;
+        }
+        let held = (replica.op_checkpoint + 1..=target).all(|op| {
+            replica
+                .journal
+                .header_with_op(op)
+                .is_some_and(|h| !replica.journal.has_dirty(h))
+        });
+        if !held {
+            return;
+        }
+        self.replicas[index].op_checkpoint = target;
+        self.superblock_update(index, |s| {
+            s.op_checkpoint = target;
+            s.commit_max = s.commit_max.max(target);
+        });
+        let tick = self.tick;
+        self.trace.record(tick, index as u8, &[13, target], || {
+            format!("checkpoint {target}")
+        });
+    }
+
+    /// A solo replica's log is what it recovered, up to the first hole or break in the hash
+    /// chain (appends a crash tore below later ones that landed). It commits all of it, then
+    /// starts a new view, so that versions of an op it truncated here can never be mistaken for
+    /// the ones it appends next.
+    pub(crate) fn solo_recovered(&mut self, index: usize) -> Check {
+        let replica = &self.replicas[index];
+        let checkpoint = replica.op_checkpoint;
+        let head_recovered = replica.op_head();
+        let mut head = checkpoint.max(head_recovered.min(replica.op_prepare_max()));
+        for op in checkpoint + 1..=head {
+            let journal = &replica.journal;
+            let Some(header) = journal.header_with_op(op) else {
+                head = op - 1;
+                break;
+            };
+            if journal
+                .header_with_op(op - 1)
+                .is_some_and(|previous| previous.checksum != header.parent)
+            {
+                head = op - 1;
+                break;
+            }
+        }
+        let committed_max = self.op_committed_max();
+        if head < committed_max {
+            return Err(self.failure(
+                "durability",
+                format!(
+                    "solo replica recovered head {head} below committed op {committed_max} (recovered op maximum {head_recovered})"
+                ),
+            ));
+        }
+        self.truncate_from(index, head + 1);
+        let view = self.replicas[index].superblock.view + 1;
+        for op in checkpoint + 1..=head {
+            let Some(header) = self.replicas[index].journal.header_with_op(op).copied() else {
+                return Err(self.failure(
+                    "durability",
+                    format!("solo replica r{index} lost op {op} below its head {head}"),
+                ));
+            };
+            self.commit(op, header.checksum, view - 1)?;
+            self.acked[index].insert(op, header.checksum);
+        }
+        let view_headers = self.view_headers(index, head);
+        let replica = &mut self.replicas[index];
+        replica.view = view;
+        replica.log_view = view;
+        replica.commit_max = head;
+        replica.status = Status::Normal;
+        self.superblock_update(index, |s| {
+            s.view = view;
+            s.log_view = view;
+            s.view_headers = view_headers;
+            s.commit_max = head;
+        });
+        let _ = HEARTBEAT_TICKS;
+        Ok(())
+    }
+
+    /// The durable record of a log: its suffix up to `head`, at most a pipeline and one long.
+    pub(crate) fn view_headers(&self, index: usize, head: u64) -> Vec<Header> {
+        let journal = &self.replicas[index].journal;
+        let length = self.config.journal.pipeline_max + 1;
+        (head.saturating_sub(length - 1)..=head)
+            .filter_map(|op| journal.header_with_op(op).copied())
+            .filter(|h| !h.is_reserved())
+            .collect()
+    }
+
+    /// The highest op `index` may write: within its in-memory checkpoint's prepare max.
+    #[allow(dead_code)]
+    pub(crate) fn op_prepare_max_of(&self, index: usize) -> u64 {
+        op_prepare_max(&self.config.journal, self.replicas[index].op_checkpoint)
+    }
+}

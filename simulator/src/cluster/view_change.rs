@@ -1,0 +1,488 @@
+//! View change, decided by the replicas' own journals.
+//!
+//! A replica that gives up on its view persists the new view, then sends the new primary a
+//! `do_view_change` carrying its durable `log_view`, its op head, its commit, and every header its
+//! journal holds above its checkpoint, each marked clean or dirty, with its faulty slots. The new
+//! primary, once it has a view-change quorum of votes:
+//!
+//! 1. takes the head from the vote with the highest `log_view`, then the highest op, and walks
+//!    the hash chain down from it through every vote's headers: the canonical log;
+//! 2. for each uncommitted op of it, lowest first, counts *nacks*: votes that do not hold that
+//!    exact header and whose slot is not faulty (a faulty slot may have held a prepare its replica
+//!    acknowledged). Enough nacks prove the op was never committed: the log is truncated there.
+//!    Otherwise a vote must hold its prepare clean, or the primary waits for more votes;
+//! 3. a faulty slot that may hold an op above the head must be nacked the same way, or the head
+//!    is not certain and the primary waits;
+//! 4. installs the log in its journal (`remove_entries_from`, `set_header_as_dirty`), fetches
+//!    every uncommitted prepare it lacks from a replica that voted it clean, and only then sends
+//!    `start_view`. Backups adopt it the same way.
+
+use super::network::{DoViewChange, Message};
+use super::replica::{op_prepare_max, PipelineEntry, Status, ViewPlan};
+use super::{Check, Simulation, RETRY_TICKS};
+use std::collections::BTreeMap;
+
+/// Why a new primary cannot decide its log yet.
+enum Undecided {
+    /// An uncommitted op is neither nacked by enough votes nor held clean by any.
+    Op(u64),
+    /// A faulty slot may hide an op above the head.
+    Head(u64),
+}
+
+impl Simulation {
+    /// Replica `index` moves to `view` (higher than its own) and votes for it.
+    pub(crate) fn start_view_change(&mut self, index: usize, view: u32) {
+        let tick = self.tick;
+        let replica = &mut self.replicas[index];
+        assert!(replica.status.is_up());
+        assert!(view > replica.view || replica.status == super::Status::AwaitingView);
+        replica.view = view;
+        replica.status = Status::ViewChange;
+        replica.status_tick = tick;
+        replica.retry_tick = tick;
+        replica.votes.clear();
+        replica.plan = None;
+        replica.pipeline.clear();
+        replica.oks_sent.clear();
+        replica.repairing.clear();
+        self.superblock_update(index, |s| s.view = s.view.max(view));
+        self.trace
+            .record(tick, index as u8, &[3, u64::from(view)], || {
+                format!("start view change to view {view}")
+            });
+        self.broadcast(index, &Message::StartViewChange { view });
+    }
+
+    /// A replica in view change: votes once its view is durable (and again on a timeout); a new
+    /// primary decides its log from the votes, fetches what it lacks, and starts the view.
+    pub(crate) fn view_change_tick(&mut self, index: usize) -> Check {
+        let tick = self.tick;
+        let replica = &self.replicas[index];
+        let view = replica.view;
+        let primary = self.primary_index(view);
+        if replica.superblock.view < view {
+            return Ok(());
+        }
+        if primary != index {
+            if tick >= replica.retry_tick {
+                self.replicas[index].retry_tick = tick + RETRY_TICKS;
+                let vote = self.vote(index)?;
+                self.send(index, primary, Message::DoViewChange(Box::new(vote)));
+            }
+            return Ok(());
+        }
+        if self.replicas[index].plan.is_none() {
+            let vote = self.vote(index)?;
+            self.replicas[index].votes.insert(index as u8, vote);
+            if self.replicas[index].votes.len() < self.quorum_view_change() {
+                return Ok(());
+            }
+            match self.decide(index) {
+                Ok(plan) => self.install(index, plan)?,
+                Err(Undecided::Op(op)) | Err(Undecided::Head(op)) => {
+                    let _ = op;
+                    return Ok(());
+                }
+            }
+        }
+        // Fetch the canonical suffix's prepares; start the view once every one is held clean.
+        self.work(index)?;
+        let replica = &self.replicas[index];
+        let plan = replica.plan.as_ref().expect("installed");
+        let ready = (plan.commit_max + 1..=plan.op_head).all(|op| {
+            replica
+                .journal
+                .header_with_op(op)
+                .is_some_and(|h| replica.journal.has_prepare(h) && !replica.journal.has_dirty(h))
+        });
+        if ready {
+            self.start_view(index);
+        }
+        Ok(())
+    }
+
+    /// This replica's `do_view_change`: its journal's log, as it holds it now. Checks that it
+    /// never nacks an op it acknowledged (the *nack* checker).
+    fn vote(&self, index: usize) -> Result<DoViewChange, super::Failure> {
+        let replica = &self.replicas[index];
+        let journal = &replica.journal;
+        let config = journal.config();
+        let op_head = replica.op_head();
+        let op_low = replica
+            .op_checkpoint
+            .max(op_head.saturating_sub(config.slot_count - 1))
+            .min(op_head);
+        let mut headers = Vec::new();
+        for op in op_low..=op_head {
+            if let Some(header) = journal.header_with_op(op) {
+                headers.push((*header, !journal.has_dirty(header)));
+            }
+        }
+        let faulty: Vec<bool> = (0..config.slot_count).map(|s| journal.faulty(s)).collect();
+        let vote = DoViewChange {
+            view: replica.view,
+            log_view: replica.superblock.log_view,
+            op_head,
+            commit_max: replica.commit_max,
+            op_checkpoint: replica.superblock.op_checkpoint,
+            headers,
+            faulty,
+        };
+        for (&op, &checksum) in self.acked[index].range(replica.op_checkpoint + 1..) {
+            if vote.nacks(op, checksum) {
+                return Err(self.failure(
+                    "nack",
+                    format!(
+                        "r{index} votes in view {} without op {op} ({checksum:08x}), which it acknowledged, and its slot is not faulty",
+                        replica.view
+                    ),
+                ));
+            }
+        }
+        Ok(vote)
+    }
+
+    pub(crate) fn on_do_view_change(&mut self, index: usize, from: usize, vote: DoViewChange) {
+        let replica = &mut self.replicas[index];
+        if vote.view > replica.view {
+            self.start_view_change(index, vote.view);
+        }
+        let primary = self.primary_index(vote.view);
+        let replica = &mut self.replicas[index];
+        if replica.status != Status::ViewChange
+            || replica.view != vote.view
+            || replica.plan.is_some()
+            || primary != index
+        {
+            return;
+        }
+        replica.votes.insert(from as u8, vote);
+    }
+
+    /// The canonical log from the votes, or why not yet.
+    fn decide(&self, index: usize) -> Result<ViewPlan, Undecided> {
+        let votes = &self.replicas[index].votes;
+        let slot_count = self.config.journal.slot_count;
+        let quorum_nack = self.quorum_nack();
+        let best = votes
+            .values()
+            .max_by_key(|v| (v.log_view, v.op_head))
+            .expect("a quorum of votes");
+        let commit_max = votes.values().map(|v| v.commit_max).max().expect("votes");
+        let mut op_head = best.op_head;
+        let mut head_header = best
+            .header(op_head)
+            .map(|(h, _)| h)
+            .expect("a vote carries its head");
+        // Walk the hash chain down from the head through every vote's headers. A gap above the
+        // commit is an uncommitted op no vote holds: truncate below it if enough votes nack it
+        // (and walk again from the op below), or wait for more votes.
+        let mut headers = BTreeMap::new();
+        for _ in 0..slot_count {
+            headers.clear();
+            let mut expected = head_header.checksum;
+            let op_floor = op_head.saturating_sub(slot_count - 1);
+            let mut op = op_head;
+            let mut gap = None;
+            loop {
+                let found = votes
+                    .values()
+                    .find_map(|v| v.header(op).filter(|(h, _)| h.checksum == expected));
+                let Some((header, _)) = found else {
+                    gap = Some((op, expected));
+                    break;
+                };
+                headers.insert(op, header);
+                if op == op_floor || op == 0 {
+                    break;
+                }
+                expected = header.parent;
+                op -= 1;
+            }
+            let Some((gap_op, checksum)) = gap.filter(|(op, _)| *op > commit_max) else {
+                break;
+            };
+            let nacks = votes.values().filter(|v| v.nacks(gap_op, checksum)).count();
+            if nacks < quorum_nack {
+                return Err(Undecided::Op(gap_op));
+            }
+            op_head = gap_op - 1;
+            // The newest header any vote holds for the new head (the committed one, if the new
+            // head is committed: no newer version of a committed op is ever made).
+            let Some(header) = votes
+                .values()
+                .filter_map(|v| v.header(op_head).map(|(h, _)| h))
+                .max_by_key(|h| h.view)
+            else {
+                return Err(Undecided::Op(op_head));
+            };
+            head_header = header;
+        }
+        // Uncommitted ops, lowest first: truncate at the first one enough votes nack.
+        let mut copies = BTreeMap::new();
+        for op in commit_max + 1..=op_head {
+            let checksum = match headers.get(&op) {
+                Some(header) => header.checksum,
+                // A gap in the chain: the checksum it must have is the next op's parent.
+                None => headers.get(&(op + 1)).map_or(0, |next| next.parent),
+            };
+            let nacks = votes.values().filter(|v| v.nacks(op, checksum)).count();
+            if nacks >= quorum_nack {
+                op_head = op - 1;
+                break;
+            }
+            let holders: Vec<u8> = votes
+                .iter()
+                .filter(|(_, v)| v.present(op, checksum))
+                .map(|(&r, _)| r)
+                .collect();
+            if holders.is_empty() || !headers.contains_key(&op) {
+                return Err(Undecided::Op(op));
+            }
+            copies.insert(op, holders);
+        }
+        headers.retain(|&op, _| op <= op_head);
+        copies.retain(|&op, _| op <= op_head);
+        if !headers.contains_key(&op_head) {
+            // Truncated down to the commit, whose header the chain did not reach.
+            let newest = votes
+                .values()
+                .filter_map(|v| v.header(op_head).map(|(h, _)| h))
+                .max_by_key(|h| h.view);
+            match newest {
+                Some(header) => {
+                    headers.insert(op_head, header);
+                }
+                None => return Err(Undecided::Op(op_head)),
+            }
+        }
+        // A faulty slot may hold an op above the head that its replica acknowledged: the head is
+        // certain only once enough votes nack whatever op that slot could hold.
+        for vote in votes.values() {
+            let high = op_prepare_max(&self.config.journal, vote.op_checkpoint);
+            for (slot, _) in vote.faulty.iter().enumerate().filter(|(_, f)| **f) {
+                let slot = slot as u64;
+                // The op above the head that this slot would hold, if within the voter's window.
+                let above = op_head + 1;
+                let op = above + (slot + slot_count - above % slot_count) % slot_count;
+                if op > high {
+                    continue;
+                }
+                let nacks = votes
+                    .values()
+                    .filter(|v| !v.faulty[slot as usize] && v.header(op).is_none())
+                    .count();
+                if nacks < quorum_nack {
+                    return Err(Undecided::Head(op));
+                }
+            }
+        }
+        Ok(ViewPlan {
+            op_head,
+            commit_max: commit_max.min(op_head),
+            headers,
+            copies,
+        })
+    }
+
+    /// The new primary installs the canonical log in its journal and fetches what it lacks.
+    fn install(&mut self, index: usize, mut plan: ViewPlan) -> Check {
+        let tick = self.tick;
+        let view = self.replicas[index].view;
+        // Committed history never changes: every committed op is in the canonical log.
+        let committed_max = self.op_committed_max();
+        if plan.op_head < committed_max {
+            return Err(self.failure(
+                "history",
+                format!(
+                    "view {view} truncates its log at op {}, below committed op {committed_max}",
+                    plan.op_head + 1
+                ),
+            ));
+        }
+        for (&op, header) in &plan.headers {
+            if let Some(committed) = self.committed.get(&op) {
+                if committed.checksum != header.checksum {
+                    return Err(self.failure(
+                        "history",
+                        format!(
+                            "view {view} chose {:08x} for op {op}, committed as {:08x} in view {}",
+                            header.checksum, committed.checksum, committed.view
+                        ),
+                    ));
+                }
+            }
+        }
+        // A primary that lags the votes' checkpoint syncs to it first (the ops below are
+        // committed and checkpointed by some voter).
+        let checkpoint_max = self.replicas[index]
+            .votes
+            .values()
+            .map(|v| v.op_checkpoint)
+            .max()
+            .unwrap_or(0);
+        let replica = &self.replicas[index];
+        if checkpoint_max > replica.op_checkpoint
+            && plan.op_head > op_prepare_max(&self.config.journal, replica.op_checkpoint)
+        {
+            self.replicas[index].op_checkpoint = checkpoint_max;
+            self.synced[index] = self.synced[index].max(checkpoint_max);
+            self.superblock_update(index, |s| {
+                s.op_checkpoint = s.op_checkpoint.max(checkpoint_max);
+                s.commit_max = s.commit_max.max(checkpoint_max);
+            });
+        }
+        let prepare_max = self.replicas[index].op_prepare_max();
+        if plan.op_head > prepare_max {
+            // Past every voter's durable prepare max: no replica acknowledged it.
+            plan.op_head = prepare_max;
+            plan.commit_max = plan.commit_max.min(prepare_max);
+        }
+        self.truncate_from(index, plan.op_head + 1);
+        let checkpoint = self.replicas[index].op_checkpoint;
+        for (&op, header) in plan.headers.range(checkpoint + 1..=plan.op_head) {
+            let _ = op;
+            self.adopt_header(index, header);
+        }
+        let replica = &mut self.replicas[index];
+        replica.commit_max = replica.commit_max.max(plan.commit_max);
+        replica.pipeline = plan
+            .headers
+            .range(plan.commit_max + 1..=plan.op_head)
+            .map(|(_, header)| PipelineEntry {
+                header: *header,
+                message: None,
+                oks: 0,
+            })
+            .collect();
+        let (op_head, commit_max) = (plan.op_head, plan.commit_max);
+        self.trace.record(
+            tick,
+            index as u8,
+            &[14, u64::from(view), op_head, commit_max],
+            || format!("view {view}: canonical head {op_head}, commit {commit_max}"),
+        );
+        self.replicas[index].plan = Some(plan);
+        Ok(())
+    }
+
+    /// The new primary's log is complete: it enters the view and tells the backups.
+    fn start_view(&mut self, index: usize) {
+        let tick = self.tick;
+        let plan = self.replicas[index].plan.take().expect("installed");
+        let view = self.replicas[index].view;
+        let view_headers = self.view_headers(index, plan.op_head);
+        let replica = &mut self.replicas[index];
+        replica.status = Status::Normal;
+        replica.log_view = view;
+        replica.status_tick = tick;
+        replica.retry_tick = tick;
+        replica.votes.clear();
+        let commit_max = replica.commit_max;
+        self.superblock_update(index, |s| {
+            s.view = view;
+            s.log_view = view;
+            s.view_headers = view_headers;
+            s.commit_max = s.commit_max.max(commit_max);
+        });
+        self.trace.record(
+            tick,
+            index as u8,
+            &[15, u64::from(view), plan.op_head],
+            || format!("start view {view} with head {}", plan.op_head),
+        );
+        let message = self.start_view_message(index);
+        self.broadcast(index, &message);
+    }
+
+    /// The primary's current log as a `start_view`.
+    fn start_view_message(&self, index: usize) -> Message {
+        let replica = &self.replicas[index];
+        let op_head = replica.op_head().max(replica.op_checkpoint);
+        let headers = (replica.op_checkpoint + 1..=op_head)
+            .filter_map(|op| replica.journal.header_with_op(op).copied())
+            .collect();
+        Message::StartView {
+            view: replica.view,
+            op_head,
+            commit: replica.commit_max,
+            op_checkpoint: replica.superblock.op_checkpoint,
+            headers,
+        }
+    }
+
+    pub(crate) fn on_request_start_view(&mut self, index: usize, from: usize, view: u32) {
+        let replica = &self.replicas[index];
+        if replica.status == Status::Normal
+            && replica.view >= view
+            && self.primary_index(replica.view) == index
+        {
+            let message = self.start_view_message(index);
+            self.send(index, from, message);
+        }
+    }
+
+    /// A backup adopts the new view's log.
+    pub(crate) fn on_start_view(
+        &mut self,
+        index: usize,
+        view: u32,
+        op_head: u64,
+        commit: u64,
+        op_checkpoint: u64,
+        headers: &[journal::Header],
+    ) -> Check {
+        let tick = self.tick;
+        let replica = &self.replicas[index];
+        let adopt = view > replica.view
+            || (view == replica.view && replica.status != Status::Normal);
+        if !adopt || self.primary_index(view) == index {
+            return Ok(());
+        }
+        let replica = &mut self.replicas[index];
+        replica.view = view;
+        replica.log_view = view;
+        replica.status = Status::Normal;
+        replica.status_tick = tick;
+        replica.primary_heard_tick = tick;
+        replica.votes.clear();
+        replica.plan = None;
+        replica.pipeline.clear();
+        replica.oks_sent.clear();
+        replica.commit_max = replica.commit_max.max(commit);
+        replica.primary_checkpoint = replica.primary_checkpoint.max(op_checkpoint);
+        if op_head > replica.op_prepare_max() && op_checkpoint > replica.op_checkpoint {
+            // Too far behind to hold the view's head: sync to the primary's checkpoint.
+            replica.op_checkpoint = op_checkpoint;
+            replica.commit_max = replica.commit_max.max(op_checkpoint);
+            self.synced[index] = self.synced[index].max(op_checkpoint);
+        }
+        self.truncate_from(index, op_head + 1);
+        for header in headers {
+            self.adopt_header(index, header);
+        }
+        let view_headers: Vec<journal::Header> = {
+            let length = self.config.journal.pipeline_max + 1;
+            headers
+                .iter()
+                .filter(|h| h.op + length > op_head)
+                .copied()
+                .collect()
+        };
+        let checkpoint = self.replicas[index].op_checkpoint;
+        let commit_max = self.replicas[index].commit_max;
+        self.superblock_update(index, |s| {
+            s.view = view;
+            s.log_view = view;
+            s.view_headers = view_headers;
+            s.op_checkpoint = s.op_checkpoint.max(checkpoint);
+            s.commit_max = s.commit_max.max(commit_max);
+        });
+        self.trace
+            .record(tick, index as u8, &[16, u64::from(view), op_head], || {
+                format!("adopt start_view {view} with head {op_head}")
+            });
+        Ok(())
+    }
+}

@@ -279,8 +279,9 @@ impl Simulation {
             })
             .collect();
         format!(
-            "with faults off the cluster did not become clean within {} ticks: {}; committed={} target={}",
+            "with faults off the cluster did not become clean within {} ticks ({}): {}; committed={} target={}",
             self.config.liveness_ticks_max,
+            self.unclean_reason().unwrap_or_default(),
             replicas.join(", "),
             self.op_committed_max(),
             self.ops_target
@@ -315,27 +316,49 @@ impl Simulation {
     /// Every replica normal in one view, the primary's pipeline committed at the target, and
     /// every replica holding the primary's log clean with nothing in flight.
     fn all_clean(&self) -> bool {
+        self.unclean_reason().is_none()
+    }
+
+    /// Why the run may not end yet, if it may not.
+    fn unclean_reason(&self) -> Option<String> {
         let Some(primary) = self.primary_normal() else {
-            return false;
+            return Some("no primary in normal status".into());
         };
         let p = &self.replicas[primary];
         let head = p.op_head();
-        if head < self.ops_target || !p.pipeline.is_empty() || p.commit_max < head {
-            return false;
+        if head < self.ops_target {
+            return Some(format!("primary r{primary} head {head} below the target"));
         }
-        self.replicas.iter().all(|r| {
-            r.status == Status::Normal
-                && r.view == p.view
-                && r.journal.dirty_count() == 0
-                && r.superblock_pending.is_none()
-                && r.journal.io_idle()
-                && r.inbox.is_empty()
-                && (r.op_checkpoint + 1..=head.min(r.op_prepare_max())).all(|op| {
-                    p.journal
-                        .header_with_op(op)
-                        .is_some_and(|h| r.journal.has_header(h))
-                })
-        })
+        if !p.pipeline.is_empty() || p.commit_max < head {
+            return Some(format!(
+                "primary r{primary} has {} ops uncommitted (commit {})",
+                p.pipeline.len(),
+                p.commit_max
+            ));
+        }
+        for r in &self.replicas {
+            let reason = if r.status != Status::Normal || r.view != p.view {
+                format!("{:?} in view {}", r.status, r.view)
+            } else if r.journal.dirty_count() > 0 {
+                format!("{} dirty slots", r.journal.dirty_count())
+            } else if r.superblock_pending.is_some() {
+                "a superblock write pending".into()
+            } else if !r.journal.io_idle() {
+                "I/O in flight".into()
+            } else if !r.inbox.is_empty() {
+                format!("{} prepares unwritten", r.inbox.len())
+            } else if let Some(op) = (r.op_checkpoint + 1..=head.min(r.op_prepare_max())).find(|&op| {
+                !p.journal
+                    .header_with_op(op)
+                    .is_some_and(|h| r.journal.has_header(h))
+            }) {
+                format!("missing op {op} of the primary's log")
+            } else {
+                continue;
+            };
+            return Some(format!("r{}: {reason}", r.index));
+        }
+        None
     }
 
     // ------------------------------------------------------------------ one tick

@@ -245,6 +245,7 @@ impl Simulation {
         }
         let replica = &self.replicas[index];
         let high = replica.op_head().min(replica.op_prepare_max());
+        let _ = high;
         for op in replica.op_checkpoint + 1..=high {
             let replica = &self.replicas[index];
             let Some(&header) = replica.journal.header_with_op(op) else {
@@ -273,9 +274,12 @@ impl Simulation {
                 None => self.request_repair(index, op, header),
             }
         }
-        self.replicas[index]
-            .inbox
-            .retain(|&op, _| op > 0 && op <= high);
+        // Keep only prepares the journal still wants: held dirty with that exact checksum.
+        let replica = &mut self.replicas[index];
+        let journal = &replica.journal;
+        replica.inbox.retain(|_, message| {
+            Header::decode(message).is_ok_and(|h| journal.has_dirty(&h))
+        });
         if !solo {
             self.repair_headers(index);
         }
@@ -303,7 +307,9 @@ impl Simulation {
             if replica.journal.has_dirty(header) {
                 break;
             }
-            if op > replica.commit_max && !replica.oks_sent.contains(&op) {
+            // Every op, committed or not: a new primary's pipeline may hold ops this replica
+            // already knows committed, and needs a quorum of answers in its own view.
+            if !replica.oks_sent.contains(&op) {
                 oks.push((op, header.checksum));
             }
         }

@@ -341,16 +341,22 @@ impl Simulation {
         }
         self.truncate_from(index, plan.op_head + 1);
         let checkpoint = self.replicas[index].op_checkpoint;
-        for (&op, header) in plan.headers.range(checkpoint + 1..=plan.op_head) {
-            let _ = op;
+        let adopt: Vec<journal::Header> = plan
+            .headers
+            .values()
+            .filter(|h| h.op > checkpoint && h.op <= plan.op_head)
+            .copied()
+            .collect();
+        for header in &adopt {
             self.adopt_header(index, header);
         }
         let replica = &mut self.replicas[index];
         replica.commit_max = replica.commit_max.max(plan.commit_max);
         replica.pipeline = plan
             .headers
-            .range(plan.commit_max + 1..=plan.op_head)
-            .map(|(_, header)| PipelineEntry {
+            .values()
+            .filter(|h| h.op > plan.commit_max && h.op <= plan.op_head)
+            .map(|header| PipelineEntry {
                 header: *header,
                 message: None,
                 oks: 0,

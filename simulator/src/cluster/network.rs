@@ -32,11 +32,16 @@ impl DoViewChange {
         self.headers.iter().find(|(h, _)| h.op == op).copied()
     }
 
-    /// Whether the sender certainly never held `(op, checksum)`: it holds another header (or none)
-    /// for `op`, and the slot is not faulty.
+    /// Whether the sender certainly never acknowledged `(op, checksum)`: its slot is not faulty,
+    /// and it holds another header (or none) for `op`, or holds this one dirty. A journal never
+    /// recovers an op it wrote as dirty-but-not-faulty (it is clean, or faulty), so dirty and not
+    /// faulty means the prepare never became durable here since the replica last recovered.
     pub fn nacks(&self, op: u64, checksum: u32) -> bool {
         let slot = (op % self.faulty.len() as u64) as usize;
-        !self.faulty[slot] && self.header(op).is_none_or(|(h, _)| h.checksum != checksum)
+        !self.faulty[slot]
+            && self
+                .header(op)
+                .is_none_or(|(h, clean)| h.checksum != checksum || !clean)
     }
 
     /// Whether the sender holds `(op, checksum)` clean.

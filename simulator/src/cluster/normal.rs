@@ -18,7 +18,10 @@ impl Simulation {
     fn prepare(&mut self, index: usize) {
         let replica = &self.replicas[index];
         let head = replica.op_head();
+        // Only in a view the replica has made durable: a solo replica's restart moves to a new
+        // view, and must never reuse one it may already have prepared ops in.
         if head >= self.ops_target
+            || replica.superblock.log_view != replica.view
             || replica.pipeline.len() as u64 >= self.config.journal.pipeline_max
             || head + 1 > replica.op_prepare_ok_max()
         {
@@ -164,6 +167,15 @@ impl Simulation {
 
     /// Truncates the replica's journal from `op_min` (a view change's canonical head + 1).
     pub(crate) fn truncate_from(&mut self, index: usize, op_min: u64) {
+        // Everything from `op_min` up is given up, held or not (a faulty slot may have held an op
+        // the replica acknowledged: the view change proved it uncommitted).
+        let given_up: Vec<(u64, u32)> = self.acked[index]
+            .range(op_min..)
+            .map(|(&op, &checksum)| (op, checksum))
+            .collect();
+        for (op, checksum) in given_up {
+            self.forget_entry(index, op, checksum);
+        }
         let journal = &self.replicas[index].journal;
         if journal.op_maximum() < op_min {
             return;
@@ -244,8 +256,16 @@ impl Simulation {
             self.prepare(index);
         }
         let replica = &self.replicas[index];
+        if replica.status == Status::Normal
+            && replica.commit_max > replica.op_prepare_max()
+            && replica.primary_checkpoint > replica.op_checkpoint
+        {
+            // Committed ops lie past what this replica may hold: it lags a checkpoint behind.
+            let checkpoint = replica.primary_checkpoint;
+            self.state_sync(index, checkpoint);
+        }
+        let replica = &self.replicas[index];
         let high = replica.op_head().min(replica.op_prepare_max());
-        let _ = high;
         for op in replica.op_checkpoint + 1..=high {
             let replica = &self.replicas[index];
             let Some(&header) = replica.journal.header_with_op(op) else {

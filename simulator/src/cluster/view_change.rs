@@ -165,10 +165,13 @@ impl Simulation {
         let votes = &self.replicas[index].votes;
         let slot_count = self.config.journal.slot_count;
         let quorum_nack = self.quorum_nack();
+        // A vote whose journal holds no header at all (every slot faulty or reserved) names no
+        // head; its faulty slots still count below, where the head's certainty is checked.
         let best = votes
             .values()
+            .filter(|v| v.header(v.op_head).is_some())
             .max_by_key(|v| (v.log_view, v.op_head))
-            .expect("a quorum of votes");
+            .ok_or(Undecided::Head(0))?;
         let commit_max = votes.values().map(|v| v.commit_max).max().expect("votes");
         let mut op_head = best.op_head;
         let mut head_header = best

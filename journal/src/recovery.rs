@@ -255,6 +255,23 @@ impl Journal {
         let context = &recovery.context;
         let redundant: Vec<Option<Header>> = (0..slot_count)
             .map(|s| self.header_ok(recovery.redundant[s], s))
+            .map(|header| match header {
+                // A solo replica truncates its log at a torn append below its head and appends
+                // again in a new view: a redundant header that its durable log view excludes is
+                // a version it truncated, as good as never written. Read as reserved, a newer
+                // prepare beside it is `@G fix` rather than `@O vsr`, and a torn append over it
+                // is cut. (A cluster repairs such a slot from a peer, and drops the header below.)
+                Some(h) if self.solo && !h.is_reserved() => {
+                    let (view_min, view_max) =
+                        view_for_op(&context.view_headers, h.op, context.log_view);
+                    if (view_min..=view_max).contains(&h.view) {
+                        Some(h)
+                    } else {
+                        Some(Header::reserved(self.cluster, h.op % self.config.slot_count))
+                    }
+                }
+                header => header,
+            })
             .collect();
         let prepares: Vec<Option<Header>> = (0..slot_count)
             .map(|s| self.header_ok(recovery.prepares[s], s))

@@ -108,15 +108,29 @@ impl Simulation {
         let replica = &self.replicas[index];
         let journal = &replica.journal;
         let config = journal.config();
-        let op_head = replica.op_head();
+        // The durable view headers are the log view's own record of its suffix: a replica that
+        // adopted a `start_view` and crashed before writing those prepares still votes with them
+        // (dirty), or the new primary would take its shorter journal for its log view's log.
+        let view_headers = &replica.superblock.view_headers;
+        let op_head = view_headers
+            .iter()
+            .map(|h| h.op)
+            .max()
+            .unwrap_or(0)
+            .max(replica.op_head());
         let op_low = replica
             .op_checkpoint
             .max(op_head.saturating_sub(config.slot_count - 1))
             .min(op_head);
         let mut headers = Vec::new();
         for op in op_low..=op_head {
-            if let Some(header) = journal.header_with_op(op) {
-                headers.push((*header, !journal.has_dirty(header)));
+            let header = view_headers
+                .iter()
+                .find(|h| h.op == op)
+                .or_else(|| journal.header_with_op(op));
+            if let Some(header) = header {
+                let clean = journal.has_header(header) && !journal.has_dirty(header);
+                headers.push((*header, clean));
             }
         }
         let faulty: Vec<bool> = (0..config.slot_count).map(|s| journal.faulty(s)).collect();
@@ -261,8 +275,12 @@ impl Simulation {
             }
         }
         // A faulty slot may hold an op above the head that its replica acknowledged: the head is
-        // certain only once enough votes nack whatever op that slot could hold.
-        for vote in votes.values() {
+        // certain only once enough votes prove that op uncommitted. Only votes of the highest log
+        // view matter: an op committed in that view was acknowledged by replicas of that log
+        // view, and one committed earlier is in that view's log. A vote of an older log view
+        // never acknowledged anything in it, so it nacks.
+        let log_view_max = best.log_view;
+        for vote in votes.values().filter(|v| v.log_view == log_view_max) {
             let high = op_prepare_max(&self.config.journal, vote.op_checkpoint);
             for (slot, _) in vote.faulty.iter().enumerate().filter(|(_, f)| **f) {
                 let slot = slot as u64;
@@ -274,7 +292,10 @@ impl Simulation {
                 }
                 let nacks = votes
                     .values()
-                    .filter(|v| !v.faulty[slot as usize] && v.header(op).is_none())
+                    .filter(|v| {
+                        v.log_view < log_view_max
+                            || (!v.faulty[slot as usize] && v.header(op).is_none())
+                    })
                     .count();
                 if nacks < quorum_nack {
                     return Err(Undecided::Head(op));

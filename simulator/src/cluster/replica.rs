@@ -96,6 +96,8 @@ pub struct Replica {
     pub votes: BTreeMap<u8, DoViewChange>,
     /// Primary of a view change: the canonical log chosen, while its prepares are fetched.
     pub plan: Option<ViewPlan>,
+    /// Primary of a view change: why it last could not decide (kind, op, votes), traced once.
+    pub waiting: Option<(u64, u64, u64)>,
     /// Ops this replica answered `prepare_ok` for in the current view.
     pub oks_sent: BTreeSet<u64>,
     /// Messages received from the network (the primary's broadcast or a peer's repair), by op,
@@ -192,6 +194,7 @@ impl Replica {
             pipeline: VecDeque::new(),
             votes: BTreeMap::new(),
             plan: None,
+            waiting: None,
             oks_sent: BTreeSet::new(),
             inbox: BTreeMap::new(),
             repairing: BTreeMap::new(),

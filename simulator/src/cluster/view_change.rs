@@ -43,6 +43,7 @@ impl Simulation {
         replica.retry_tick = tick;
         replica.votes.clear();
         replica.plan = None;
+        replica.waiting = None;
         replica.pipeline.clear();
         replica.oks_sent.clear();
         replica.repairing.clear();
@@ -80,8 +81,23 @@ impl Simulation {
             }
             match self.decide(index) {
                 Ok(plan) => self.install(index, plan)?,
-                Err(Undecided::Op(op)) | Err(Undecided::Head(op)) => {
-                    let _ = op;
+                Err(undecided) => {
+                    let (kind, op) = match undecided {
+                        Undecided::Op(op) => (0, op),
+                        Undecided::Head(op) => (1, op),
+                    };
+                    let votes = self.replicas[index].votes.len() as u64;
+                    let wait = (kind, op, votes);
+                    if self.replicas[index].waiting != Some(wait) {
+                        self.replicas[index].waiting = Some(wait);
+                        self.trace.record(tick, index as u8, &[17, kind, op, votes], || {
+                            if kind == 0 {
+                                format!("view {view}: {votes} votes, waiting: op {op} is neither nacked by enough votes nor held clean by any")
+                            } else {
+                                format!("view {view}: {votes} votes, waiting: a faulty slot may hide op {op} above the head")
+                            }
+                        });
+                    }
                     return Ok(());
                 }
             }
@@ -196,6 +212,9 @@ impl Simulation {
         // commit is an uncommitted op no vote holds: truncate below it if enough votes nack it
         // (and walk again from the op below), or wait for more votes.
         let mut headers = BTreeMap::new();
+        // Once an op is proven uncommitted, so is every op above it: a replica acknowledges an op
+        // only with every op before it held, so a commit quorum of a later op held this one too.
+        let mut truncated = false;
         for _ in 0..slot_count {
             headers.clear();
             let mut expected = head_header.checksum;
@@ -225,6 +244,7 @@ impl Simulation {
                 return Err(Undecided::Op(gap_op));
             }
             op_head = gap_op - 1;
+            truncated = true;
             // The newest header any vote holds for the new head (the committed one, if the new
             // head is committed: no newer version of a committed op is ever made).
             let Some(header) = votes
@@ -247,6 +267,7 @@ impl Simulation {
             let nacks = votes.values().filter(|v| v.nacks(op, checksum)).count();
             if nacks >= quorum_nack {
                 op_head = op - 1;
+                truncated = true;
                 break;
             }
             let holders: Vec<u8> = votes
@@ -280,7 +301,10 @@ impl Simulation {
         // view, and one committed earlier is in that view's log. A vote of an older log view
         // never acknowledged anything in it, so it nacks.
         let log_view_max = best.log_view;
-        for vote in votes.values().filter(|v| v.log_view == log_view_max) {
+        for vote in votes
+            .values()
+            .filter(|v| !truncated && v.log_view == log_view_max)
+        {
             let high = op_prepare_max(&self.config.journal, vote.op_checkpoint);
             for (slot, _) in vote.faulty.iter().enumerate().filter(|(_, f)| **f) {
                 let slot = slot as u64;
@@ -294,7 +318,8 @@ impl Simulation {
                     .values()
                     .filter(|v| {
                         v.log_view < log_view_max
-                            || (!v.faulty[slot as usize] && v.header(op).is_none())
+                            || (!v.faulty[slot as usize]
+                                && v.header(op).is_none_or(|(_, clean)| !clean))
                     })
                     .count();
                 if nacks < quorum_nack {

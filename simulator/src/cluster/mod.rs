@@ -361,6 +361,31 @@ impl Simulation {
         None
     }
 
+    /// A slot left dirty below a replica's checkpoint (it state-synced past the op, or the op's
+    /// fault was never repaired before its checkpoint moved on) is clean again only once a newer
+    /// op is written there: the liveness phase runs until the ring has reached it.
+    fn extend_target_over_stale_slots(&mut self) {
+        let slot_count = self.config.journal.slot_count;
+        for replica in &self.replicas {
+            if !replica.status.is_up() {
+                continue;
+            }
+            for slot in 0..slot_count {
+                if !replica.journal.dirty(slot) {
+                    continue;
+                }
+                let header = replica.journal.header(slot);
+                if !header.is_reserved() && header.op > replica.op_checkpoint {
+                    continue;
+                }
+                // The first op past the checkpoint that lands in this slot.
+                let above = replica.op_checkpoint + 1;
+                let op = above + (slot + slot_count - above % slot_count) % slot_count;
+                self.ops_target = self.ops_target.max(op);
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ one tick
 
     pub(crate) fn step(&mut self) -> Check {
@@ -390,6 +415,9 @@ impl Simulation {
                 let view = self.replicas[index].view + 1;
                 self.start_view_change(index, view);
             }
+        }
+        if self.liveness {
+            self.extend_target_over_stale_slots();
         }
         // Bounded: only messages already due are delivered; replies are sent with a delay ≥ 1.
         while let Some(envelope) = self.network.pop_ready(tick) {

@@ -555,6 +555,7 @@ impl Simulation {
         replica.status = Status::Recovering;
         replica.status_tick = tick;
         replica.op_checkpoint = replica.superblock.op_checkpoint;
+        replica.checkpoint_header = replica.superblock.checkpoint_header;
         replica.view = replica.superblock.view;
         replica.log_view = replica.superblock.log_view;
         replica.commit_max = replica.superblock.commit_max;
@@ -846,9 +847,9 @@ impl Simulation {
             Message::Commit {
                 view,
                 commit,
-                op_checkpoint,
+                checkpoint,
             } => {
-                self.on_commit(to, view, commit, op_checkpoint);
+                self.on_commit(to, view, commit, checkpoint);
                 Ok(())
             }
             Message::StartViewChange { view } => {
@@ -865,9 +866,9 @@ impl Simulation {
                 view,
                 op_head,
                 commit,
-                op_checkpoint,
+                checkpoint,
                 headers,
-            } => self.on_start_view(to, view, op_head, commit, op_checkpoint, &headers),
+            } => self.on_start_view(to, view, op_head, commit, checkpoint, &headers),
             Message::RequestStartView { view } => {
                 self.on_request_start_view(to, from, view);
                 Ok(())

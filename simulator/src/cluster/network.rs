@@ -17,8 +17,9 @@ pub struct DoViewChange {
     /// The highest op the sender's journal holds a header for.
     pub op_head: u64,
     pub commit_max: u64,
-    /// The sender's durable checkpoint.
+    /// The sender's durable checkpoint, and its header.
     pub op_checkpoint: u64,
+    pub checkpoint_header: Header,
     /// The headers the journal holds above its checkpoint (and the head's), with whether each is
     /// held clean (its prepare durable: the sender may have acknowledged it and can serve it).
     pub headers: Vec<(Header, bool)>,
@@ -60,7 +61,7 @@ pub enum Message {
     Commit {
         view: u32,
         commit: u64,
-        op_checkpoint: u64,
+        checkpoint: Header,
     },
     StartViewChange { view: u32 },
     DoViewChange(Box<DoViewChange>),
@@ -69,7 +70,7 @@ pub enum Message {
         view: u32,
         op_head: u64,
         commit: u64,
-        op_checkpoint: u64,
+        checkpoint: Header,
         headers: Vec<Header>,
     },
     RequestStartView { view: u32 },

@@ -28,8 +28,7 @@ impl Simulation {
             return;
         }
         let parent = replica
-            .journal
-            .header_with_op(head)
+            .header(head)
             .expect("the primary holds its head")
             .checksum;
         let body_size = self.rng.gen_range(0..=self.config.body_size_max) as usize;
@@ -79,7 +78,7 @@ impl Simulation {
         let commit = Message::Commit {
             view,
             commit: replica.commit_max,
-            op_checkpoint: replica.superblock.op_checkpoint,
+            checkpoint: replica.superblock.checkpoint_header,
         };
         let resend: Vec<(u64, Vec<u8>)> = replica
             .pipeline
@@ -233,7 +232,7 @@ impl Simulation {
         }
     }
 
-    pub(crate) fn on_commit(&mut self, index: usize, view: u32, commit: u64, op_checkpoint: u64) {
+    pub(crate) fn on_commit(&mut self, index: usize, view: u32, commit: u64, checkpoint: Header) {
         let tick = self.tick;
         let replica = &mut self.replicas[index];
         if replica.status != Status::Normal || replica.view != view {
@@ -241,7 +240,9 @@ impl Simulation {
         }
         replica.primary_heard_tick = tick;
         replica.commit_max = replica.commit_max.max(commit);
-        replica.primary_checkpoint = replica.primary_checkpoint.max(op_checkpoint);
+        if checkpoint.op > replica.primary_checkpoint.op {
+            replica.primary_checkpoint = checkpoint;
+        }
     }
 
     /// Writes, repairs, acknowledgements and checkpoints for a replica whose journal is its
@@ -258,7 +259,7 @@ impl Simulation {
         let replica = &self.replicas[index];
         if replica.status == Status::Normal
             && replica.commit_max > replica.op_prepare_max()
-            && replica.primary_checkpoint > replica.op_checkpoint
+            && replica.primary_checkpoint.op > replica.op_checkpoint
         {
             // Committed ops lie past what this replica may hold: it lags a checkpoint behind.
             let checkpoint = replica.primary_checkpoint;
@@ -360,8 +361,8 @@ impl Simulation {
         };
         if tries >= REPAIR_TRIES_BEFORE_SYNC
             && replica.status == Status::Normal
-            && replica.primary_checkpoint >= op
-            && replica.primary_checkpoint > replica.op_checkpoint
+            && replica.primary_checkpoint.op >= op
+            && replica.primary_checkpoint.op > replica.op_checkpoint
         {
             let checkpoint = replica.primary_checkpoint;
             self.state_sync(index, checkpoint);
@@ -398,15 +399,18 @@ impl Simulation {
 
     /// Jumps the replica's checkpoint to one its primary holds durably: the ops below it are
     /// committed, and no peer has to keep them any more.
-    fn state_sync(&mut self, index: usize, checkpoint: u64) {
+    pub(crate) fn state_sync(&mut self, index: usize, checkpoint_header: Header) {
+        let checkpoint = checkpoint_header.op;
         let replica = &mut self.replicas[index];
         assert!(checkpoint > replica.op_checkpoint);
         replica.op_checkpoint = checkpoint;
+        replica.checkpoint_header = checkpoint_header;
         replica.commit_max = replica.commit_max.max(checkpoint);
         replica.repairing.clear();
         self.synced[index] = self.synced[index].max(checkpoint);
         self.superblock_update(index, |s| {
             s.op_checkpoint = checkpoint;
+            s.checkpoint_header = checkpoint_header;
             s.commit_max = s.commit_max.max(checkpoint);
         });
         let tick = self.tick;
@@ -552,9 +556,15 @@ impl Simulation {
         if !held {
             return;
         }
+        let checkpoint_header = *self.replicas[index]
+            .journal
+            .header_with_op(target)
+            .expect("held clean");
         self.replicas[index].op_checkpoint = target;
+        self.replicas[index].checkpoint_header = checkpoint_header;
         self.superblock_update(index, |s| {
             s.op_checkpoint = target;
+            s.checkpoint_header = checkpoint_header;
             s.commit_max = s.commit_max.max(target);
         });
         let tick = self.tick;

@@ -13,6 +13,8 @@ pub struct Superblock {
     pub log_view: u32,
     pub view_headers: Vec<Header>,
     pub op_checkpoint: u64,
+    /// The committed header at `op_checkpoint`: the base of the log's hash chain.
+    pub checkpoint_header: Header,
     pub commit_max: u64,
 }
 
@@ -82,8 +84,10 @@ pub struct Replica {
     pub log_view: u32,
     /// The highest op the replica knows committed.
     pub commit_max: u64,
+    /// The header at `op_checkpoint` (in memory, with it).
+    pub checkpoint_header: Header,
     /// The primary's durable checkpoint, as last heard.
-    pub primary_checkpoint: u64,
+    pub primary_checkpoint: Header,
     /// The tick the replica entered its status (timeouts).
     pub status_tick: u64,
     /// The tick the replica last heard from its primary.
@@ -180,6 +184,7 @@ impl Replica {
                 log_view: 0,
                 view_headers: Vec::new(),
                 op_checkpoint: 0,
+                checkpoint_header: Header::root(cluster),
                 commit_max: 0,
             },
             superblock_pending: None,
@@ -187,7 +192,8 @@ impl Replica {
             view: 0,
             log_view: 0,
             commit_max: 0,
-            primary_checkpoint: 0,
+            checkpoint_header: Header::root(cluster),
+            primary_checkpoint: Header::root(cluster),
             status_tick: 0,
             primary_heard_tick: 0,
             retry_tick: 0,
@@ -243,9 +249,19 @@ impl Replica {
         op_prepare_max(self.journal.config(), self.superblock.op_checkpoint)
     }
 
-    /// The highest op the replica's journal holds a header for.
+    /// The head of the replica's log: the highest op its journal holds a header for, and at
+    /// least its checkpoint (whose header it knows from the checkpoint itself).
     pub fn op_head(&self) -> u64 {
-        self.journal.op_maximum()
+        self.journal.op_maximum().max(self.op_checkpoint)
+    }
+
+    /// The header of `op` in the replica's log, if it knows it.
+    pub fn header(&self, op: u64) -> Option<Header> {
+        if op == self.op_checkpoint {
+            Some(self.checkpoint_header)
+        } else {
+            self.journal.header_with_op(op).copied()
+        }
     }
 
     /// The superblock as it will be once every pending update lands.

@@ -140,10 +140,15 @@ impl Simulation {
             .min(op_head);
         let mut headers = Vec::new();
         for op in op_low..=op_head {
-            let header = view_headers
-                .iter()
-                .find(|h| h.op == op)
-                .or_else(|| journal.header_with_op(op));
+            // The checkpoint's header is known from the checkpoint, whatever the slot holds now.
+            let header = if op == replica.op_checkpoint {
+                Some(&replica.checkpoint_header)
+            } else {
+                view_headers
+                    .iter()
+                    .find(|h| h.op == op)
+                    .or_else(|| journal.header_with_op(op))
+            };
             if let Some(header) = header {
                 let clean = journal.has_header(header) && !journal.has_dirty(header);
                 headers.push((*header, clean));
@@ -156,6 +161,7 @@ impl Simulation {
             op_head,
             commit_max: replica.commit_max,
             op_checkpoint: replica.superblock.op_checkpoint,
+            checkpoint_header: replica.superblock.checkpoint_header,
             headers,
             faulty,
         };
@@ -353,11 +359,27 @@ impl Simulation {
         for (&op, header) in &plan.headers {
             if let Some(committed) = self.committed.get(&op) {
                 if committed.checksum != header.checksum {
+                    let votes: Vec<String> = self.replicas[index]
+                        .votes
+                        .iter()
+                        .map(|(r, v)| {
+                            format!(
+                                "r{r}: log_view {} head {} checkpoint {} holds {:?}",
+                                v.log_view,
+                                v.op_head,
+                                v.op_checkpoint,
+                                v.header(op).map(|(h, clean)| (format!("{:08x}", h.checksum), h.view, clean))
+                            )
+                        })
+                        .collect();
                     return Err(self.failure(
                         "history",
                         format!(
-                            "view {view} chose {:08x} for op {op}, committed as {:08x} in view {}",
-                            header.checksum, committed.checksum, committed.view
+                            "view {view} chose {:08x} for op {op}, committed as {:08x} in view {}; votes: {}",
+                            header.checksum,
+                            committed.checksum,
+                            committed.view,
+                            votes.join("; ")
                         ),
                     ));
                 }
@@ -368,19 +390,14 @@ impl Simulation {
         let checkpoint_max = self.replicas[index]
             .votes
             .values()
-            .map(|v| v.op_checkpoint)
-            .max()
-            .unwrap_or(0);
+            .map(|v| v.checkpoint_header)
+            .max_by_key(|h| h.op)
+            .expect("votes");
         let replica = &self.replicas[index];
-        if checkpoint_max > replica.op_checkpoint
+        if checkpoint_max.op > replica.op_checkpoint
             && plan.op_head > op_prepare_max(&self.config.journal, replica.op_checkpoint)
         {
-            self.replicas[index].op_checkpoint = checkpoint_max;
-            self.synced[index] = self.synced[index].max(checkpoint_max);
-            self.superblock_update(index, |s| {
-                s.op_checkpoint = s.op_checkpoint.max(checkpoint_max);
-                s.commit_max = s.commit_max.max(checkpoint_max);
-            });
+            self.state_sync(index, checkpoint_max);
         }
         let prepare_max = self.replicas[index].op_prepare_max();
         if plan.op_head > prepare_max {
@@ -455,14 +472,17 @@ impl Simulation {
     fn start_view_message(&self, index: usize) -> Message {
         let replica = &self.replicas[index];
         let op_head = replica.op_head().max(replica.op_checkpoint);
-        let headers = (replica.op_checkpoint + 1..=op_head)
-            .filter_map(|op| replica.journal.header_with_op(op).copied())
+        let headers = std::iter::once(replica.checkpoint_header)
+            .chain(
+                (replica.op_checkpoint + 1..=op_head)
+                    .filter_map(|op| replica.journal.header_with_op(op).copied()),
+            )
             .collect();
         Message::StartView {
             view: replica.view,
             op_head,
             commit: replica.commit_max,
-            op_checkpoint: replica.superblock.op_checkpoint,
+            checkpoint: replica.superblock.checkpoint_header,
             headers,
         }
     }
@@ -485,7 +505,7 @@ impl Simulation {
         view: u32,
         op_head: u64,
         commit: u64,
-        op_checkpoint: u64,
+        checkpoint: journal::Header,
         headers: &[journal::Header],
     ) -> Check {
         let tick = self.tick;
@@ -506,12 +526,12 @@ impl Simulation {
         replica.pipeline.clear();
         replica.oks_sent.clear();
         replica.commit_max = replica.commit_max.max(commit);
-        replica.primary_checkpoint = replica.primary_checkpoint.max(op_checkpoint);
-        if op_head > replica.op_prepare_max() && op_checkpoint > replica.op_checkpoint {
+        if checkpoint.op > replica.primary_checkpoint.op {
+            replica.primary_checkpoint = checkpoint;
+        }
+        if op_head > replica.op_prepare_max() && checkpoint.op > replica.op_checkpoint {
             // Too far behind to hold the view's head: sync to the primary's checkpoint.
-            replica.op_checkpoint = op_checkpoint;
-            replica.commit_max = replica.commit_max.max(op_checkpoint);
-            self.synced[index] = self.synced[index].max(op_checkpoint);
+            self.state_sync(index, checkpoint);
         }
         self.truncate_from(index, op_head + 1);
         for header in headers {

@@ -115,11 +115,16 @@ impl Simulation {
             return Err(self.failure(
                 "acked",
                 format!(
-                    "r{index} acknowledged op {op} but recovered slot {slot} without it and not faulty ({})",
+                    "r{index} acknowledged op {op} ({:08x}, view {}) but recovered slot {slot} without it and not faulty ({}; it holds op {} {:08x} view {})",
+                    header.checksum,
+                    header.view,
                     recovery.map_or_else(
                         || "not decided".to_string(),
                         |r| format!("{} {}", r.label, r.decision.name())
-                    )
+                    ),
+                    replica.journal.header(slot).op,
+                    replica.journal.header(slot).checksum,
+                    replica.journal.header(slot).view,
                 ),
             ));
         }

@@ -43,11 +43,12 @@ impl Simulation {
                     ));
                 }
             }
-            // Two wraps since faults stopped rewrote every slot: each clean header anywhere in
-            // the ring is the committed history.
+            // Two wraps since faults stopped rewrote every slot: each header anywhere in the ring
+            // is the committed history, except below a checkpoint the replica state-synced to
+            // (it skipped those ops and never rewrote their slots).
             for slot in 0..slot_count {
                 let header = replica.journal.header(slot);
-                if header.is_reserved() {
+                if header.is_reserved() || header.op <= self.synced[index] {
                     continue;
                 }
                 match self.committed.get(&header.op) {

@@ -145,6 +145,13 @@ impl Simulation {
             }
             self.forget_entry(index, current.op, current.checksum);
         }
+        if let Some(&acked) = self.acked[index].get(&header.op) {
+            if acked != header.checksum {
+                // The protocol names another version of an op this replica acknowledged (its
+                // slot lost that version to a fault): it gives that version up.
+                self.forget_entry(index, header.op, acked);
+            }
+        }
         if self.removed[index].get(&header.op) == Some(&header.checksum) {
             self.coverage.add_event("readopt_same_checksum", 1);
             if self.replicas[index].journal.writing(header) == Writing::Exact {
@@ -486,13 +493,19 @@ impl Simulation {
             return;
         }
         let head = replica.op_head().min(replica.op_prepare_max());
-        if head <= replica.op_checkpoint + 1 || replica.journal.header_with_op(head).is_none() {
-            return;
-        }
-        let Some((op_min, op_max)) = replica
-            .journal
-            .find_latest_headers_break_between(replica.op_checkpoint + 1, head)
-        else {
+        let commit_high = replica.commit_max.min(replica.op_prepare_max());
+        let range = if commit_high > head {
+            // Committed ops past the head: the primary's pipeline no longer carries them.
+            Some((head + 1, commit_high))
+        } else if head <= replica.op_checkpoint + 1 || replica.journal.header_with_op(head).is_none()
+        {
+            None
+        } else {
+            replica
+                .journal
+                .find_latest_headers_break_between(replica.op_checkpoint + 1, head)
+        };
+        let Some((op_min, op_max)) = range else {
             return;
         };
         let primary = self.primary_index(replica.view);
@@ -520,20 +533,34 @@ impl Simulation {
         }
     }
 
-    /// Accepts each header that the replica's next op hash-chains to, newest first.
+    /// Accepts each header that hash-chains to the replica's log: below its head, to the next
+    /// op (newest first); past its head, up to its commit, to the op before (oldest first).
     pub(crate) fn on_headers(&mut self, index: usize, headers: &[Header]) {
         let mut headers = headers.to_vec();
         headers.sort_by_key(|h| std::cmp::Reverse(h.op));
-        for header in headers {
-            let journal = &self.replicas[index].journal;
-            if journal.has_header(&header) {
+        let head = self.replicas[index].op_head();
+        for header in headers.iter().filter(|h| h.op < head) {
+            let replica = &self.replicas[index];
+            if replica.journal.has_header(header) {
                 continue;
             }
-            let chains = journal
-                .header_with_op(header.op + 1)
+            let chains = replica
+                .header(header.op + 1)
                 .is_some_and(|next| next.parent == header.checksum);
             if chains {
-                self.adopt_header(index, &header);
+                self.adopt_header(index, header);
+            }
+        }
+        for header in headers.iter().rev().filter(|h| h.op > head) {
+            let replica = &self.replicas[index];
+            if header.op > replica.commit_max {
+                break;
+            }
+            let chains = replica
+                .header(header.op - 1)
+                .is_some_and(|previous| previous.checksum == header.parent);
+            if !chains || !self.adopt_header(index, header) {
+                break;
             }
         }
     }

@@ -747,8 +747,9 @@ fn cut_torn_older_wrap() {
 /// As `cut_torn_older_wrap` with checkpoint 8 (op_prepare_max 20, range 18..=20, slots 2..=4),
 /// and a second fault inside the range, so the head is uncertain. Cluster: op 4's redundant
 /// header rots (@E, vsr with no header): nothing is cut. Solo: @E is fix there and does not
-/// count, so slot 2 is still cut; both copies of op 4 rotting (@A, vsr) stop the cut, and both
-/// slots are unrecoverable.
+/// count, so slot 2 is still cut; both copies of slot 4 broken past the head (@A) is, for a solo
+/// replica appending a pipeline at once, op 20's append torn beside a header sector torn by a
+/// neighbour's write: one crash, and both are cut.
 #[test]
 fn cut_torn_refused_when_the_head_is_uncertain() {
     let torn = |solo: bool| {
@@ -782,36 +783,44 @@ fn cut_torn_refused_when_the_head_is_uncertain() {
     w.corrupt_prepare(4);
     w.expect_loaded[4] = None;
     let events = w.recover(context(8, &w.h.config));
-    w.check(&events, &[(2, "@C", Vsr), (4, "@A", Vsr)]);
-    assert_eq!(
-        w.h.journal.recovery_result(),
-        Err(RecoveryError::Unrecoverable {
-            slot: 2,
-            label: "@C"
-        })
-    );
+    w.check(&events, &[(2, "@C", CutTorn), (4, "@A", CutTorn)]);
+    assert_eq!(w.h.journal.recovery_result(), Ok(()));
 }
 
-/// A solo replica in its first wrap: the append of op 6 was torn, and the never-used slot 8 lost
-/// both its header and its prepare. Two faults past the head: nothing is cut.
+/// A solo replica in its first wrap: the append of op 6 was torn, and the never-used slot 8 shows
+/// a valid header over a reserved prepare (@K: a lost prepare write, which no crash makes). A
+/// second fault past the head: nothing is cut, and both are reported. (Slot 8 losing both copies
+/// instead would be `@A`: an append torn beside a torn header sector, one crash, cut.)
 #[test]
 fn cut_torn_refused_first_wrap_with_a_second_fault() {
-    let mut w = World::new(true);
-    w.write(1..=5, 0);
-    let m6 = w.message(6, 0);
-    w.tear_prepare(&m6);
-    w.corrupt_redundant(8);
-    let base = (8 * w.h.config.message_size_max) as usize;
-    w.h.wal_prepares[base..base + 512].fill(0xa5);
-    let events = w.recover(context(0, &w.h.config));
-    w.check(&events, &[(6, "@B", Vsr), (8, "@A", Vsr)]);
-    assert_eq!(
-        w.h.journal.recovery_result(),
-        Err(RecoveryError::Unrecoverable {
-            slot: 6,
-            label: "@B"
-        })
-    );
+    for (k, expect_cut) in [(true, false), (false, true)] {
+        let mut w = World::new(true);
+        w.write(1..=5, 0);
+        let m6 = w.message(6, 0);
+        w.tear_prepare(&m6);
+        if k {
+            let m8 = message(8, 0, 0, body_size(8));
+            w.set_redundant(8, &header_of(&m8));
+        } else {
+            w.corrupt_redundant(8);
+            let base = (8 * w.h.config.message_size_max) as usize;
+            w.h.wal_prepares[base..base + 512].fill(0xa5);
+        }
+        let events = w.recover(context(0, &w.h.config));
+        if expect_cut {
+            w.check(&events, &[(6, "@B", CutTorn), (8, "@A", CutTorn)]);
+            assert_eq!(w.h.journal.recovery_result(), Ok(()));
+        } else {
+            w.check(&events, &[(6, "@B", Vsr), (8, "@K", Vsr)]);
+            assert_eq!(
+                w.h.journal.recovery_result(),
+                Err(RecoveryError::Unrecoverable {
+                    slot: 6,
+                    label: "@B"
+                })
+            );
+        }
+    }
 }
 
 /// A cluster wrote ops 1..=17, then appended ops 18.. concurrently and crashed with every one of

@@ -171,6 +171,14 @@ impl Simulation {
         self.removed[index].insert(op, checksum);
     }
 
+    /// A checkpoint covers the ops up to it: they are committed state now, not entries the
+    /// replica still vouches for. (Its log may reuse their slots once the checkpoint is durable
+    /// on its peers, and a crash before its own is durable can then lose them: the *history*
+    /// checker, not the *nack* checker, decides whether that ever costs a committed op.)
+    fn release_acked(&mut self, index: usize, checkpoint: u64) {
+        self.acked[index].retain(|&op, _| op > checkpoint);
+    }
+
     /// Truncates the replica's journal from `op_min` (a view change's canonical head + 1).
     pub(crate) fn truncate_from(&mut self, index: usize, op_min: u64) {
         // Everything from `op_min` up is given up, held or not (a faulty slot may have held an op
@@ -415,6 +423,7 @@ impl Simulation {
         replica.commit_max = replica.commit_max.max(checkpoint);
         replica.repairing.clear();
         self.synced[index] = self.synced[index].max(checkpoint);
+        self.release_acked(index, checkpoint);
         self.superblock_update(index, |s| {
             s.op_checkpoint = checkpoint;
             s.checkpoint_header = checkpoint_header;
@@ -589,6 +598,7 @@ impl Simulation {
             .expect("held clean");
         self.replicas[index].op_checkpoint = target;
         self.replicas[index].checkpoint_header = checkpoint_header;
+        self.release_acked(index, target);
         self.superblock_update(index, |s| {
             s.op_checkpoint = target;
             s.checkpoint_header = checkpoint_header;

@@ -90,11 +90,33 @@ impl Simulation {
                     let wait = (kind, op, votes);
                     if self.replicas[index].waiting != Some(wait) {
                         self.replicas[index].waiting = Some(wait);
+                        let held: Vec<String> = self.replicas[index]
+                            .votes
+                            .iter()
+                            .map(|(r, v)| {
+                                let slot = (op % v.faulty.len() as u64) as usize;
+                                format!(
+                                    "r{r} log_view {} head {} {}",
+                                    v.log_view,
+                                    v.op_head,
+                                    match v.header(op) {
+                                        _ if v.faulty[slot] => "faulty".to_string(),
+                                        Some((h, clean)) => format!(
+                                            "{:08x} {}",
+                                            h.checksum,
+                                            if clean { "clean" } else { "dirty" }
+                                        ),
+                                        None => "none".to_string(),
+                                    }
+                                )
+                            })
+                            .collect();
                         self.trace.record(tick, index as u8, &[17, kind, op, votes], || {
+                            let held = held.join(", ");
                             if kind == 0 {
-                                format!("view {view}: {votes} votes, waiting: op {op} is neither nacked by enough votes nor held clean by any")
+                                format!("view {view}: waiting: op {op} is neither nacked by enough votes nor held clean by any ({held})")
                             } else {
-                                format!("view {view}: {votes} votes, waiting: a faulty slot may hide op {op} above the head")
+                                format!("view {view}: waiting: a faulty slot may hide op {op} above the head ({held})")
                             }
                         });
                     }
@@ -252,15 +274,23 @@ impl Simulation {
             op_head = gap_op - 1;
             truncated = true;
             // The newest header any vote holds for the new head (the committed one, if the new
-            // head is committed: no newer version of a committed op is ever made).
-            let Some(header) = votes
-                .values()
-                .filter_map(|v| v.header(op_head).map(|(h, _)| h))
-                .max_by_key(|h| h.view)
-            else {
-                return Err(Undecided::Op(op_head));
+            // head is committed: no newer version of a committed op is ever made). An op no vote
+            // holds any header for is truncated too, if enough votes nack every version of it.
+            head_header = loop {
+                let newest = votes
+                    .values()
+                    .filter_map(|v| v.header(op_head).map(|(h, _)| h))
+                    .max_by_key(|h| h.view);
+                if let Some(header) = newest {
+                    break header;
+                }
+                let slot = (op_head % slot_count) as usize;
+                let nacks = votes.values().filter(|v| !v.faulty[slot]).count();
+                if op_head <= commit_max || nacks < quorum_nack {
+                    return Err(Undecided::Op(op_head));
+                }
+                op_head -= 1;
             };
-            head_header = header;
         }
         // Uncommitted ops, lowest first: truncate at the first one enough votes nack.
         let mut copies = BTreeMap::new();

@@ -247,7 +247,47 @@ impl Simulation {
                 return self.check_final();
             }
         }
+        if let Some(op) = self.unavailable_op() {
+            // Like TigerBeetle's VOPR (`core_missing_prepare`): the cluster is correctly stuck,
+            // not broken. An uncommitted op is needed to finish a view change, no replica holds
+            // it, and faulty slots that may have acknowledged it keep enough votes from proving
+            // it uncommitted. Counted, and traced, not failed.
+            let tick = self.tick;
+            self.coverage.add_event("liveness_op_unavailable", 1);
+            self.trace.record(tick, 0, &[18, op], || {
+                format!("no liveness, correctly: uncommitted op {op} is not available on any replica")
+            });
+            return Ok(());
+        }
         Err(self.failure("liveness", self.liveness_report()))
+    }
+
+    /// The op a stuck view change waits for, if no replica holds any version of it clean and
+    /// it was never committed (ground truth): VSR cannot tell it from an acknowledged op lost to
+    /// a fault, so it must not truncate it, and nobody can supply it.
+    fn unavailable_op(&self) -> Option<u64> {
+        let op = self
+            .replicas
+            .iter()
+            .filter(|r| {
+                r.status == Status::ViewChange
+                    && self.primary_index(r.view) == r.index as usize
+                    && r.waiting.is_some()
+            })
+            .max_by_key(|r| r.view)?
+            .waiting?
+            .1;
+        if self.committed.contains_key(&op) {
+            return None;
+        }
+        let held = self.replicas.iter().any(|r| {
+            r.status.is_up()
+                && r
+                    .journal
+                    .header_with_op(op)
+                    .is_some_and(|h| !r.journal.has_dirty(h))
+        });
+        (!held).then_some(op)
     }
 
     fn liveness_report(&self) -> String {

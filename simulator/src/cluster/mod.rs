@@ -96,6 +96,8 @@ pub struct Simulation {
     pub coverage: Coverage,
     pub(crate) liveness: bool,
     pub(crate) ops_target: u64,
+    /// The op the latest undecided view change waited for (cleared when a view starts).
+    pub(crate) view_change_waiting: Option<u64>,
     /// For the read completion being handled: its slot, the checksum its bytes' header claims,
     /// and whether the bytes after that prepare are zero (see the *read* checker).
     read_padding: Option<(u64, u32, bool)>,
@@ -161,6 +163,7 @@ impl Simulation {
             coverage: Coverage::default(),
             liveness: false,
             ops_target,
+            view_change_waiting: None,
             read_padding: None,
         };
         for index in 0..simulation.replicas.len() {
@@ -266,17 +269,10 @@ impl Simulation {
     /// it was never committed (ground truth): VSR cannot tell it from an acknowledged op lost to
     /// a fault, so it must not truncate it, and nobody can supply it.
     fn unavailable_op(&self) -> Option<u64> {
-        let op = self
-            .replicas
-            .iter()
-            .filter(|r| {
-                r.status == Status::ViewChange
-                    && self.primary_index(r.view) == r.index as usize
-                    && r.waiting.is_some()
-            })
-            .max_by_key(|r| r.view)?
-            .waiting?
-            .1;
+        let op = self.view_change_waiting?;
+        if self.primary_normal().is_some() {
+            return None;
+        }
         if self.committed.contains_key(&op) {
             return None;
         }

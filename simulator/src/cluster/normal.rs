@@ -336,6 +336,17 @@ impl Simulation {
         }
         let high = replica.op_head().min(replica.op_prepare_ok_max());
         let mut oks = Vec::new();
+        // Ops at or just below the checkpoint were held clean when it was taken: a new primary
+        // whose pipeline still holds them needs their answers too.
+        let pipeline_max = self.config.journal.pipeline_max;
+        for op in replica.op_checkpoint.saturating_sub(pipeline_max) + 1..=replica.op_checkpoint {
+            if let Some(header) = replica.header(op) {
+                if !replica.oks_sent.contains(&op) {
+                    oks.push((op, header.checksum));
+                }
+            }
+        }
+        let covered = oks.len();
         for op in replica.op_checkpoint + 1..=high {
             let Some(header) = replica.journal.header_with_op(op) else {
                 break;
@@ -350,9 +361,11 @@ impl Simulation {
             }
         }
         let primary = self.primary_index(view);
-        for (op, checksum) in oks {
+        for (position, (op, checksum)) in oks.into_iter().enumerate() {
             self.replicas[index].oks_sent.insert(op);
-            self.acked[index].insert(op, checksum);
+            if position >= covered {
+                self.acked[index].insert(op, checksum);
+            }
             if primary == index {
                 self.on_prepare_ok(index, index, view, op, checksum)?;
             } else {

@@ -86,6 +86,7 @@ impl Simulation {
                         Undecided::Op(op) => (0, op),
                         Undecided::Head(op) => (1, op),
                     };
+                    self.view_change_waiting = Some(op);
                     let votes = self.replicas[index].votes.len() as u64;
                     let wait = (kind, op, votes);
                     if self.replicas[index].waiting != Some(wait) {
@@ -475,6 +476,7 @@ impl Simulation {
         let plan = self.replicas[index].plan.take().expect("installed");
         let view = self.replicas[index].view;
         let view_headers = self.view_headers(index, plan.op_head);
+        self.view_change_waiting = None;
         let replica = &mut self.replicas[index];
         replica.status = Status::Normal;
         replica.log_view = view;

@@ -499,17 +499,25 @@ impl Journal {
         };
         let slot_count = self.config.slot_count;
         assert!(op_last < op_first || op_last - op_first < slot_count);
+        let op_header_max = redundant
+            .iter()
+            .flatten()
+            .filter(|h| !h.is_reserved())
+            .map(|h| h.op)
+            .max()
+            .unwrap_or(0);
         let mut torn = Vec::new();
         for op in op_first..=op_last {
             let slot = (op % slot_count) as usize;
             if cases[slot].1 != Decision::Vsr {
                 continue;
             }
-            // `@A` (the header sector torn too) only past `op_max`: a solo replica writes the
-            // header sectors of concurrent appends at once, so one crash can tear a header sector
-            // beside a prepare it tore. Below `op_max` it could be an acknowledged op whose both
-            // copies rotted: reported, not cut.
-            let solo_torn_header = self.solo && cases[slot].0 == "@A" && op > op_max;
+            // `@A` (the header sector torn too) only past every durable redundant header: a solo
+            // replica writes the header sectors of concurrent appends at once, so one crash can
+            // tear a header sector beside a prepare it tore. An op is acknowledged only once its
+            // header is durable, so past the highest durable header nothing was; below it, `@A`
+            // could be an acknowledged op whose both copies rotted: reported, not cut.
+            let solo_torn_header = self.solo && cases[slot].0 == "@A" && op > op_header_max;
             if !matches!(cases[slot].0, "@B" | "@C") && !solo_torn_header {
                 // A valid prepare (or a reserved one under a valid header) is no torn append.
                 return Vec::new();

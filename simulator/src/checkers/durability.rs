@@ -82,16 +82,6 @@ impl Simulation {
         recoveries: &[(u64, SlotRecovery)],
     ) -> Result<(), Failure> {
         let replica = &self.replicas[index];
-        let config = replica.journal.config();
-        let records = replica.disk.fault_log().records();
-        let dropped = |zone, offset, len| {
-            records.iter().any(|record| {
-                matches!(
-                    record.kind,
-                    FaultKind::LostWrite | FaultKind::MisdirectedWrite { .. }
-                ) && record.overlaps(zone, offset, len)
-            })
-        };
         let ops = replica.op_checkpoint + 1..=replica.op_prepare_max();
         for (&op, checksum) in self.acked[index].range(ops) {
             let header = Header::decode(&self.messages[checksum]).expect("a prepare made here");
@@ -103,13 +93,7 @@ impl Simulation {
             if recovery.is_some_and(|r| r.decision == Decision::Cut) {
                 continue;
             }
-            let sector_offset = slot / config.headers_per_sector() * config.sector_size;
-            if dropped(
-                ZONE_PREPARES,
-                slot * config.message_size_max,
-                config.message_size_max,
-            ) && dropped(ZONE_HEADERS, sector_offset, config.sector_size)
-            {
+            if self.disk_dropped_both_copies(index, slot) {
                 continue;
             }
             return Err(self.failure(
@@ -129,5 +113,29 @@ impl Simulation {
             ));
         }
         Ok(())
+    }
+
+    /// Whether the disk silently dropped both copies of a slot: a lost or misdirected write of
+    /// its prepare and one of its header sector. The fault atlas keeps that to fewer replicas
+    /// than a replication quorum, so the cluster still holds the op; the replica itself cannot
+    /// know it ever had it.
+    pub(crate) fn disk_dropped_both_copies(&self, index: usize, slot: u64) -> bool {
+        let replica = &self.replicas[index];
+        let config = replica.journal.config();
+        let records = replica.disk.fault_log().records();
+        let dropped = |zone, offset, len| {
+            records.iter().any(|record| {
+                matches!(
+                    record.kind,
+                    FaultKind::LostWrite | FaultKind::MisdirectedWrite { .. }
+                ) && record.overlaps(zone, offset, len)
+            })
+        };
+        let sector_offset = slot / config.headers_per_sector() * config.sector_size;
+        dropped(
+            ZONE_PREPARES,
+            slot * config.message_size_max,
+            config.message_size_max,
+        ) && dropped(ZONE_HEADERS, sector_offset, config.sector_size)
     }
 }

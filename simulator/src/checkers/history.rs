@@ -6,10 +6,12 @@
 //! - no header has a view above the durable `log_view`, or an op above the durable checkpoint's
 //!   prepare max: a recovered head never lies beyond what the durable view allows;
 //! - a header that contradicts the committed history for its op (at or below the checkpoint
-//!   too) is allowed only where the replica may legitimately still hold it: an older version of
-//!   an uncommitted op, from a view the durable view headers cannot exclude, on a replica that
-//!   did not skip that op by state sync. A version newer than the committed one, or one the
-//!   durable view headers exclude, means recovery loaded what it must have dropped.
+//!   too) is allowed only where the replica may legitimately still hold it: a version from a
+//!   view before the one that committed the op (a view that truncated it and never started on a
+//!   quorum, say), that the durable view headers cannot exclude, on a replica that did not skip
+//!   that op by state sync. A version from the committing view or later, or one the durable view
+//!   headers exclude, means recovery loaded what it must have dropped, or the cluster
+//!   invented it.
 
 use super::Failure;
 use crate::Simulation;
@@ -63,13 +65,13 @@ impl Simulation {
             if committed.checksum == header.checksum || header.op <= self.synced[index] {
                 continue;
             }
-            let committed_view = Header::decode(&self.messages[&committed.checksum])
-                .expect("a prepare made here")
-                .view;
+            // No other version of an op is ever made in the view that commits it or later (its
+            // primary's log holds the committed one): a version from there is invented.
+            let committed_view = committed.view;
             let (view_min, view_max) =
                 journal::recovery::view_for_op(&superblock.view_headers, header.op, superblock.log_view);
             let excluded = header.view < view_min || header.view > view_max;
-            if header.view > committed_view || excluded {
+            if header.view >= committed_view || excluded {
                 return Err(self.failure(
                     "history",
                     format!(

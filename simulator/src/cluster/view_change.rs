@@ -189,7 +189,8 @@ impl Simulation {
             faulty,
         };
         for (&op, &checksum) in self.acked[index].range(replica.op_checkpoint + 1..) {
-            if vote.nacks(op, checksum) {
+            let slot = journal.slot_for_op(op);
+            if vote.nacks(op, checksum) && !self.disk_dropped_both_copies(index, slot) {
                 return Err(self.failure(
                     "nack",
                     format!(

@@ -212,6 +212,16 @@ impl Header {
         header
     }
 
+    /// Whether `bytes` hold a header written invalid on purpose (see [`Header::invalidated`]): a
+    /// recorded fault, not a torn or rotted sector (which matches the complement only by a
+    /// 2^-32 chance).
+    pub fn is_invalidated(bytes: &[u8]) -> bool {
+        let Some(bytes) = bytes.get(..HEADER_SIZE_USIZE) else {
+            return false;
+        };
+        u32_at(bytes, 0) == !checksum(&bytes[4..])
+    }
+
     /// Whether this header may stand in `slot` of a ring of `slot_count` slots of `cluster`.
     /// Reserved headers must name their own slot; others must hash to it.
     pub fn is_ok_for_slot(&self, cluster: u128, slot: u64, slot_count: u64) -> bool {

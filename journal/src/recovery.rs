@@ -63,6 +63,9 @@ pub(crate) struct Recovery {
     prepares: Vec<Option<Header>>,
     /// Each slot's prepare header decoded with a valid checksum (body not considered).
     prepare_header_valid: BitVec,
+    /// Each slot's redundant header was written invalid on purpose: a fault recorded by an
+    /// earlier recovery, never a torn write.
+    redundant_invalidated: BitVec,
 
     unrecoverable: Vec<RecoveryError>,
 }
@@ -89,6 +92,7 @@ impl Journal {
             redundant: vec![None; slot_count],
             prepares: vec![None; slot_count],
             prepare_header_valid: BitVec::repeat(false, slot_count),
+            redundant_invalidated: BitVec::repeat(false, slot_count),
             unrecoverable: Vec::new(),
         });
         self.recover_issue_reads();
@@ -145,16 +149,21 @@ impl Journal {
         let sector = self.reads[index].target;
         let headers_per_sector = self.config.headers_per_sector();
         let mut decoded = Vec::with_capacity(headers_per_sector as usize);
+        let mut invalidated = Vec::with_capacity(headers_per_sector as usize);
         for i in 0..headers_per_sector as usize {
             let bytes =
                 &self.reads[index].buffer[i * HEADER_SIZE as usize..][..HEADER_SIZE as usize];
             // A failed read leaves every header of the sector unknown.
             decoded.push(if ok { Header::decode(bytes).ok() } else { None });
+            invalidated.push(ok && Header::is_invalidated(bytes));
         }
         self.read_release_index(index);
         let recovery = self.recovery_mut();
         let slot_first = (sector * headers_per_sector) as usize;
         recovery.redundant[slot_first..slot_first + decoded.len()].copy_from_slice(&decoded);
+        for (i, invalid) in invalidated.into_iter().enumerate() {
+            recovery.redundant_invalidated.set(slot_first + i, invalid);
+        }
         recovery.done_count += 1;
         if recovery.done_count == self.config.header_sector_count() {
             let recovery = self.recovery_mut();
@@ -499,25 +508,23 @@ impl Journal {
         };
         let slot_count = self.config.slot_count;
         assert!(op_last < op_first || op_last - op_first < slot_count);
-        let op_header_max = redundant
-            .iter()
-            .flatten()
-            .filter(|h| !h.is_reserved())
-            .map(|h| h.op)
-            .max()
-            .unwrap_or(0);
+
         let mut torn = Vec::new();
         for op in op_first..=op_last {
             let slot = (op % slot_count) as usize;
             if cases[slot].1 != Decision::Vsr {
                 continue;
             }
-            // `@A` (the header sector torn too) only past every durable redundant header: a solo
-            // replica writes the header sectors of concurrent appends at once, so one crash can
-            // tear a header sector beside a prepare it tore. An op is acknowledged only once its
-            // header is durable, so past the highest durable header nothing was; below it, `@A`
-            // could be an acknowledged op whose both copies rotted: reported, not cut.
-            let solo_torn_header = self.solo && cases[slot].0 == "@A" && op > op_header_max;
+            // `@A` (the header sector torn too): a solo replica writes the header sectors of
+            // concurrent appends at once, and recovery writes back `fix` headers (of appends past
+            // a hole too, which the replica truncates only after recovery), so crashes can tear a
+            // header sector beside a prepare they tore, anywhere in the pipeline. As for a
+            // first-wrap tear, mistaking it needs two independent faults in one slot (both copies
+            // of an acknowledged op rotting), which the solo fault model (crashes only) excludes.
+            // A header written invalid on purpose is a fault an earlier recovery recorded (`vsr`,
+            // which a solo replica reports): never cut.
+            let solo_torn_header =
+                self.solo && cases[slot].0 == "@A" && !recovery.redundant_invalidated[slot];
             if !matches!(cases[slot].0, "@B" | "@C") && !solo_torn_header {
                 // A valid prepare (or a reserved one under a valid header) is no torn append.
                 return Vec::new();

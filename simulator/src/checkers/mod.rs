@@ -58,13 +58,15 @@ mod tests {
             config.faults = fault_models::FaultConfig::default();
             config.crash_probability = 0.0;
             config.view_change_probability = 0.0;
+            // A short workload, so that the pipeline drains and every held op is committed.
+            config.ops_target = 6;
             let mut simulation = Simulation::new(config, false);
             for _ in 0..2_000 {
                 simulation.step().expect("no checker fires without faults");
-                let idle = simulation
-                    .replicas
-                    .iter()
-                    .all(|r| r.status == Status::Normal && r.journal.io_idle());
+                let committed = simulation.op_committed_max();
+                let idle = simulation.replicas.iter().all(|r| {
+                    r.status == Status::Normal && r.journal.io_idle() && r.op_head() <= committed
+                });
                 if idle && simulation.op_committed_max() >= 3 {
                     return simulation;
                 }

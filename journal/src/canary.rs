@@ -62,11 +62,30 @@ pub enum Canary {
     /// Write path: `dirty` is cleared on a header-write completion even though the slot's entry
     /// changed while the write was in flight (the slot now holds another entry, not yet written).
     DirtyClearedOnChangedEntry,
+    /// Recovery: the view-dropping step checks only ops the durable view headers cover, so a
+    /// header past the newest view header from a view that never became durable (a backup that
+    /// adopted a `start_view`, wrote, and crashed before its superblock) is kept, and the replica
+    /// votes with a log its durable state does not allow.
+    ViewDropSkipsPastHead,
+    /// `set_header_as_dirty`: a slot whose removed entry comes back with the same checksum is
+    /// taken for clean, because `prepare_checksums` still names that prepare on disk, although
+    /// the redundant header on disk was reset (or never written).
+    ReaddTrustsPrepareChecksum,
+    /// Write path: the header-write completion compares the slot's entry by op, not checksum, so
+    /// a completion for a version the slot no longer holds marks the newer version clean.
+    WriteDoneMatchesOp,
+    /// `remove_entries_from`: a faulty reserved slot (`vsr` after recovery) loses its fault too,
+    /// so the replica no longer knows it may have acknowledged the op that slot held.
+    RemoveClearsReservedFault,
+    /// `set_header_as_dirty`: moving a slot to another version of the same op keeps the old
+    /// version's redundant header, so a neighbour's header-sector write can put the old version
+    /// back on disk beside the old prepare: a stale but self-consistent slot after a crash.
+    SetHeaderKeepsStaleRedundant,
 }
 
 impl Canary {
     /// Every canary, in declaration order.
-    pub const ALL: [Canary; 16] = [
+    pub const ALL: [Canary; 21] = [
         Canary::HeaderBeforePrepare,
         Canary::HeaderSectorUnlocked,
         Canary::PaddingNotZeroed,
@@ -83,6 +102,11 @@ impl Canary {
         Canary::SetHeaderClearsFault,
         Canary::RemoveDropsPrepareChecksums,
         Canary::DirtyClearedOnChangedEntry,
+        Canary::ViewDropSkipsPastHead,
+        Canary::ReaddTrustsPrepareChecksum,
+        Canary::WriteDoneMatchesOp,
+        Canary::RemoveClearsReservedFault,
+        Canary::SetHeaderKeepsStaleRedundant,
     ];
 
     /// The canary's name, in `snake_case`.
@@ -104,6 +128,11 @@ impl Canary {
             Canary::SetHeaderClearsFault => "set_header_clears_fault",
             Canary::RemoveDropsPrepareChecksums => "remove_drops_prepare_checksums",
             Canary::DirtyClearedOnChangedEntry => "dirty_cleared_on_changed_entry",
+            Canary::ViewDropSkipsPastHead => "view_drop_skips_past_head",
+            Canary::ReaddTrustsPrepareChecksum => "readd_trusts_prepare_checksum",
+            Canary::WriteDoneMatchesOp => "write_done_matches_op",
+            Canary::RemoveClearsReservedFault => "remove_clears_reserved_fault",
+            Canary::SetHeaderKeepsStaleRedundant => "set_header_keeps_stale_redundant",
         }
     }
 
@@ -131,6 +160,19 @@ impl Canary {
             Canary::RemoveDropsPrepareChecksums => "remove_entries_from drops prepare_checksums",
             Canary::DirtyClearedOnChangedEntry => {
                 "dirty cleared on a completion whose entry changed"
+            }
+            Canary::ViewDropSkipsPastHead => {
+                "recovery keeps headers past the view headers from a non-durable view"
+            }
+            Canary::ReaddTrustsPrepareChecksum => {
+                "a re-added entry is taken for clean from prepare_checksums"
+            }
+            Canary::WriteDoneMatchesOp => "write completion matches the slot by op, not checksum",
+            Canary::RemoveClearsReservedFault => {
+                "remove_entries_from drops a vsr slot's fault"
+            }
+            Canary::SetHeaderKeepsStaleRedundant => {
+                "another version of an op keeps the old redundant header"
             }
         }
     }

@@ -636,19 +636,29 @@ impl Journal {
     fn write_prepare_on_header_written(&mut self, index: usize) {
         let header = self.writes[index].header;
         let slot = self.slot_for_op(header.op) as usize;
-        let outcome = if !self.has_header(&header) {
+        let entry_changed = if canary::active(Canary::WriteDoneMatchesOp) {
+            // Canary: the slot's entry is compared by op only.
+            self.headers[slot].is_reserved() || self.headers[slot].op != header.op
+        } else {
+            !self.has_header(&header)
+        };
+        let outcome = if entry_changed {
             if canary::active(Canary::DirtyClearedOnChangedEntry) {
                 // Canary: the slot is taken for written whatever entry it holds now.
                 self.dirty.set(slot, false);
                 self.faulty.set(slot, false);
             }
             WriteOutcome::EntryChangedWhileWritingHeaders
-        } else if self.headers_redundant[slot].checksum != header.checksum {
+        } else if self.headers_redundant[slot].checksum != header.checksum
+            && !canary::active(Canary::WriteDoneMatchesOp)
+        {
             // write → header write → remove_entries_from → set_header_as_dirty → completion: the
             // sector may have carried the reserved header that removal left in redundant.
             assert!(self.dirty[slot]);
             WriteOutcome::EntryRemovedThenAddedWhileWritingHeaders
-        } else if self.prepare_checksums[slot] != Some(header.checksum) {
+        } else if self.prepare_checksums[slot] != Some(header.checksum)
+            && !canary::active(Canary::WriteDoneMatchesOp)
+        {
             WriteOutcome::EntryChangedTwiceWhileWritingHeaders
         } else {
             self.dirty.set(slot, false);
@@ -885,6 +895,18 @@ impl Journal {
         ));
         assert!(!header.is_reserved());
         let slot = self.slot_for_op(header.op) as usize;
+        if canary::active(Canary::ReaddTrustsPrepareChecksum)
+            && self.headers[slot].is_reserved()
+            && !self.faulty[slot]
+            && self.prepare_checksums[slot] == Some(header.checksum)
+        {
+            // Canary: the prepare on disk is this entry's, so the slot is taken for written.
+            self.headers[slot] = *header;
+            self.headers_redundant[slot] = *header;
+            self.dirty.set(slot, false);
+            self.assert_invariants();
+            return;
+        }
         if self.has_header(header) {
             self.dirty.set(slot, true);
         } else {
@@ -893,7 +915,10 @@ impl Journal {
             if !self.headers[slot].is_reserved() || canary::active(Canary::SetHeaderClearsFault) {
                 // The slot certainly never held this entry: drop its fault and its stale header.
                 self.faulty.set(slot, false);
-                self.headers_redundant[slot] = Header::reserved(self.cluster, slot as u64);
+                let same_op = self.headers[slot].op == header.op;
+                if !(canary::active(Canary::SetHeaderKeepsStaleRedundant) && same_op) {
+                    self.headers_redundant[slot] = Header::reserved(self.cluster, slot as u64);
+                }
             }
             // A reserved slot may be a `vsr` slot whose lost prepare was this entry: it stays faulty.
             self.headers[slot] = *header;
@@ -914,6 +939,14 @@ impl Journal {
             // left as it is, and keeps its fault until a peer names its entry again.
             if header.op >= op_min && !header.is_reserved() {
                 self.remove_entry(slot);
+            } else if canary::active(Canary::RemoveClearsReservedFault)
+                && header.is_reserved()
+                && self.faulty[slot]
+            {
+                // Canary: a faulty reserved slot is "removed" too, and forgets its fault.
+                self.faulty.set(slot, false);
+                self.dirty.set(slot, false);
+                self.headers_redundant[slot] = Header::reserved(self.cluster, slot as u64);
             }
         }
         self.assert_invariants();

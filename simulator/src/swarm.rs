@@ -41,6 +41,9 @@ fn message_delay_ticks_max_default() -> u64 {
     1
 }
 
+/// The largest chance per tick of a spurious view change (clusters).
+const VIEW_CHANGE_PROBABILITY_MAX: f64 = 0.02;
+
 fn maybe_probability(rng: &mut ChaCha8Rng, max: f64) -> f64 {
     // Half the kinds are off entirely in a typical run: swarm testing.
     if rng.gen_bool(0.5) {
@@ -229,7 +232,7 @@ impl RunConfig {
         };
         let restart_ticks_max = rng.gen_range(1..=50);
         let view_change_probability = if cluster {
-            rng.gen_range(0.0..0.01)
+            rng.gen_range(0.0..VIEW_CHANGE_PROBABILITY_MAX)
         } else {
             0.0
         };
@@ -239,6 +242,16 @@ impl RunConfig {
         let superblock_latency_ticks_max = rng.gen_range(1..=40);
         // Drawn last, so that every earlier knob keeps the value it drew before this existed.
         let message_delay_ticks_max = rng.gen_range(1..=12);
+        // A slow disk in some runs: writes stay in flight across view changes, so that an entry
+        // is removed and adopted again (or moved to another version) while its write is pending.
+        let mut faults = faults;
+        let mut liveness_ticks_max = 20_000;
+        if rng.gen_bool(0.25) {
+            faults.write_latency_ticks_mean = rng.gen_range(16..=40);
+            // Header-sector writes of neighbouring slots are serialized: the cluster needs time
+            // in proportion to the disk's latency to rewrite the rings twice.
+            liveness_ticks_max = 20_000 * faults.write_latency_ticks_mean / 8;
+        }
         RunConfig {
             seed,
             replica_count,
@@ -252,7 +265,7 @@ impl RunConfig {
             body_size_max,
             superblock_latency_ticks_max,
             ticks_max: 20_000,
-            liveness_ticks_max: 20_000,
+            liveness_ticks_max,
             message_delay_ticks_max,
         }
     }

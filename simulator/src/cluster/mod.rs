@@ -96,8 +96,9 @@ pub struct Simulation {
     pub coverage: Coverage,
     pub(crate) liveness: bool,
     pub(crate) ops_target: u64,
-    /// The op the latest undecided view change waited for (cleared when a view starts).
-    pub(crate) view_change_waiting: Option<u64>,
+    /// The op (and its checksum, if known) the latest undecided view change waited for
+    /// (cleared when a view starts).
+    pub(crate) view_change_waiting: Option<(u64, Option<u32>)>,
     /// For the read completion being handled: its slot, the checksum its bytes' header claims,
     /// and whether the bytes after that prepare are zero (see the *read* checker).
     read_padding: Option<(u64, u32, bool)>,
@@ -269,19 +270,21 @@ impl Simulation {
     /// it was never committed (ground truth): VSR cannot tell it from an acknowledged op lost to
     /// a fault, so it must not truncate it, and nobody can supply it.
     fn unavailable_op(&self) -> Option<u64> {
-        let op = self.view_change_waiting?;
-        if self.primary_normal().is_some() {
+        let (op, checksum) = self.view_change_waiting?;
+        if self.primary_normal().is_some() || self.committed.contains_key(&op) {
             return None;
         }
-        if self.committed.contains_key(&op) {
-            return None;
-        }
+        // Held clean by some replica: in the version the chain names, or (version unknown) by a
+        // replica of the newest log view, whose version it would be.
+        let log_view_max = self.replicas.iter().map(|r| r.superblock.log_view).max()?;
         let held = self.replicas.iter().any(|r| {
             r.status.is_up()
-                && r
-                    .journal
-                    .header_with_op(op)
-                    .is_some_and(|h| !r.journal.has_dirty(h))
+                && r.journal.header_with_op(op).is_some_and(|h| {
+                    !r.journal.has_dirty(h)
+                        && checksum.map_or(r.superblock.log_view == log_view_max, |c| {
+                            c == h.checksum
+                        })
+                })
         });
         (!held).then_some(op)
     }

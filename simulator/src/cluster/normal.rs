@@ -291,10 +291,19 @@ impl Simulation {
             {
                 continue;
             }
+            // From the network, or (a primary) from its own pipeline: a write that ended "not
+            // written" (its entry changed meanwhile) is retried from there.
             let bytes = replica
                 .inbox
                 .get(&op)
                 .filter(|m| Header::decode(m).is_ok_and(|h| h.checksum == header.checksum))
+                .or_else(|| {
+                    replica
+                        .pipeline
+                        .iter()
+                        .find(|e| e.header.checksum == header.checksum)
+                        .and_then(|e| e.message.as_ref())
+                })
                 .cloned();
             match bytes {
                 Some(bytes) => {

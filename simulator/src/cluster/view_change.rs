@@ -24,8 +24,9 @@ use std::collections::BTreeMap;
 
 /// Why a new primary cannot decide its log yet.
 enum Undecided {
-    /// An uncommitted op is neither nacked by enough votes nor held clean by any.
-    Op(u64),
+    /// An uncommitted op (and its checksum, where the chain names it) is neither nacked by
+    /// enough votes nor held clean by any.
+    Op(u64, Option<u32>),
     /// A faulty slot may hide an op above the head.
     Head(u64),
 }
@@ -82,11 +83,11 @@ impl Simulation {
             match self.decide(index) {
                 Ok(plan) => self.install(index, plan)?,
                 Err(undecided) => {
-                    let (kind, op) = match undecided {
-                        Undecided::Op(op) => (0, op),
-                        Undecided::Head(op) => (1, op),
+                    let (kind, op, checksum) = match undecided {
+                        Undecided::Op(op, checksum) => (0, op, checksum),
+                        Undecided::Head(op) => (1, op, None),
                     };
-                    self.view_change_waiting = Some(op);
+                    self.view_change_waiting = Some((op, checksum));
                     let votes = self.replicas[index].votes.len() as u64;
                     let wait = (kind, op, votes);
                     if self.replicas[index].waiting != Some(wait) {
@@ -271,7 +272,7 @@ impl Simulation {
             };
             let nacks = votes.values().filter(|v| v.nacks(gap_op, checksum)).count();
             if nacks < quorum_nack {
-                return Err(Undecided::Op(gap_op));
+                return Err(Undecided::Op(gap_op, Some(checksum)));
             }
             op_head = gap_op - 1;
             truncated = true;
@@ -289,7 +290,7 @@ impl Simulation {
                 let slot = (op_head % slot_count) as usize;
                 let nacks = votes.values().filter(|v| !v.faulty[slot]).count();
                 if op_head <= commit_max || nacks < quorum_nack {
-                    return Err(Undecided::Op(op_head));
+                    return Err(Undecided::Op(op_head, None));
                 }
                 op_head -= 1;
             };
@@ -314,7 +315,7 @@ impl Simulation {
                 .map(|(&r, _)| r)
                 .collect();
             if holders.is_empty() || !headers.contains_key(&op) {
-                return Err(Undecided::Op(op));
+                return Err(Undecided::Op(op, Some(checksum)));
             }
             copies.insert(op, holders);
         }
@@ -330,7 +331,7 @@ impl Simulation {
                 Some(header) => {
                     headers.insert(op_head, header);
                 }
-                None => return Err(Undecided::Op(op_head)),
+                None => return Err(Undecided::Op(op_head, None)),
             }
         }
         // A faulty slot may hold an op above the head that its replica acknowledged: the head is

@@ -35,6 +35,11 @@ pub struct RunConfig {
     /// Largest delay of a message between replicas, in ticks (at least 1).
     #[serde(default = "message_delay_ticks_max_default")]
     pub message_delay_ticks_max: u64,
+    /// Chance that a new view is abandoned again at once (a backup times out just after the
+    /// `start_view`): view changes in quick succession, so that an op truncated by one view is
+    /// adopted again by the next while its write may still be in flight.
+    #[serde(default)]
+    pub view_change_storm_probability: f64,
 }
 
 fn message_delay_ticks_max_default() -> u64 {
@@ -144,6 +149,7 @@ impl RunConfig {
                     ..config.faults
                 };
                 config.view_change_probability = 0.0;
+                config.view_change_storm_probability = 0.0;
             }
         }
         if let Some(ops) = overrides.ops {
@@ -153,7 +159,10 @@ impl RunConfig {
             let faults = &mut config.faults;
             match knob.as_str() {
                 "crash" => config.crash_probability = 0.0,
-                "view_change" => config.view_change_probability = 0.0,
+                "view_change" => {
+                    config.view_change_probability = 0.0;
+                    config.view_change_storm_probability = 0.0;
+                }
                 "torn_write" => faults.crash_write_torn_probability = 0.0,
                 "read_bit_flip" => faults.read_bit_flip_probability = 0.0,
                 "write_bit_flip" => faults.write_bit_flip_probability = 0.0,
@@ -252,6 +261,11 @@ impl RunConfig {
             // in proportion to the disk's latency to rewrite the rings twice.
             liveness_ticks_max = 20_000 * faults.write_latency_ticks_mean / 8;
         }
+        let view_change_storm_probability = if cluster && rng.gen_bool(0.3) {
+            rng.gen_range(0.1..0.6)
+        } else {
+            0.0
+        };
         RunConfig {
             seed,
             replica_count,
@@ -267,6 +281,7 @@ impl RunConfig {
             ticks_max: 20_000,
             liveness_ticks_max,
             message_delay_ticks_max,
+            view_change_storm_probability,
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct Simulation {
     pub coverage: Coverage,
     pub(crate) liveness: bool,
     pub(crate) ops_target: u64,
+    /// Spurious timeouts scheduled by a view-change storm: (tick, replica, view it gives up).
+    pub(crate) storms: Vec<(u64, usize, u32)>,
     /// The op (and its checksum, if known) the latest undecided view change waited for
     /// (cleared when a view starts).
     pub(crate) view_change_waiting: Option<(u64, Option<u32>)>,
@@ -165,6 +167,7 @@ impl Simulation {
             liveness: false,
             ops_target,
             view_change_waiting: None,
+            storms: Vec::new(),
             read_padding: None,
         };
         for index in 0..simulation.replicas.len() {
@@ -457,6 +460,18 @@ impl Simulation {
         }
         if self.liveness {
             self.extend_target_over_stale_slots();
+            self.storms.clear();
+        }
+        // Bounded: at most one storm is scheduled per view started.
+        let storms = std::mem::take(&mut self.storms);
+        for (due, index, view) in storms {
+            if due > tick {
+                self.storms.push((due, index, view));
+            } else if self.replicas[index].status == Status::Normal
+                && self.replicas[index].view == view
+            {
+                self.start_view_change(index, view + 1);
+            }
         }
         // Bounded: only messages already due are delivered; replies are sent with a delay ≥ 1.
         while let Some(envelope) = self.network.pop_ready(tick) {

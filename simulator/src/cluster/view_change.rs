@@ -20,6 +20,7 @@
 use super::network::{DoViewChange, Message};
 use super::replica::{op_prepare_max, PipelineEntry, Status, ViewPlan};
 use super::{Check, Simulation, RETRY_TICKS};
+use rand::Rng;
 use std::collections::BTreeMap;
 
 /// Why a new primary cannot decide its log yet.
@@ -500,6 +501,12 @@ impl Simulation {
         );
         let message = self.start_view_message(index);
         self.broadcast(index, &message);
+        if !self.liveness && self.rng.gen_bool(self.config.view_change_storm_probability) {
+            // A backup gives up on the new view right after adopting it.
+            let backup = (index + self.rng.gen_range(1..self.replicas.len())) % self.replicas.len();
+            let due = self.tick + self.rng.gen_range(1..=4 * self.config.message_delay_ticks_max);
+            self.storms.push((due, backup, view));
+        }
     }
 
     /// The primary's current log as a `start_view`.

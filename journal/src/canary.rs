@@ -77,10 +77,10 @@ pub enum Canary {
     /// `remove_entries_from`: a faulty reserved slot (`vsr` after recovery) loses its fault too,
     /// so the replica no longer knows it may have acknowledged the op that slot held.
     RemoveClearsReservedFault,
-    /// `set_header_as_dirty`: moving a slot to another version of the same op keeps the old
-    /// version's redundant header, so a neighbour's header-sector write can put the old version
-    /// back on disk beside the old prepare: a stale but self-consistent slot after a crash.
-    SetHeaderKeepsStaleRedundant,
+    /// Decision table: row `@O` (same op, different checksum: the op was rewritten in another
+    /// view and a crash or lost write split header from prepare) decides `fix`, trusting the
+    /// prepare's version, where `vsr` is right: a wrong but self-consistent slot.
+    DecisionOFix,
 }
 
 impl Canary {
@@ -106,7 +106,7 @@ impl Canary {
         Canary::ReaddTrustsPrepareChecksum,
         Canary::WriteDoneMatchesOp,
         Canary::RemoveClearsReservedFault,
-        Canary::SetHeaderKeepsStaleRedundant,
+        Canary::DecisionOFix,
     ];
 
     /// The canary's name, in `snake_case`.
@@ -132,7 +132,7 @@ impl Canary {
             Canary::ReaddTrustsPrepareChecksum => "readd_trusts_prepare_checksum",
             Canary::WriteDoneMatchesOp => "write_done_matches_op",
             Canary::RemoveClearsReservedFault => "remove_clears_reserved_fault",
-            Canary::SetHeaderKeepsStaleRedundant => "set_header_keeps_stale_redundant",
+            Canary::DecisionOFix => "decision_o_fix",
         }
     }
 
@@ -171,9 +171,7 @@ impl Canary {
             Canary::RemoveClearsReservedFault => {
                 "remove_entries_from drops a vsr slot's fault"
             }
-            Canary::SetHeaderKeepsStaleRedundant => {
-                "another version of an op keeps the old redundant header"
-            }
+            Canary::DecisionOFix => "table row @O decides fix (vsr is right)",
         }
     }
 

@@ -915,10 +915,7 @@ impl Journal {
             if !self.headers[slot].is_reserved() || canary::active(Canary::SetHeaderClearsFault) {
                 // The slot certainly never held this entry: drop its fault and its stale header.
                 self.faulty.set(slot, false);
-                let same_op = self.headers[slot].op == header.op;
-                if !(canary::active(Canary::SetHeaderKeepsStaleRedundant) && same_op) {
-                    self.headers_redundant[slot] = Header::reserved(self.cluster, slot as u64);
-                }
+                self.headers_redundant[slot] = Header::reserved(self.cluster, slot as u64);
             }
             // A reserved slot may be a `vsr` slot whose lost prepare was this entry: it stays faulty.
             self.headers[slot] = *header;

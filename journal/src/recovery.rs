@@ -314,6 +314,9 @@ impl Journal {
             if canary::active(Canary::DecisionMVsr) && case.label == "@M" {
                 decision = Decision::Vsr;
             }
+            if canary::active(Canary::DecisionOFix) && case.label == "@O" {
+                decision = Decision::Fix;
+            }
             cases.push((case.label, decision));
             // `prepare_checksums` vouches for any valid prepare, even one whose header is lost,
             // so that peers can still be served.

@@ -152,4 +152,103 @@ mod tests {
         assert_eq!(failure.checker, "liveness");
         assert!(failure.message.contains("in flight"), "{}", failure.message);
     }
+
+    /// A header made for `op` in `view` on top of the committed history, recorded as made by a
+    /// primary (so that only the property under test is broken).
+    fn made_header(simulation: &mut Simulation, op: u64, view: u32, parent: u32) -> Header {
+        let mut header = Header::root(simulation.replicas[0].journal.cluster());
+        header.op = op;
+        header.view = view;
+        header.parent = parent;
+        header.operation = journal::header::OPERATION_APPLICATION_MIN;
+        header.set_body(&[7, 7, 7]);
+        header.set_checksum();
+        let mut message = header.to_bytes().to_vec();
+        message.extend_from_slice(&[7, 7, 7]);
+        simulation.messages.insert(header.checksum, message);
+        header
+    }
+
+    /// (a) Committed history is immutable: committing another version of a committed op, or a
+    /// view whose canonical log stops below the commit, is reported.
+    #[test]
+    fn history_checker_refuses_a_changed_commit() {
+        let mut simulation = quiet_cluster();
+        let op = simulation.op_committed_max();
+        let committed = simulation.committed[&op];
+        simulation
+            .commit(op, committed.checksum, committed.view)
+            .expect("the same version again is fine");
+        let failure = simulation
+            .commit(op, committed.checksum ^ 1, committed.view + 1)
+            .expect_err("another version of a committed op");
+        assert_eq!(failure.checker, "history");
+        let failure = simulation
+            .commit(op + 2, 1, committed.view)
+            .expect_err("a commit with a gap below it");
+        assert_eq!(failure.checker, "history");
+    }
+
+    /// (b) A recovered journal holds only headers some primary made, and none from the view that
+    /// committed its op or later in another version.
+    #[test]
+    fn history_checker_refuses_invented_and_contradicting_headers() {
+        let mut simulation = quiet_cluster();
+        simulation.check_recovered_history(1).expect("consistent");
+        let op = simulation.op_committed_max();
+        let committed = simulation.committed[&op];
+        let parent = simulation.replicas[1].journal.header_with_op(op - 1).expect("held").checksum;
+        // Another version of a committed op, from its committing view: invented.
+        let view = committed.view;
+        let other = made_header(&mut simulation, op, view, parent);
+        simulation.replicas[1].journal.set_header_as_dirty(&other);
+        let failure = simulation
+            .check_recovered_history(1)
+            .expect_err("a version from the committing view");
+        assert_eq!(failure.checker, "history");
+        assert!(failure.message.contains("committed as"), "{}", failure.message);
+        // A header no primary made.
+        let mut simulation = quiet_cluster();
+        let op = simulation.op_committed_max() + 1;
+        let parent = simulation.committed[&(op - 1)].checksum;
+        let invented = made_header(&mut simulation, op, 0, parent);
+        simulation.messages.remove(&invented.checksum);
+        simulation.replicas[1].journal.set_header_as_dirty(&invented);
+        let failure = simulation.check_recovered_history(1).expect_err("invented");
+        assert_eq!(failure.checker, "history");
+        assert!(failure.message.contains("no primary ever made"), "{}", failure.message);
+    }
+
+    /// (c) A recovered head never lies beyond what the durable view allows: no header of a view
+    /// past the durable log view.
+    #[test]
+    fn history_checker_refuses_a_head_past_the_durable_log_view() {
+        let mut simulation = quiet_cluster();
+        let op = simulation.op_committed_max() + 1;
+        let parent = simulation.committed[&(op - 1)].checksum;
+        let log_view = simulation.replicas[1].superblock.log_view;
+        let ahead = made_header(&mut simulation, op, log_view + 1, parent);
+        simulation.replicas[1].journal.set_header_as_dirty(&ahead);
+        let failure = simulation.check_recovered_history(1).expect_err("view ahead");
+        assert_eq!(failure.checker, "history");
+        assert!(failure.message.contains("past its durable log view"), "{}", failure.message);
+    }
+
+    /// (d) A replica never nacks an op it acknowledged: its vote is checked against what it
+    /// answered `prepare_ok` for.
+    #[test]
+    fn nack_checker_refuses_a_vote_without_an_acknowledged_op() {
+        let mut simulation = quiet_cluster();
+        simulation.vote(1).expect("holds what it acknowledged");
+        let op = simulation.op_committed_max() + 1;
+        let parent = simulation.committed[&(op - 1)].checksum;
+        let view = simulation.replicas[1].view;
+        let lost = made_header(&mut simulation, op, view, parent);
+        simulation.acked[1].insert(op, lost.checksum);
+        let failure = simulation.vote(1).expect_err("nacks what it acknowledged");
+        assert_eq!(failure.checker, "nack");
+        // Held dirty is no excuse (dirty and not faulty nacks); a faulty slot is.
+        simulation.replicas[1].journal.set_header_as_dirty(&lost);
+        assert_eq!(simulation.vote(1).expect_err("dirty").checker, "nack");
+    }
 }

@@ -145,7 +145,7 @@ impl Simulation {
 
     /// This replica's `do_view_change`: its journal's log, as it holds it now. Checks that it
     /// never nacks an op it acknowledged (the *nack* checker).
-    fn vote(&self, index: usize) -> Result<DoViewChange, super::Failure> {
+    pub(crate) fn vote(&self, index: usize) -> Result<DoViewChange, super::Failure> {
         let replica = &self.replicas[index];
         let journal = &replica.journal;
         let config = journal.config();

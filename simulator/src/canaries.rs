@@ -33,6 +33,8 @@ pub struct CanaryResult {
     /// The checker that fired (`assertion` for a panic inside the run).
     pub checker: Option<String>,
     pub message: Option<String>,
+    /// With `share`: how many seeds of the whole range failed (the canary's power, not luck).
+    pub seeds_failing: Option<u64>,
 }
 
 impl CanaryResult {
@@ -46,12 +48,13 @@ impl CanaryResult {
 }
 
 /// Runs seeds `seed_first..seed_end` with `canary` active (or none), stopping after the first
-/// batch that has a failure.
+/// batch that has a failure, or (with `share`) running the whole range and counting failures.
 pub fn run_canary(
     canary: Option<Canary>,
     seed_first: u64,
     seed_end: u64,
     jobs: usize,
+    share: bool,
 ) -> CanaryResult {
     assert!(seed_first <= seed_end);
     let jobs = jobs.max(1);
@@ -65,6 +68,7 @@ pub fn run_canary(
         elapsed_s: 0.0,
         checker: None,
         message: None,
+        seeds_failing: share.then_some(0),
     };
     let mut batch_first = seed_first;
     while batch_first < seed_end {
@@ -89,12 +93,21 @@ pub fn run_canary(
             }
         });
         let failures = failures.into_inner().expect("no poisoned lock");
+        if let Some(count) = result.seeds_failing.as_mut() {
+            *count += failures.len() as u64;
+        }
         if let Some((seed, failure)) = failures.into_iter().min_by_key(|(seed, _)| *seed) {
-            result.seed_first_failing = Some(seed);
-            result.seeds_run = seed - seed_first + 1;
-            result.checker = Some(failure.checker.to_string());
-            result.message = Some(failure.message);
-            break;
+            if result.seed_first_failing.is_none() {
+                result.seed_first_failing = Some(seed);
+                if !share {
+                    result.seeds_run = seed - seed_first + 1;
+                }
+                result.checker = Some(failure.checker.to_string());
+                result.message = Some(failure.message);
+            }
+            if !share {
+                break;
+            }
         }
         batch_first = batch_end;
     }
@@ -109,6 +122,7 @@ pub fn run_canaries(
     seed_first: u64,
     seed_end: u64,
     jobs: usize,
+    share: bool,
     progress: &dyn Fn(&CanaryResult),
 ) -> Vec<CanaryResult> {
     let hook = std::panic::take_hook();
@@ -116,7 +130,7 @@ pub fn run_canaries(
     let results = Canary::ALL
         .into_iter()
         .map(|canary| {
-            let result = run_canary(Some(canary), seed_first, seed_end, jobs);
+            let result = run_canary(Some(canary), seed_first, seed_end, jobs, share);
             progress(&result);
             result
         })
@@ -128,7 +142,7 @@ pub fn run_canaries(
 /// The results as a Markdown table.
 pub fn markdown_table(results: &[CanaryResult]) -> String {
     let mut table = String::from(
-        "| canary | bug | caught | first seed | seeds | seconds | checker | message |\n\
+        "| canary | bug | caught | first seed | failing share | seconds | checker | message |\n\
          |---|---|---|---:|---:|---:|---|---|\n",
     );
     for result in results {
@@ -150,7 +164,14 @@ pub fn markdown_table(results: &[CanaryResult]) -> String {
             result
                 .seed_first_failing
                 .map_or_else(|| "-".to_string(), |seed| seed.to_string()),
-            result.seeds_run,
+            result.seeds_failing.map_or_else(
+                || "-".to_string(),
+                |failing| format!(
+                    "{:.1}% ({failing}/{})",
+                    100.0 * failing as f64 / result.seeds_run.max(1) as f64,
+                    result.seeds_run
+                )
+            ),
             result.elapsed_s,
             result.checker.as_deref().unwrap_or("-"),
             message,
@@ -162,13 +183,13 @@ pub fn markdown_table(results: &[CanaryResult]) -> String {
 
 /// `vopr canaries`: runs every canary over `seeds` (`first..end`), prints the table, and exits 1
 /// if any canary survived the range.
-pub fn canaries_main(seeds: (u64, u64), jobs: usize) -> ExitCode {
+pub fn canaries_main(seeds: (u64, u64), jobs: usize, share: bool) -> ExitCode {
     let (seed_first, seed_end) = seeds;
     if seed_first >= seed_end {
         eprintln!("empty seed range {seed_first}..{seed_end}");
         return ExitCode::from(2);
     }
-    let results = run_canaries(seed_first, seed_end, jobs, &|result| {
+    let results = run_canaries(seed_first, seed_end, jobs, share, &|result| {
         eprintln!(
             "{}: {}",
             result.name(),

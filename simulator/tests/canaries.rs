@@ -14,7 +14,7 @@ const SANITY_SEED_END: u64 = 200;
 #[test]
 fn every_canary_is_caught() {
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let sanity = run_canary(None, 0, SANITY_SEED_END, jobs);
+    let sanity = run_canary(None, 0, SANITY_SEED_END, jobs, false);
     assert!(
         !sanity.caught(),
         "with no canary active, seed {:?} failed: {:?} {:?}",
@@ -22,7 +22,7 @@ fn every_canary_is_caught() {
         sanity.checker,
         sanity.message
     );
-    let results = run_canaries(0, SEED_END, jobs, &|result| {
+    let results = run_canaries(0, SEED_END, jobs, false, &|result| {
         eprintln!(
             "{:?}: seed {:?} checker {:?}",
             result.canary, result.seed_first_failing, result.checker

@@ -125,6 +125,10 @@ enum Command {
         seeds: (u64, u64),
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run the whole range for every canary and report the share of seeds that fail (its
+        /// power), not only the first failing seed.
+        #[arg(long)]
+        share: bool,
     },
 }
 
@@ -294,8 +298,8 @@ fn main() -> ExitCode {
         Command::Merge { reports, json } => merge_command(&reports, json),
         Command::Corpus { command } => corpus_command(command),
         #[cfg(feature = "canary")]
-        Command::Canaries { seeds, jobs } => {
-            simulator::canaries::canaries_main(seeds, jobs_or_cores(jobs))
+        Command::Canaries { seeds, jobs, share } => {
+            simulator::canaries::canaries_main(seeds, jobs_or_cores(jobs), share)
         }
     }
 }

@@ -178,6 +178,8 @@ pub struct Disk {
     torn_sectors_landed: Vec<bool>,
     fault_log: FaultLog,
     tick_last: u64,
+    /// Per zone, the chunks where a write was silently dropped (lost, or misdirected away).
+    chunks_dropped: Vec<BitVec>,
 }
 
 impl fmt::Debug for Disk {
@@ -256,6 +258,7 @@ impl Disk {
         let size_total = usize::try_from(size_total).expect("disk size fits in memory");
         let sector_count = size_total / sector_size as usize;
 
+        let zones_for_bits: Vec<u64> = zones.iter().map(ZoneSpec::chunk_count).collect();
         let mut prng = ChaCha8Rng::seed_from_u64(seed);
         let mut memory = vec![0_u8; size_total];
         prng.fill_bytes(&mut memory);
@@ -281,6 +284,7 @@ impl Disk {
             torn_sectors_landed: Vec::new(),
             fault_log: FaultLog::new(),
             tick_last: 0,
+            chunks_dropped: zones_chunk_bits(&zones_for_bits),
         }
     }
 
@@ -553,13 +557,43 @@ impl Disk {
         (chunk_first..=chunk_last).all(|chunk| chunks[chunk as usize])
     }
 
+    /// Whether a write to this range may be silently dropped (lost, or misdirected away): not
+    /// where another zone of the same chunk already had one. Dropping both (say, a prepare and
+    /// the header sector that covers it) lets a storage engine forget data it acknowledged
+    /// without any way to know: no protocol tolerates that double fault, so the disk never
+    /// makes it (TigerBeetle's simulator avoids the same double fault).
+    fn may_drop_silently(&self, zone: ZoneId, offset: u64, len: u64) -> bool {
+        let chunk_size = self.zones[zone].chunk_size;
+        let chunk_first = offset / chunk_size;
+        let chunk_last = (offset + len - 1) / chunk_size;
+        (chunk_first..=chunk_last).all(|chunk| {
+            self.chunks_dropped
+                .iter()
+                .enumerate()
+                .filter(|(other, _)| *other != zone)
+                .all(|(_, dropped)| !dropped.get(chunk as usize).is_some_and(|bit| *bit))
+        })
+    }
+
+    fn note_dropped(&mut self, zone: ZoneId, offset: u64, len: u64) {
+        let chunk_size = self.zones[zone].chunk_size;
+        for chunk in offset / chunk_size..=(offset + len - 1) / chunk_size {
+            self.chunks_dropped[zone].set(chunk as usize, true);
+        }
+    }
+
     fn write_finish(&mut self, tick: u64, zone: ZoneId, offset: u64, data: &[u8]) {
         let len = data.len() as u64;
         let enabled = self.faults_enabled;
 
         let lost_probability = self.faults.lost_write_probability;
-        if enabled && self.chance(lost_probability) && self.range_may_fault(zone, offset, len) {
+        if enabled
+            && self.chance(lost_probability)
+            && self.range_may_fault(zone, offset, len)
+            && self.may_drop_silently(zone, offset, len)
+        {
             self.mark_faulty(zone, offset, len);
+            self.note_dropped(zone, offset, len);
             self.log(tick, FaultKind::LostWrite, zone, offset, len);
             return;
         }
@@ -569,9 +603,11 @@ impl Disk {
         if enabled
             && self.chance(misdirected_probability)
             && self.range_may_fault(zone, offset, len)
+            && self.may_drop_silently(zone, offset, len)
         {
             if let Some(target_offset) = self.misdirect_offset(zone, offset, len) {
                 landed_offset = target_offset;
+                self.note_dropped(zone, offset, len);
             }
         }
 
@@ -1014,4 +1050,12 @@ mod tests {
         assert_eq!(read_flip_bit(1, 2, &bytes), read_flip_bit(1, 2, &bytes));
         assert!(read_flip_bit(1, 2, &bytes) < 512 * 8);
     }
+}
+
+/// One bit per chunk, per zone.
+fn zones_chunk_bits(chunk_counts: &[u64]) -> Vec<BitVec> {
+    chunk_counts
+        .iter()
+        .map(|&count| BitVec::repeat(false, count as usize))
+        .collect()
 }

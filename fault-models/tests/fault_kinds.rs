@@ -107,6 +107,39 @@ fn lost_write_is_acknowledged_but_not_applied() {
     assert_eq!((records[0].offset, records[0].len), (offset, SECTOR_SIZE));
 }
 
+/// A disk never silently drops writes in two zones of one chunk (a prepare and the header sector
+/// covering it): that double fault would make a storage engine forget what it acknowledged. A
+/// lost header-sector write forbids lost and misdirected prepare writes of its chunk, not of
+/// another chunk.
+#[test]
+fn silent_drops_never_hit_two_zones_of_one_chunk() {
+    let mut disk = only(FaultConfig {
+        lost_write_probability: 1.0,
+        ..FaultConfig::default()
+    });
+    let chunk = 1;
+    assert_eq!(
+        write_now(&mut disk, ZONE_HEADERS, chunk * SECTOR_SIZE, &pattern(1, SECTOR_SIZE)).result,
+        Ok(())
+    );
+    let prepare_offset = chunk * 4 * PREPARE_SLOT_SIZE + PREPARE_SLOT_SIZE;
+    let data = pattern(2, SECTOR_SIZE);
+    assert_eq!(write_now(&mut disk, ZONE_PREPARES, prepare_offset, &data).result, Ok(()));
+    assert_eq!(disk.peek(ZONE_PREPARES, prepare_offset, SECTOR_SIZE), &data[..]);
+    // Another chunk's prepare is still lost.
+    let other_offset = (chunk + 1) * 4 * PREPARE_SLOT_SIZE;
+    let old = disk.peek(ZONE_PREPARES, other_offset, SECTOR_SIZE).to_vec();
+    write_now(&mut disk, ZONE_PREPARES, other_offset, &data);
+    assert_eq!(disk.peek(ZONE_PREPARES, other_offset, SECTOR_SIZE), &old[..]);
+    let lost: Vec<_> = disk
+        .fault_log()
+        .records()
+        .iter()
+        .map(|r| (r.zone, r.offset))
+        .collect();
+    assert_eq!(lost, [(ZONE_HEADERS, chunk * SECTOR_SIZE), (ZONE_PREPARES, other_offset)]);
+}
+
 #[test]
 fn latent_sector_error_fails_reads_until_rewritten() {
     let mut disk = only(FaultConfig {

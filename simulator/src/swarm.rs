@@ -47,7 +47,7 @@ fn message_delay_ticks_max_default() -> u64 {
 }
 
 /// The largest chance per tick of a spurious view change (clusters).
-const VIEW_CHANGE_PROBABILITY_MAX: f64 = 0.02;
+const VIEW_CHANGE_PROBABILITY_MAX: f64 = 0.05;
 
 fn maybe_probability(rng: &mut ChaCha8Rng, max: f64) -> f64 {
     // Half the kinds are off entirely in a typical run: swarm testing.

@@ -2,9 +2,8 @@
 //! op it acknowledged.
 
 use super::Failure;
-use crate::replica::{ZONE_HEADERS, ZONE_PREPARES};
+use crate::replica::ZONE_PREPARES;
 use crate::Simulation;
-use fault_models::FaultKind;
 use journal::{Decision, Header, SlotRecovery};
 
 impl Simulation {
@@ -74,8 +73,8 @@ impl Simulation {
     /// A replica never forgets an op it acknowledged: after its recovery, every op it acknowledged
     /// above its durable checkpoint and within its prepare max is still its slot's header, or the
     /// slot is faulty (to be repaired by checksum), or recovery cut the slot (it held a prepare
-    /// past the prepare max). The one excuse is a disk that silently dropped both copies: a lost
-    /// or misdirected write of the slot's prepare and one of its header sector.
+    /// past the prepare max). No excuse: the disk never silently drops both copies of a slot (see
+    /// `fault_models::Disk`), so a journal that forgets an acknowledged op is wrong.
     pub(crate) fn check_acked_held(
         &self,
         index: usize,
@@ -91,9 +90,6 @@ impl Simulation {
             }
             let recovery = recoveries.iter().find(|(s, _)| *s == slot).map(|(_, r)| *r);
             if recovery.is_some_and(|r| r.decision == Decision::Cut) {
-                continue;
-            }
-            if self.disk_dropped_both_copies(index, slot) {
                 continue;
             }
             return Err(self.failure(
@@ -113,29 +109,5 @@ impl Simulation {
             ));
         }
         Ok(())
-    }
-
-    /// Whether the disk silently dropped both copies of a slot: a lost or misdirected write of
-    /// its prepare and one of its header sector. The fault atlas keeps that to fewer replicas
-    /// than a replication quorum, so the cluster still holds the op; the replica itself cannot
-    /// know it ever had it.
-    pub(crate) fn disk_dropped_both_copies(&self, index: usize, slot: u64) -> bool {
-        let replica = &self.replicas[index];
-        let config = replica.journal.config();
-        let records = replica.disk.fault_log().records();
-        let dropped = |zone, offset, len| {
-            records.iter().any(|record| {
-                matches!(
-                    record.kind,
-                    FaultKind::LostWrite | FaultKind::MisdirectedWrite { .. }
-                ) && record.overlaps(zone, offset, len)
-            })
-        };
-        let sector_offset = slot / config.headers_per_sector() * config.sector_size;
-        dropped(
-            ZONE_PREPARES,
-            slot * config.message_size_max,
-            config.message_size_max,
-        ) && dropped(ZONE_HEADERS, sector_offset, config.sector_size)
     }
 }

@@ -69,6 +69,19 @@ impl Simulation {
         );
         let view = header.view;
         self.broadcast(index, &Message::Prepare { view, message });
+        if std::mem::take(&mut self.replicas[index].storm_armed)
+            && !self.liveness
+            && !self.solo()
+            && self.rng.gen_bool(self.config.view_change_storm_probability)
+        {
+            // A backup gives up on the new view just after its first prepare went out: the
+            // prepare reached some replicas, made durable nowhere yet, so that the next views
+            // may keep it, drop it, or make another version of the op.
+            let count = self.replicas.len();
+            let backup = (index + self.rng.gen_range(1..count)) % count;
+            let due = self.tick + self.rng.gen_range(1..=2 * self.config.message_delay_ticks_max);
+            self.storms.push((due, backup, view));
+        }
     }
 
     /// The primary's heartbeat: its commit, and its pipeline again to whoever has not answered.
@@ -142,6 +155,18 @@ impl Simulation {
             // Another version of this op: the slot moves to the one the protocol names.
             if header.view < current.view {
                 self.coverage.add_event("adopt_older_version", 1);
+                let tick = self.tick;
+                self.trace.record(
+                    tick,
+                    index as u8,
+                    &[19, header.op, u64::from(header.view), u64::from(current.view)],
+                    || {
+                        format!(
+                            "op {} moves back to its view {} version from view {}",
+                            header.op, header.view, current.view
+                        )
+                    },
+                );
             }
             self.forget_entry(index, current.op, current.checksum);
         }
@@ -154,6 +179,11 @@ impl Simulation {
         }
         if self.removed[index].get(&header.op) == Some(&header.checksum) {
             self.coverage.add_event("readopt_same_checksum", 1);
+            let tick = self.tick;
+            self.trace
+                .record(tick, index as u8, &[21, header.op, u64::from(header.checksum)], || {
+                    format!("op {} adopted again with the checksum it had before", header.op)
+                });
             if self.replicas[index].journal.writing(header) == Writing::Exact {
                 self.coverage.add_event("readopt_same_checksum_in_flight", 1);
             }

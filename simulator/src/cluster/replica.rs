@@ -94,6 +94,8 @@ pub struct Replica {
     pub primary_heard_tick: u64,
     /// The next tick at which a retried message (vote, request) is sent again.
     pub retry_tick: u64,
+    /// Primary: a view-change storm may follow its first prepare in this view.
+    pub storm_armed: bool,
     /// Primary: ops prepared and not committed, in op order.
     pub pipeline: VecDeque<PipelineEntry>,
     /// Primary of a view change: the votes received for `view`.
@@ -197,6 +199,7 @@ impl Replica {
             status_tick: 0,
             primary_heard_tick: 0,
             retry_tick: 0,
+            storm_armed: false,
             pipeline: VecDeque::new(),
             votes: BTreeMap::new(),
             plan: None,
@@ -231,6 +234,7 @@ impl Replica {
 
     /// Forgets everything a crash loses.
     pub fn forget_volatile(&mut self) {
+        self.storm_armed = false;
         self.pipeline.clear();
         self.votes.clear();
         self.plan = None;

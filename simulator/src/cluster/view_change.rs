@@ -20,7 +20,6 @@
 use super::network::{DoViewChange, Message};
 use super::replica::{op_prepare_max, PipelineEntry, Status, ViewPlan};
 use super::{Check, Simulation, RETRY_TICKS};
-use rand::Rng;
 use std::collections::BTreeMap;
 
 /// Why a new primary cannot decide its log yet.
@@ -191,8 +190,7 @@ impl Simulation {
             faulty,
         };
         for (&op, &checksum) in self.acked[index].range(replica.op_checkpoint + 1..) {
-            let slot = journal.slot_for_op(op);
-            if vote.nacks(op, checksum) && !self.disk_dropped_both_copies(index, slot) {
+            if vote.nacks(op, checksum) {
                 return Err(self.failure(
                     "nack",
                     format!(
@@ -501,12 +499,7 @@ impl Simulation {
         );
         let message = self.start_view_message(index);
         self.broadcast(index, &message);
-        if !self.liveness && self.rng.gen_bool(self.config.view_change_storm_probability) {
-            // A backup gives up on the new view right after adopting it.
-            let backup = (index + self.rng.gen_range(1..self.replicas.len())) % self.replicas.len();
-            let due = self.tick + self.rng.gen_range(1..=4 * self.config.message_delay_ticks_max);
-            self.storms.push((due, backup, view));
-        }
+        self.replicas[index].storm_armed = true;
     }
 
     /// The primary's current log as a `start_view`.

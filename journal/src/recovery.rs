@@ -317,6 +317,16 @@ impl Journal {
             if canary::active(Canary::DecisionOFix) && case.label == "@O" {
                 decision = Decision::Fix;
             }
+            if decision == Decision::Fix
+                && redundant[slot].is_none()
+                && recovery.redundant_invalidated[slot]
+            {
+                // The header is a fault an earlier recovery recorded (`vsr`): whatever prepare
+                // the slot holds is the one that recovery distrusted (or a repair whose header
+                // never landed). Fixing the header from it would turn the fault into a clean
+                // slot of the wrong version: it stays `vsr`.
+                decision = Decision::Vsr;
+            }
             cases.push((case.label, decision));
             // `prepare_checksums` vouches for any valid prepare, even one whose header is lost,
             // so that peers can still be served.

@@ -790,6 +790,29 @@ fn cut_torn_refused_when_the_head_is_uncertain() {
     assert_eq!(w.h.journal.recovery_result(), Ok(()));
 }
 
+/// A fault recorded by one recovery survives the next, even where the prepare is the head: op 5's
+/// header names view 0 and its prepare is another version (view 1), so recovery decides `@O vsr`
+/// and writes the header invalid. Recovered again, the header is bad and the prepare is the head
+/// (`@F`), but fixing the header from that prepare would make the version recovery distrusted
+/// clean: it stays `vsr`. (Found by the VOPR's acked checker, seed 1791.)
+#[test]
+fn recorded_fault_is_not_fixed_from_the_prepare_it_distrusted() {
+    let mut w = World::new(false);
+    w.write(1..=5, 0);
+    let other = message(5, 1, w.chain[&4].checksum, body_size(5) + 1);
+    w.set_prepare(5, &other);
+    w.expect_loaded[5] = None;
+    let events = w.recover(context(0, &w.h.config));
+    w.check(&events, &[(5, "@O", Vsr)]);
+    // A later write of the slot's header sector (a neighbour's append) carries the fault.
+    assert!(!w.h.journal.header_redundant(5).valid_checksum());
+    let recorded = *w.h.journal.header_redundant(5);
+    w.set_redundant(5, &recorded);
+    assert_eq!(disk_redundant(&w.h, 5), Err(HeaderError::ChecksumInvalid));
+    let events = w.recover(context(0, &w.h.config));
+    w.check(&events, &[(5, "@F", Vsr)]);
+}
+
 /// A solo replica in its first wrap: the append of op 6 was torn, and the never-used slot 8 shows
 /// a valid header over a reserved prepare (@K: a lost prepare write, which no crash makes). A
 /// second fault past the head: nothing is cut, and both are reported. (Slot 8 losing both copies

@@ -261,8 +261,8 @@ impl RunConfig {
             // in proportion to the disk's latency to rewrite the rings twice.
             liveness_ticks_max = 20_000 * faults.write_latency_ticks_mean / 8;
         }
-        let view_change_storm_probability = if cluster && rng.gen_bool(0.3) {
-            rng.gen_range(0.1..0.6)
+        let view_change_storm_probability = if cluster && rng.gen_bool(0.4) {
+            rng.gen_range(0.2..0.8)
         } else {
             0.0
         };

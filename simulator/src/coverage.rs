@@ -92,12 +92,16 @@ impl Coverage {
 }
 
 /// Protocol events counted beside the recovery cases: re-adoption of an op a view change had
-/// truncated (same checksum, and with its old write still in flight), and a slot moved back to
-/// an older version of its op.
-pub const PROTOCOL_EVENTS: [&str; 3] = [
+/// truncated (same checksum, and with its old write still in flight), a slot moved back to an
+/// older version of its op, a solo replica's recovery cutting several torn appends at once, and
+/// runs that ended correctly unavailable (an uncommitted op no replica holds; see
+/// `Simulation::unavailable_op`).
+pub const PROTOCOL_EVENTS: [&str; 5] = [
     "readopt_same_checksum",
     "readopt_same_checksum_in_flight",
     "adopt_older_version",
+    "solo_several_torn_appends_cut",
+    "liveness_op_unavailable",
 ];
 
 /// Cases a fuzz run over a seed range must reach, each with the history that produces it in
@@ -144,6 +148,14 @@ pub const REACHABLE: &[(&str, &str)] = &[
         "@M",
         "the ring wrapped and the newer header write was torn, lost or never issued",
     ),
+    (
+        "@N",
+        "a newer prepare's write lost or misdirected while its header sector landed (one zone per chunk)",
+    ),
+    (
+        "@O",
+        "an op truncated in one view and made again in another: header and prepare split by a crash",
+    ),
     ("@P", "the normal case"),
 ];
 
@@ -151,6 +163,4 @@ pub const REACHABLE: &[(&str, &str)] = &[
 pub const UNREQUIRED: &[(&str, &str)] = &[
     ("@I", "needs a header past op_prepare_max over an older prepare: a past-max header write that landed while its prepare write was lost, two faults in one slot"),
     ("@J", "as @I over a reserved prepare: a past-max write in the first wrap whose prepare write was lost"),
-    ("@N", "needs the newer prepare's write lost or misdirected while its header landed: a lost write under the atlas"),
-    ("@O", "needs an op rewritten in a newer view with header and prepare split by a crash or lost write"),
 ];

@@ -827,6 +827,13 @@ impl Simulation {
         self.trace
             .record(tick, index as u8, &[11], || "recovered".into());
         if self.solo() {
+            let cut = recoveries
+                .iter()
+                .filter(|(_, r)| r.decision == journal::Decision::CutTorn)
+                .count();
+            if cut >= 2 {
+                self.coverage.add_event("solo_several_torn_appends_cut", 1);
+            }
             self.solo_recovered(index)
         } else {
             let view = self.replicas[index].view;

@@ -979,6 +979,14 @@ fn read_flip_bit(seed: u64, sector: u64, bytes: &[u8]) -> usize {
     bit
 }
 
+/// One bit per chunk, per zone.
+fn zones_chunk_bits(chunk_counts: &[u64]) -> Vec<BitVec> {
+    chunk_counts
+        .iter()
+        .map(|&count| BitVec::repeat(false, count as usize))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1050,12 +1058,4 @@ mod tests {
         assert_eq!(read_flip_bit(1, 2, &bytes), read_flip_bit(1, 2, &bytes));
         assert!(read_flip_bit(1, 2, &bytes) < 512 * 8);
     }
-}
-
-/// One bit per chunk, per zone.
-fn zones_chunk_bits(chunk_counts: &[u64]) -> Vec<BitVec> {
-    chunk_counts
-        .iter()
-        .map(|&count| BitVec::repeat(false, count as usize))
-        .collect()
 }

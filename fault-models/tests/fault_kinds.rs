@@ -119,25 +119,46 @@ fn silent_drops_never_hit_two_zones_of_one_chunk() {
     });
     let chunk = 1;
     assert_eq!(
-        write_now(&mut disk, ZONE_HEADERS, chunk * SECTOR_SIZE, &pattern(1, SECTOR_SIZE)).result,
+        write_now(
+            &mut disk,
+            ZONE_HEADERS,
+            chunk * SECTOR_SIZE,
+            &pattern(1, SECTOR_SIZE)
+        )
+        .result,
         Ok(())
     );
     let prepare_offset = chunk * 4 * PREPARE_SLOT_SIZE + PREPARE_SLOT_SIZE;
     let data = pattern(2, SECTOR_SIZE);
-    assert_eq!(write_now(&mut disk, ZONE_PREPARES, prepare_offset, &data).result, Ok(()));
-    assert_eq!(disk.peek(ZONE_PREPARES, prepare_offset, SECTOR_SIZE), &data[..]);
+    assert_eq!(
+        write_now(&mut disk, ZONE_PREPARES, prepare_offset, &data).result,
+        Ok(())
+    );
+    assert_eq!(
+        disk.peek(ZONE_PREPARES, prepare_offset, SECTOR_SIZE),
+        &data[..]
+    );
     // Another chunk's prepare is still lost.
     let other_offset = (chunk + 1) * 4 * PREPARE_SLOT_SIZE;
     let old = disk.peek(ZONE_PREPARES, other_offset, SECTOR_SIZE).to_vec();
     write_now(&mut disk, ZONE_PREPARES, other_offset, &data);
-    assert_eq!(disk.peek(ZONE_PREPARES, other_offset, SECTOR_SIZE), &old[..]);
+    assert_eq!(
+        disk.peek(ZONE_PREPARES, other_offset, SECTOR_SIZE),
+        &old[..]
+    );
     let lost: Vec<_> = disk
         .fault_log()
         .records()
         .iter()
         .map(|r| (r.zone, r.offset))
         .collect();
-    assert_eq!(lost, [(ZONE_HEADERS, chunk * SECTOR_SIZE), (ZONE_PREPARES, other_offset)]);
+    assert_eq!(
+        lost,
+        [
+            (ZONE_HEADERS, chunk * SECTOR_SIZE),
+            (ZONE_PREPARES, other_offset)
+        ]
+    );
 }
 
 #[test]

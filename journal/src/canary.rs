@@ -168,9 +168,7 @@ impl Canary {
                 "a re-added entry is taken for clean from prepare_checksums"
             }
             Canary::WriteDoneMatchesOp => "write completion matches the slot by op, not checksum",
-            Canary::RemoveClearsReservedFault => {
-                "remove_entries_from drops a vsr slot's fault"
-            }
+            Canary::RemoveClearsReservedFault => "remove_entries_from drops a vsr slot's fault",
             Canary::DecisionOFix => "table row @O decides fix (vsr is right)",
         }
     }

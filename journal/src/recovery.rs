@@ -276,7 +276,10 @@ impl Journal {
                     if (view_min..=view_max).contains(&h.view) {
                         Some(h)
                     } else {
-                        Some(Header::reserved(self.cluster, h.op % self.config.slot_count))
+                        Some(Header::reserved(
+                            self.cluster,
+                            h.op % self.config.slot_count,
+                        ))
                     }
                 }
                 header => header,

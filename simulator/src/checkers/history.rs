@@ -22,7 +22,8 @@ impl Simulation {
         let replica = &self.replicas[index];
         let journal = &replica.journal;
         let superblock = &replica.superblock;
-        let prepare_max = crate::replica::op_prepare_max(journal.config(), superblock.op_checkpoint);
+        let prepare_max =
+            crate::replica::op_prepare_max(journal.config(), superblock.op_checkpoint);
         for slot in 0..journal.config().slot_count {
             let header = *journal.header(slot);
             if header.is_reserved() {
@@ -68,8 +69,11 @@ impl Simulation {
             // No other version of an op is ever made in the view that commits it or later (its
             // primary's log holds the committed one): a version from there is invented.
             let committed_view = committed.view;
-            let (view_min, view_max) =
-                journal::recovery::view_for_op(&superblock.view_headers, header.op, superblock.log_view);
+            let (view_min, view_max) = journal::recovery::view_for_op(
+                &superblock.view_headers,
+                header.op,
+                superblock.log_view,
+            );
             let excluded = header.view < view_min || header.view > view_max;
             if header.view >= committed_view || excluded {
                 return Err(self.failure(

@@ -197,7 +197,11 @@ mod tests {
         simulation.check_recovered_history(1).expect("consistent");
         let op = simulation.op_committed_max();
         let committed = simulation.committed[&op];
-        let parent = simulation.replicas[1].journal.header_with_op(op - 1).expect("held").checksum;
+        let parent = simulation.replicas[1]
+            .journal
+            .header_with_op(op - 1)
+            .expect("held")
+            .checksum;
         // Another version of a committed op, from its committing view: invented.
         let view = committed.view;
         let other = made_header(&mut simulation, op, view, parent);
@@ -206,17 +210,27 @@ mod tests {
             .check_recovered_history(1)
             .expect_err("a version from the committing view");
         assert_eq!(failure.checker, "history");
-        assert!(failure.message.contains("committed as"), "{}", failure.message);
+        assert!(
+            failure.message.contains("committed as"),
+            "{}",
+            failure.message
+        );
         // A header no primary made.
         let mut simulation = quiet_cluster();
         let op = simulation.op_committed_max() + 1;
         let parent = simulation.committed[&(op - 1)].checksum;
         let invented = made_header(&mut simulation, op, 0, parent);
         simulation.messages.remove(&invented.checksum);
-        simulation.replicas[1].journal.set_header_as_dirty(&invented);
+        simulation.replicas[1]
+            .journal
+            .set_header_as_dirty(&invented);
         let failure = simulation.check_recovered_history(1).expect_err("invented");
         assert_eq!(failure.checker, "history");
-        assert!(failure.message.contains("no primary ever made"), "{}", failure.message);
+        assert!(
+            failure.message.contains("no primary ever made"),
+            "{}",
+            failure.message
+        );
     }
 
     /// (c) A recovered head never lies beyond what the durable view allows: no header of a view
@@ -229,9 +243,15 @@ mod tests {
         let log_view = simulation.replicas[1].superblock.log_view;
         let ahead = made_header(&mut simulation, op, log_view + 1, parent);
         simulation.replicas[1].journal.set_header_as_dirty(&ahead);
-        let failure = simulation.check_recovered_history(1).expect_err("view ahead");
+        let failure = simulation
+            .check_recovered_history(1)
+            .expect_err("view ahead");
         assert_eq!(failure.checker, "history");
-        assert!(failure.message.contains("past its durable log view"), "{}", failure.message);
+        assert!(
+            failure.message.contains("past its durable log view"),
+            "{}",
+            failure.message
+        );
     }
 
     /// (d) A replica never nacks an op it acknowledged: its vote is checked against what it

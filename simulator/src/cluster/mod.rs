@@ -196,7 +196,8 @@ impl Simulation {
 
     /// Votes a new primary needs: enough to meet every replication quorum (and both of two).
     pub(crate) fn quorum_view_change(&self) -> usize {
-        self.quorum_nack().max(if self.replica_count() == 2 { 2 } else { 1 })
+        self.quorum_nack()
+            .max(if self.replica_count() == 2 { 2 } else { 1 })
     }
 
     pub(crate) fn primary_index(&self, view: u32) -> usize {
@@ -262,7 +263,9 @@ impl Simulation {
             let tick = self.tick;
             self.coverage.add_event("liveness_op_unavailable", 1);
             self.trace.record(tick, 0, &[18, op], || {
-                format!("no liveness, correctly: uncommitted op {op} is not available on any replica")
+                format!(
+                    "no liveness, correctly: uncommitted op {op} is not available on any replica"
+                )
             });
             return Ok(());
         }
@@ -284,9 +287,8 @@ impl Simulation {
             r.status.is_up()
                 && r.journal.header_with_op(op).is_some_and(|h| {
                     !r.journal.has_dirty(h)
-                        && checksum.map_or(r.superblock.log_view == log_view_max, |c| {
-                            c == h.checksum
-                        })
+                        && checksum
+                            .map_or(r.superblock.log_view == log_view_max, |c| c == h.checksum)
                 })
         });
         (!held).then_some(op)
@@ -389,11 +391,13 @@ impl Simulation {
                 "I/O in flight".into()
             } else if !r.inbox.is_empty() {
                 format!("{} prepares unwritten", r.inbox.len())
-            } else if let Some(op) = (r.op_checkpoint + 1..=head.min(r.op_prepare_max())).find(|&op| {
-                !p.journal
-                    .header_with_op(op)
-                    .is_some_and(|h| r.journal.has_header(h))
-            }) {
+            } else if let Some(op) =
+                (r.op_checkpoint + 1..=head.min(r.op_prepare_max())).find(|&op| {
+                    !p.journal
+                        .header_with_op(op)
+                        .is_some_and(|h| r.journal.has_header(h))
+                })
+            {
                 format!("missing op {op} of the primary's log")
             } else {
                 continue;
@@ -447,9 +451,7 @@ impl Simulation {
             }
             self.superblock_tick(index);
         }
-        if !self.solo()
-            && !self.liveness
-            && self.rng.gen_bool(self.config.view_change_probability)
+        if !self.solo() && !self.liveness && self.rng.gen_bool(self.config.view_change_probability)
         {
             // A spurious timeout: some replica gives up on its view.
             let index = self.rng.gen_range(0..self.replicas.len());
@@ -619,13 +621,14 @@ impl Simulation {
         // phase (which forgets latent errors) clears it before the recovery checker runs.
         for slot in 0..config.slot_count {
             let sector_offset = slot / config.headers_per_sector() * config.sector_size;
-            replica.stored_faulty_at_restart[slot as usize] = replica.disk.range_faulty(
-                ZONE_PREPARES,
-                slot * config.message_size_max,
-                config.message_size_max,
-            ) || replica
-                .disk
-                .range_faulty(ZONE_HEADERS, sector_offset, config.sector_size);
+            replica.stored_faulty_at_restart[slot as usize] =
+                replica.disk.range_faulty(
+                    ZONE_PREPARES,
+                    slot * config.message_size_max,
+                    config.message_size_max,
+                ) || replica
+                    .disk
+                    .range_faulty(ZONE_HEADERS, sector_offset, config.sector_size);
         }
         let context = replica.recovery_context();
         replica.journal.recover(context);
@@ -894,10 +897,9 @@ impl Simulation {
             | Message::Headers { .. } => {}
             message => {
                 let name = message.name();
-                self.trace
-                    .record(tick, to as u8, &[20, from as u64], || {
-                        format!("{name} from r{from}")
-                    });
+                self.trace.record(tick, to as u8, &[20, from as u64], || {
+                    format!("{name} from r{from}")
+                });
             }
         }
         match envelope.message {

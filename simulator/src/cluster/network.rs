@@ -55,15 +55,24 @@ impl DoViewChange {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
     /// The primary's prepare (header and body) in its view.
-    Prepare { view: u32, message: Vec<u8> },
-    PrepareOk { view: u32, op: u64, checksum: u32 },
+    Prepare {
+        view: u32,
+        message: Vec<u8>,
+    },
+    PrepareOk {
+        view: u32,
+        op: u64,
+        checksum: u32,
+    },
     /// The primary's heartbeat: its commit and durable checkpoint.
     Commit {
         view: u32,
         commit: u64,
         checkpoint: Header,
     },
-    StartViewChange { view: u32 },
+    StartViewChange {
+        view: u32,
+    },
     DoViewChange(Box<DoViewChange>),
     /// The new view's log: its head, commit, and the headers above the primary's checkpoint.
     StartView {
@@ -73,14 +82,26 @@ pub enum Message {
         checkpoint: Header,
         headers: Vec<Header>,
     },
-    RequestStartView { view: u32 },
+    RequestStartView {
+        view: u32,
+    },
     /// Repair: the prepare `(op, checksum)`, from whoever holds it.
-    RequestPrepare { op: u64, checksum: u32 },
+    RequestPrepare {
+        op: u64,
+        checksum: u32,
+    },
     /// A repair's answer.
-    Repaired { message: Vec<u8> },
+    Repaired {
+        message: Vec<u8>,
+    },
     /// Repair of a broken hash chain: the headers of `op_min..=op_max` the receiver holds.
-    RequestHeaders { op_min: u64, op_max: u64 },
-    Headers { headers: Vec<Header> },
+    RequestHeaders {
+        op_min: u64,
+        op_max: u64,
+    },
+    Headers {
+        headers: Vec<Header>,
+    },
 }
 
 impl Message {
@@ -118,7 +139,10 @@ pub struct Network {
 
 impl Network {
     pub fn send(&mut self, deliver_tick: u64, envelope: Envelope) {
-        assert_ne!(envelope.from, envelope.to, "a replica does not message itself");
+        assert_ne!(
+            envelope.from, envelope.to,
+            "a replica does not message itself"
+        );
         self.sequence += 1;
         self.queue.insert((deliver_tick, self.sequence), envelope);
     }

@@ -79,7 +79,10 @@ impl Simulation {
             // may keep it, drop it, or make another version of the op.
             let count = self.replicas.len();
             let backup = (index + self.rng.gen_range(1..count)) % count;
-            let due = self.tick + self.rng.gen_range(1..=2 * self.config.message_delay_ticks_max);
+            let due = self.tick
+                + self
+                    .rng
+                    .gen_range(1..=2 * self.config.message_delay_ticks_max);
             self.storms.push((due, backup, view));
         }
     }
@@ -159,7 +162,12 @@ impl Simulation {
                 self.trace.record(
                     tick,
                     index as u8,
-                    &[19, header.op, u64::from(header.view), u64::from(current.view)],
+                    &[
+                        19,
+                        header.op,
+                        u64::from(header.view),
+                        u64::from(current.view),
+                    ],
                     || {
                         format!(
                             "op {} moves back to its view {} version from view {}",
@@ -180,12 +188,20 @@ impl Simulation {
         if self.removed[index].get(&header.op) == Some(&header.checksum) {
             self.coverage.add_event("readopt_same_checksum", 1);
             let tick = self.tick;
-            self.trace
-                .record(tick, index as u8, &[21, header.op, u64::from(header.checksum)], || {
-                    format!("op {} adopted again with the checksum it had before", header.op)
-                });
+            self.trace.record(
+                tick,
+                index as u8,
+                &[21, header.op, u64::from(header.checksum)],
+                || {
+                    format!(
+                        "op {} adopted again with the checksum it had before",
+                        header.op
+                    )
+                },
+            );
             if self.replicas[index].journal.writing(header) == Writing::Exact {
-                self.coverage.add_event("readopt_same_checksum_in_flight", 1);
+                self.coverage
+                    .add_event("readopt_same_checksum_in_flight", 1);
             }
         }
         self.replicas[index].journal.set_header_as_dirty(header);
@@ -317,7 +333,8 @@ impl Simulation {
             let Some(&header) = replica.journal.header_with_op(op) else {
                 continue;
             };
-            if !replica.journal.has_dirty(&header) || replica.journal.writing(&header) != Writing::None
+            if !replica.journal.has_dirty(&header)
+                || replica.journal.writing(&header) != Writing::None
             {
                 continue;
             }
@@ -352,9 +369,9 @@ impl Simulation {
         // Keep only prepares the journal still wants: held dirty with that exact checksum.
         let replica = &mut self.replicas[index];
         let journal = &replica.journal;
-        replica.inbox.retain(|_, message| {
-            Header::decode(message).is_ok_and(|h| journal.has_dirty(&h))
-        });
+        replica
+            .inbox
+            .retain(|_, message| Header::decode(message).is_ok_and(|h| journal.has_dirty(&h)));
         if !solo {
             self.repair_headers(index);
         }
@@ -558,7 +575,8 @@ impl Simulation {
         let range = if commit_high > head {
             // Committed ops past the head: the primary's pipeline no longer carries them.
             Some((head + 1, commit_high))
-        } else if head <= replica.op_checkpoint + 1 || replica.journal.header_with_op(head).is_none()
+        } else if head <= replica.op_checkpoint + 1
+            || replica.journal.header_with_op(head).is_none()
         {
             None
         } else {
@@ -584,7 +602,13 @@ impl Simulation {
         self.send(index, peer, Message::RequestHeaders { op_min, op_max });
     }
 
-    pub(crate) fn on_request_headers(&mut self, index: usize, from: usize, op_min: u64, op_max: u64) {
+    pub(crate) fn on_request_headers(
+        &mut self,
+        index: usize,
+        from: usize,
+        op_min: u64,
+        op_max: u64,
+    ) {
         let journal = &self.replicas[index].journal;
         let headers: Vec<Header> = (op_min..=op_max)
             .filter_map(|op| journal.header_with_op(op).copied())

@@ -296,7 +296,8 @@ impl Simulation {
         }
         // Uncommitted ops, lowest first: truncate at the first one enough votes nack.
         let mut copies = BTreeMap::new();
-        for op in commit_max + 1..=op_head {
+        let op_head_chain = op_head;
+        for op in commit_max + 1..=op_head_chain {
             let checksum = match headers.get(&op) {
                 Some(header) => header.checksum,
                 // A gap in the chain: the checksum it must have is the next op's parent.
@@ -320,7 +321,7 @@ impl Simulation {
         }
         headers.retain(|&op, _| op <= op_head);
         copies.retain(|&op, _| op <= op_head);
-        if !headers.contains_key(&op_head) {
+        if let std::collections::btree_map::Entry::Vacant(entry) = headers.entry(op_head) {
             // Truncated down to the commit, whose header the chain did not reach.
             let newest = votes
                 .values()
@@ -328,7 +329,7 @@ impl Simulation {
                 .max_by_key(|h| h.view);
             match newest {
                 Some(header) => {
-                    headers.insert(op_head, header);
+                    entry.insert(header);
                 }
                 None => return Err(Undecided::Op(op_head, None)),
             }
@@ -400,7 +401,11 @@ impl Simulation {
                                 v.log_view,
                                 v.op_head,
                                 v.op_checkpoint,
-                                v.header(op).map(|(h, clean)| (format!("{:08x}", h.checksum), h.view, clean))
+                                v.header(op).map(|(h, clean)| (
+                                    format!("{:08x}", h.checksum),
+                                    h.view,
+                                    clean
+                                ))
                             )
                         })
                         .collect();
@@ -544,8 +549,8 @@ impl Simulation {
     ) -> Check {
         let tick = self.tick;
         let replica = &self.replicas[index];
-        let adopt = view > replica.view
-            || (view == replica.view && replica.status != Status::Normal);
+        let adopt =
+            view > replica.view || (view == replica.view && replica.status != Status::Normal);
         if !adopt || self.primary_index(view) == index {
             return Ok(());
         }

@@ -5,8 +5,8 @@
 //! headers (by hash chain), and a solo replica's restart.
 
 use super::network::Message;
-use super::replica::{op_prepare_max, PipelineEntry, Status};
-use super::{Check, Simulation, HEARTBEAT_TICKS, RETRY_TICKS};
+use super::replica::{PipelineEntry, Status};
+use super::{Check, Simulation, RETRY_TICKS};
 use journal::{Header, ReadPurpose, ReadReject, WriteStart, Writing};
 use rand::Rng;
 
@@ -742,7 +742,6 @@ impl Simulation {
             s.view_headers = view_headers;
             s.commit_max = head;
         });
-        let _ = HEARTBEAT_TICKS;
         Ok(())
     }
 
@@ -754,11 +753,5 @@ impl Simulation {
             .filter_map(|op| journal.header_with_op(op).copied())
             .filter(|h| !h.is_reserved())
             .collect()
-    }
-
-    /// The highest op `index` may write: within its in-memory checkpoint's prepare max.
-    #[allow(dead_code)]
-    pub(crate) fn op_prepare_max_of(&self, index: usize) -> u64 {
-        op_prepare_max(&self.config.journal, self.replicas[index].op_checkpoint)
     }
 }

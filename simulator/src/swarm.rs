@@ -40,6 +40,10 @@ pub struct RunConfig {
     /// adopted again by the next while its write may still be in flight.
     #[serde(default)]
     pub view_change_storm_probability: f64,
+    /// One replica whose outgoing messages take up to this many ticks longer (a slow link): its
+    /// votes reach new primaries last, so views form without the log it holds.
+    #[serde(default)]
+    pub slow_replica: Option<(u8, u64)>,
 }
 
 fn message_delay_ticks_max_default() -> u64 {
@@ -137,6 +141,12 @@ impl RunConfig {
         let mut config = RunConfig::draw(seed);
         if let Some(replicas) = overrides.replicas {
             config.replica_count = replicas;
+            if config
+                .slow_replica
+                .is_some_and(|(replica, _)| replica >= replicas || replicas == 1)
+            {
+                config.slow_replica = None;
+            }
             if replicas == 1 {
                 // As drawn for a solo replica: only crashes, and one view.
                 config.faults = FaultConfig {
@@ -266,6 +276,15 @@ impl RunConfig {
         } else {
             0.0
         };
+        let slow_replica = if cluster && rng.gen_bool(0.3) {
+            Some((rng.gen_range(0..replica_count), rng.gen_range(20..=120)))
+        } else {
+            None
+        };
+        if slow_replica.is_some() {
+            // A slow primary commits an op per round trip of its slow link.
+            liveness_ticks_max *= 3;
+        }
         RunConfig {
             seed,
             replica_count,
@@ -282,6 +301,7 @@ impl RunConfig {
             liveness_ticks_max,
             message_delay_ticks_max,
             view_change_storm_probability,
+            slow_replica,
         }
     }
 }

@@ -533,7 +533,12 @@ impl Simulation {
 
     /// Sends `message` from `from` to `to` with a seeded delay.
     pub(crate) fn send(&mut self, from: usize, to: usize, message: Message) {
-        let delay = self.rng.gen_range(1..=self.config.message_delay_ticks_max);
+        let mut delay = self.rng.gen_range(1..=self.config.message_delay_ticks_max);
+        if let Some((slow, extra_max)) = self.config.slow_replica {
+            if usize::from(slow) == from {
+                delay += self.rng.gen_range(0..=extra_max);
+            }
+        }
         self.network.send(
             self.tick + delay,
             Envelope {

@@ -275,19 +275,25 @@ impl Simulation {
             }
             op_head = gap_op - 1;
             truncated = true;
-            // The newest header any vote holds for the new head (the committed one, if the new
-            // head is committed: no newer version of a committed op is ever made). An op no vote
-            // holds any header for is truncated too, if enough votes nack every version of it.
+            // The new head's header, from a vote of the highest log view: only that view's log
+            // is canonical (a lower log view may hold another version, even a newer one that a
+            // later view dropped again). An op no such vote holds is truncated too, if enough
+            // votes nack every version of it.
             head_header = loop {
-                let newest = votes
+                let canonical = votes
                     .values()
-                    .filter_map(|v| v.header(op_head).map(|(h, _)| h))
-                    .max_by_key(|h| h.view);
-                if let Some(header) = newest {
+                    .filter(|v| v.log_view == best.log_view)
+                    .find_map(|v| v.header(op_head).map(|(h, _)| h));
+                if let Some(header) = canonical {
                     break header;
                 }
                 let slot = (op_head % slot_count) as usize;
-                let nacks = votes.values().filter(|v| !v.faulty[slot]).count();
+                let nacks = votes
+                    .values()
+                    .filter(|v| {
+                        !v.faulty[slot] && v.header(op_head).is_none_or(|(_, clean)| !clean)
+                    })
+                    .count();
                 if op_head <= commit_max || nacks < quorum_nack {
                     return Err(Undecided::Op(op_head, None));
                 }
@@ -322,12 +328,15 @@ impl Simulation {
         headers.retain(|&op, _| op <= op_head);
         copies.retain(|&op, _| op <= op_head);
         if let std::collections::btree_map::Entry::Vacant(entry) = headers.entry(op_head) {
-            // Truncated down to the commit, whose header the chain did not reach.
-            let newest = votes
+            // Truncated down to the commit, whose header the chain did not reach: it must come
+            // from the highest log view too (the newest version by view need not be the one
+            // committed: a view may drop an op, make another version, and a later view restore
+            // and commit the first).
+            let canonical = votes
                 .values()
-                .filter_map(|v| v.header(op_head).map(|(h, _)| h))
-                .max_by_key(|h| h.view);
-            match newest {
+                .filter(|v| v.log_view == best.log_view)
+                .find_map(|v| v.header(op_head).map(|(h, _)| h));
+            match canonical {
                 Some(header) => {
                     entry.insert(header);
                 }

@@ -217,6 +217,20 @@ impl Simulation {
         self.removed[index].insert(op, checksum);
     }
 
+    /// Moves the replica's checkpoint to `checkpoint_header`'s op, in memory now and durably
+    /// once the superblock write lands.
+    fn set_checkpoint(&mut self, index: usize, checkpoint_header: Header) {
+        let checkpoint = checkpoint_header.op;
+        self.replicas[index].op_checkpoint = checkpoint;
+        self.replicas[index].checkpoint_header = checkpoint_header;
+        self.release_acked(index, checkpoint);
+        self.superblock_update(index, |s| {
+            s.op_checkpoint = checkpoint;
+            s.checkpoint_header = checkpoint_header;
+            s.commit_max = s.commit_max.max(checkpoint);
+        });
+    }
+
     /// A checkpoint covers the ops up to it: they are committed state now, not entries the
     /// replica still vouches for. (Its log may reuse their slots once the checkpoint is durable
     /// on its peers, and a crash before its own is durable can then lose them: the *history*
@@ -487,17 +501,10 @@ impl Simulation {
         let checkpoint = checkpoint_header.op;
         let replica = &mut self.replicas[index];
         assert!(checkpoint > replica.op_checkpoint);
-        replica.op_checkpoint = checkpoint;
-        replica.checkpoint_header = checkpoint_header;
         replica.commit_max = replica.commit_max.max(checkpoint);
         replica.repairing.clear();
         self.synced[index] = self.synced[index].max(checkpoint);
-        self.release_acked(index, checkpoint);
-        self.superblock_update(index, |s| {
-            s.op_checkpoint = checkpoint;
-            s.checkpoint_header = checkpoint_header;
-            s.commit_max = s.commit_max.max(checkpoint);
-        });
+        self.set_checkpoint(index, checkpoint_header);
         let tick = self.tick;
         self.trace.record(tick, index as u8, &[12, checkpoint], || {
             format!("state sync to checkpoint {checkpoint}")
@@ -672,14 +679,7 @@ impl Simulation {
             .journal
             .header_with_op(target)
             .expect("held clean");
-        self.replicas[index].op_checkpoint = target;
-        self.replicas[index].checkpoint_header = checkpoint_header;
-        self.release_acked(index, target);
-        self.superblock_update(index, |s| {
-            s.op_checkpoint = target;
-            s.checkpoint_header = checkpoint_header;
-            s.commit_max = s.commit_max.max(target);
-        });
+        self.set_checkpoint(index, checkpoint_header);
         let tick = self.tick;
         self.trace.record(tick, index as u8, &[13, target], || {
             format!("checkpoint {target}")

@@ -232,6 +232,17 @@ impl Replica {
         }
     }
 
+    /// Enters `view` in `status`, dropping what belonged to the view it leaves.
+    pub fn enter_view(&mut self, view: u32, status: Status, tick: u64) {
+        self.view = view;
+        self.status = status;
+        self.status_tick = tick;
+        self.votes.clear();
+        self.plan = None;
+        self.pipeline.clear();
+        self.oks_sent.clear();
+    }
+
     /// Forgets everything a crash loses.
     pub fn forget_volatile(&mut self) {
         self.storm_armed = false;

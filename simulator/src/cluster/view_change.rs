@@ -38,15 +38,9 @@ impl Simulation {
         let replica = &mut self.replicas[index];
         assert!(replica.status.is_up());
         assert!(view > replica.view || replica.status == super::Status::AwaitingView);
-        replica.view = view;
-        replica.status = Status::ViewChange;
-        replica.status_tick = tick;
+        replica.enter_view(view, Status::ViewChange, tick);
         replica.retry_tick = tick;
-        replica.votes.clear();
-        replica.plan = None;
         replica.waiting = None;
-        replica.pipeline.clear();
-        replica.oks_sent.clear();
         replica.repairing.clear();
         self.superblock_update(index, |s| s.view = s.view.max(view));
         self.trace
@@ -564,15 +558,9 @@ impl Simulation {
             return Ok(());
         }
         let replica = &mut self.replicas[index];
-        replica.view = view;
+        replica.enter_view(view, Status::Normal, tick);
         replica.log_view = view;
-        replica.status = Status::Normal;
-        replica.status_tick = tick;
         replica.primary_heard_tick = tick;
-        replica.votes.clear();
-        replica.plan = None;
-        replica.pipeline.clear();
-        replica.oks_sent.clear();
         replica.commit_max = replica.commit_max.max(commit);
         if checkpoint.op > replica.primary_checkpoint.op {
             replica.primary_checkpoint = checkpoint;

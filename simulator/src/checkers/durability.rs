@@ -17,7 +17,7 @@ impl Simulation {
             .map(|r| r.superblock.op_checkpoint)
             .max()
             .unwrap_or(0);
-        for (&op, committed) in self.committed.range(checkpoint_max + 1..) {
+        for (op, committed) in self.committed.range(checkpoint_max + 1..) {
             let message = &self.messages[&committed.checksum];
             let intact = self.replicas.iter().any(|replica| {
                 let config = replica.journal.config();

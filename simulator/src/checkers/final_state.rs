@@ -31,7 +31,10 @@ impl Simulation {
             }
             let high = self.op_committed_max();
             for op in replica.op_checkpoint + 1..=high.min(replica.op_prepare_max()) {
-                let committed = self.committed[&op];
+                let committed = self
+                    .committed
+                    .get(op)
+                    .expect("every op up to the max is committed");
                 let held = replica
                     .journal
                     .header_with_op(op)
@@ -51,7 +54,7 @@ impl Simulation {
                 if header.is_reserved() || header.op <= self.synced[index] {
                     continue;
                 }
-                match self.committed.get(&header.op) {
+                match self.committed.get(header.op) {
                     Some(committed) if committed.checksum == header.checksum => {}
                     _ => {
                         return Err(self.failure(

@@ -16,6 +16,116 @@
 use super::Failure;
 use crate::Simulation;
 use journal::Header;
+use std::collections::BTreeMap;
+
+/// An op of the committed history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Committed {
+    pub checksum: u32,
+    /// The view in which it was committed.
+    pub view: u32,
+}
+
+/// How a view's canonical log breaks the committed history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CanonicalBreak {
+    /// The log stops below a committed op.
+    TruncatesBelow { op_head: u64, committed_max: u64 },
+    /// The log holds another version of a committed op.
+    Contradicts {
+        op: u64,
+        chosen: u32,
+        committed: Committed,
+    },
+}
+
+/// The *history* checker's observer: the committed history, fed by every commit and every
+/// canonical log a new primary chooses. An entry never changes, and the history has no gap.
+#[derive(Clone, Debug)]
+pub struct CommittedHistory {
+    committed: BTreeMap<u64, Committed>,
+}
+
+impl CommittedHistory {
+    /// The history of a fresh cluster: the root, committed in view 0.
+    pub fn new(root: &Header) -> CommittedHistory {
+        assert_eq!(root.op, 0);
+        let root = Committed {
+            checksum: root.checksum,
+            view: 0,
+        };
+        CommittedHistory {
+            committed: BTreeMap::from([(0, root)]),
+        }
+    }
+
+    pub fn get(&self, op: u64) -> Option<Committed> {
+        self.committed.get(&op).copied()
+    }
+
+    /// The committed ops in `ops`, in op order.
+    pub fn range(
+        &self,
+        ops: impl std::ops::RangeBounds<u64>,
+    ) -> impl Iterator<Item = (u64, Committed)> + '_ {
+        self.committed.range(ops).map(|(&op, &c)| (op, c))
+    }
+
+    /// The highest committed op.
+    pub fn op_max(&self) -> u64 {
+        self.committed.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// An op is committed with `checksum` in `view`: the same again is fine, another version of
+    /// it, or a commit above a gap, is the bug this checker exists for.
+    pub fn on_commit(&mut self, op: u64, checksum: u32, view: u32) -> Result<(), String> {
+        match self.committed.get(&op) {
+            Some(existing) if existing.checksum != checksum => Err(format!(
+                "op {op} was committed as {:08x} in view {}, and now as {checksum:08x} in view {view}",
+                existing.checksum, existing.view
+            )),
+            Some(_) => Ok(()),
+            None => {
+                let op_max = self.op_max();
+                if op != op_max + 1 {
+                    return Err(format!(
+                        "op {op} committed with op {} not committed",
+                        op_max + 1
+                    ));
+                }
+                self.committed.insert(op, Committed { checksum, view });
+                Ok(())
+            }
+        }
+    }
+
+    /// A new primary chose its canonical log: every committed op is in it, in its version.
+    pub fn on_canonical(
+        &self,
+        op_head: u64,
+        headers: &BTreeMap<u64, Header>,
+    ) -> Result<(), CanonicalBreak> {
+        let committed_max = self.op_max();
+        if op_head < committed_max {
+            return Err(CanonicalBreak::TruncatesBelow {
+                op_head,
+                committed_max,
+            });
+        }
+        for (&op, header) in headers {
+            if let Some(committed) = self.get(op) {
+                if committed.checksum != header.checksum {
+                    return Err(CanonicalBreak::Contradicts {
+                        op,
+                        chosen: header.checksum,
+                        committed,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 impl Simulation {
     pub(crate) fn check_recovered_history(&self, index: usize) -> Result<(), Failure> {
@@ -60,7 +170,7 @@ impl Simulation {
                     ),
                 ));
             }
-            let Some(committed) = self.committed.get(&header.op) else {
+            let Some(committed) = self.committed.get(header.op) else {
                 continue;
             };
             if committed.checksum == header.checksum || header.op <= self.synced[index] {

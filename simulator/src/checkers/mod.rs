@@ -26,7 +26,7 @@
 
 mod durability;
 mod final_state;
-mod history;
+pub mod history;
 mod journal_disk;
 mod recovery;
 
@@ -131,8 +131,10 @@ mod tests {
     fn final_check_refuses_a_dirty_slot_and_io_in_flight() {
         let mut simulation = quiet_cluster();
         let op = simulation.op_committed_max();
-        let header = Header::decode(&simulation.messages[&simulation.committed[&op].checksum])
-            .expect("a prepare");
+        let header = Header::decode(
+            &simulation.messages[&simulation.committed.get(op).expect("committed").checksum],
+        )
+        .expect("a prepare");
         assert!(simulation.replicas[1].journal.has_header(&header));
         simulation.replicas[1].journal.set_header_as_dirty(&header);
         let failure = simulation.check_final().expect_err("a dirty slot is left");
@@ -175,7 +177,7 @@ mod tests {
     fn history_checker_refuses_a_changed_commit() {
         let mut simulation = quiet_cluster();
         let op = simulation.op_committed_max();
-        let committed = simulation.committed[&op];
+        let committed = simulation.committed.get(op).expect("committed");
         simulation
             .commit(op, committed.checksum, committed.view)
             .expect("the same version again is fine");
@@ -196,7 +198,7 @@ mod tests {
         let mut simulation = quiet_cluster();
         simulation.check_recovered_history(1).expect("consistent");
         let op = simulation.op_committed_max();
-        let committed = simulation.committed[&op];
+        let committed = simulation.committed.get(op).expect("committed");
         let parent = simulation.replicas[1]
             .journal
             .header_with_op(op - 1)
@@ -218,7 +220,11 @@ mod tests {
         // A header no primary made.
         let mut simulation = quiet_cluster();
         let op = simulation.op_committed_max() + 1;
-        let parent = simulation.committed[&(op - 1)].checksum;
+        let parent = simulation
+            .committed
+            .get(op - 1)
+            .expect("committed")
+            .checksum;
         let invented = made_header(&mut simulation, op, 0, parent);
         simulation.messages.remove(&invented.checksum);
         simulation.replicas[1]
@@ -239,7 +245,11 @@ mod tests {
     fn history_checker_refuses_a_head_past_the_durable_log_view() {
         let mut simulation = quiet_cluster();
         let op = simulation.op_committed_max() + 1;
-        let parent = simulation.committed[&(op - 1)].checksum;
+        let parent = simulation
+            .committed
+            .get(op - 1)
+            .expect("committed")
+            .checksum;
         let log_view = simulation.replicas[1].superblock.log_view;
         let ahead = made_header(&mut simulation, op, log_view + 1, parent);
         simulation.replicas[1].journal.set_header_as_dirty(&ahead);
@@ -261,7 +271,11 @@ mod tests {
         let mut simulation = quiet_cluster();
         simulation.vote(1).expect("holds what it acknowledged");
         let op = simulation.op_committed_max() + 1;
-        let parent = simulation.committed[&(op - 1)].checksum;
+        let parent = simulation
+            .committed
+            .get(op - 1)
+            .expect("committed")
+            .checksum;
         let view = simulation.replicas[1].view;
         let lost = made_header(&mut simulation, op, view, parent);
         simulation.acked[1].insert(op, lost.checksum);

@@ -20,6 +20,7 @@ mod normal;
 pub mod replica;
 mod view_change;
 
+use crate::checkers::history::CommittedHistory;
 use crate::checkers::Failure;
 use crate::coverage::Coverage;
 use crate::swarm::RunConfig;
@@ -63,14 +64,6 @@ struct Serving {
     checksum: u32,
 }
 
-/// An op of the committed history.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Committed {
-    pub checksum: u32,
-    /// The view in which it was committed.
-    pub view: u32,
-}
-
 pub struct Simulation {
     pub config: RunConfig,
     rng: ChaCha8Rng,
@@ -80,8 +73,8 @@ pub struct Simulation {
     pub(crate) network: Network,
     /// Ground truth: every prepare ever made, by checksum.
     pub messages: BTreeMap<u32, Vec<u8>>,
-    /// Ground truth: the committed history. An entry never changes (the *history* checker).
-    pub committed: BTreeMap<u64, Committed>,
+    /// Ground truth: the committed history, and the *history* checker that guards it.
+    pub committed: CommittedHistory,
     /// Ground truth: per replica, the ops it acknowledged (`prepare_ok`, or a solo replica's own
     /// commit) and has not since given up through a protocol step (a `start_view` that truncated
     /// or replaced them).
@@ -151,13 +144,7 @@ impl Simulation {
             replicas,
             network: Network::default(),
             messages: BTreeMap::from([(root.checksum, root.to_bytes().to_vec())]),
-            committed: BTreeMap::from([(
-                0,
-                Committed {
-                    checksum: root.checksum,
-                    view: 0,
-                },
-            )]),
+            committed: CommittedHistory::new(&root),
             acked: vec![BTreeMap::new(); count],
             removed: vec![BTreeMap::new(); count],
             synced: vec![0; count],
@@ -206,7 +193,7 @@ impl Simulation {
 
     /// The highest committed op (ground truth).
     pub fn op_committed_max(&self) -> u64 {
-        self.committed.keys().next_back().copied().unwrap_or(0)
+        self.committed.op_max()
     }
 
     /// The replica acting as primary in normal status, if any (the highest view wins).
@@ -277,7 +264,7 @@ impl Simulation {
     /// a fault, so it must not truncate it, and nobody can supply it.
     fn unavailable_op(&self) -> Option<u64> {
         let (op, checksum) = self.view_change_waiting?;
-        if self.primary_normal().is_some() || self.committed.contains_key(&op) {
+        if self.primary_normal().is_some() || self.committed.get(op).is_some() {
             return None;
         }
         // Held clean by some replica: in the version the chain names, or (version unknown) by a
@@ -859,28 +846,9 @@ impl Simulation {
     /// Records `op` as committed with `checksum` in `view`: the committed history never
     /// changes.
     pub(crate) fn commit(&mut self, op: u64, checksum: u32, view: u32) -> Check {
-        match self.committed.get(&op) {
-            Some(existing) if existing.checksum != checksum => Err(self.failure(
-                "history",
-                format!(
-                    "op {op} was committed as {:08x} in view {}, and now as {checksum:08x} in view {view}",
-                    existing.checksum, existing.view
-                ),
-            )),
-            Some(_) => Ok(()),
-            None => {
-                if let Some((&below, _)) = self.committed.range(..op).next_back() {
-                    if below + 1 != op {
-                        return Err(self.failure(
-                            "history",
-                            format!("op {op} committed with op {} not committed", below + 1),
-                        ));
-                    }
-                }
-                self.committed.insert(op, Committed { checksum, view });
-                Ok(())
-            }
-        }
+        self.committed
+            .on_commit(op, checksum, view)
+            .map_err(|message| self.failure("history", message))
     }
 
     // ------------------------------------------------------------------ messages

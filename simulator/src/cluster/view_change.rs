@@ -20,6 +20,7 @@
 use super::network::{DoViewChange, Message};
 use super::replica::{op_prepare_max, PipelineEntry, Status, ViewPlan};
 use super::{Check, Simulation, RETRY_TICKS};
+use crate::checkers::history::CanonicalBreak;
 use std::collections::BTreeMap;
 
 /// Why a new primary cannot decide its log yet.
@@ -382,47 +383,51 @@ impl Simulation {
         let tick = self.tick;
         let view = self.replicas[index].view;
         // Committed history never changes: every committed op is in the canonical log.
-        let committed_max = self.op_committed_max();
-        if plan.op_head < committed_max {
-            return Err(self.failure(
-                "history",
-                format!(
-                    "view {view} truncates its log at op {}, below committed op {committed_max}",
-                    plan.op_head + 1
-                ),
-            ));
-        }
-        for (&op, header) in &plan.headers {
-            if let Some(committed) = self.committed.get(&op) {
-                if committed.checksum != header.checksum {
-                    let votes: Vec<String> = self.replicas[index]
-                        .votes
-                        .iter()
-                        .map(|(r, v)| {
-                            format!(
-                                "r{r}: log_view {} head {} checkpoint {} holds {:?}",
-                                v.log_view,
-                                v.op_head,
-                                v.op_checkpoint,
-                                v.header(op).map(|(h, clean)| (
-                                    format!("{:08x}", h.checksum),
-                                    h.view,
-                                    clean
-                                ))
-                            )
-                        })
-                        .collect();
-                    return Err(self.failure(
-                        "history",
+        match self.committed.on_canonical(plan.op_head, &plan.headers) {
+            Ok(()) => {}
+            Err(CanonicalBreak::TruncatesBelow {
+                op_head,
+                committed_max,
+            }) => {
+                return Err(self.failure(
+                    "history",
+                    format!(
+                        "view {view} truncates its log at op {}, below committed op {committed_max}",
+                        op_head + 1
+                    ),
+                ));
+            }
+            Err(CanonicalBreak::Contradicts {
+                op,
+                chosen,
+                committed,
+            }) => {
+                let votes: Vec<String> = self.replicas[index]
+                    .votes
+                    .iter()
+                    .map(|(r, v)| {
                         format!(
-                            "view {view} chose {:08x} for op {op}, committed as {:08x} in view {}; votes: {}",
-                            header.checksum,
-                            committed.checksum,
-                            committed.view,
-                            votes.join("; ")
-                        ),
-                    ));
-                }
+                            "r{r}: log_view {} head {} checkpoint {} holds {:?}",
+                            v.log_view,
+                            v.op_head,
+                            v.op_checkpoint,
+                            v.header(op).map(|(h, clean)| (
+                                format!("{:08x}", h.checksum),
+                                h.view,
+                                clean
+                            ))
+                        )
+                    })
+                    .collect();
+                return Err(self.failure(
+                    "history",
+                    format!(
+                        "view {view} chose {chosen:08x} for op {op}, committed as {:08x} in view {}; votes: {}",
+                        committed.checksum,
+                        committed.view,
+                        votes.join("; ")
+                    ),
+                ));
             }
         }
         // A primary that lags the votes' checkpoint syncs to it first (the ops below are

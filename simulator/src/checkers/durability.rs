@@ -82,8 +82,8 @@ impl Simulation {
     ) -> Result<(), Failure> {
         let replica = &self.replicas[index];
         let ops = replica.op_checkpoint + 1..=replica.op_prepare_max();
-        for (&op, checksum) in self.acked[index].range(ops) {
-            let header = Header::decode(&self.messages[checksum]).expect("a prepare made here");
+        for (op, checksum) in self.acknowledged.owed_in(index, ops) {
+            let header = Header::decode(&self.messages[&checksum]).expect("a prepare made here");
             let slot = replica.journal.slot_for_op(op);
             if replica.journal.has_header(&header) || replica.journal.faulty(slot) {
                 continue;

@@ -19,11 +19,12 @@
 //!   recovered journal holds no header that is not a prepare ever made, none that contradicts
 //!   the committed history where its durable view proves it knew better, and no header whose
 //!   view or op its durable state forbids.
-//! - *nack* (`cluster/view_change.rs`, on every vote): a replica never nacks an op it
-//!   acknowledged.
+//! - *nack* (`acknowledged.rs`, an observer fed by acknowledgements, truncations, checkpoints
+//!   and votes): a replica never nacks an op it acknowledged.
 //! - *liveness* (`final_state.rs`): with faults off, the cluster becomes clean within a bounded
 //!   number of ticks, and ends repaired, quiescent and holding the committed history.
 
+pub mod acknowledged;
 mod durability;
 mod final_state;
 pub mod history;
@@ -278,7 +279,7 @@ mod tests {
             .checksum;
         let view = simulation.replicas[1].view;
         let lost = made_header(&mut simulation, op, view, parent);
-        simulation.acked[1].insert(op, lost.checksum);
+        simulation.acknowledged.on_ack(1, op, lost.checksum);
         let failure = simulation.vote(1).expect_err("nacks what it acknowledged");
         assert_eq!(failure.checker, "nack");
         // Held dirty is no excuse (dirty and not faulty nacks); a faulty slot is.

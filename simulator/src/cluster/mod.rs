@@ -20,6 +20,7 @@ mod normal;
 pub mod replica;
 mod view_change;
 
+use crate::checkers::acknowledged::Acknowledged;
 use crate::checkers::history::CommittedHistory;
 use crate::checkers::Failure;
 use crate::coverage::Coverage;
@@ -75,12 +76,8 @@ pub struct Simulation {
     pub messages: BTreeMap<u32, Vec<u8>>,
     /// Ground truth: the committed history, and the *history* checker that guards it.
     pub committed: CommittedHistory,
-    /// Ground truth: per replica, the ops it acknowledged (`prepare_ok`, or a solo replica's own
-    /// commit) and has not since given up through a protocol step (a `start_view` that truncated
-    /// or replaced them).
-    pub(crate) acked: Vec<BTreeMap<u64, u32>>,
-    /// Per replica, entries a view change removed or replaced (to count re-adoption).
-    pub(crate) removed: Vec<BTreeMap<u64, u32>>,
+    /// Ground truth: what each replica acknowledged and still owes, and the *nack* checker.
+    pub(crate) acknowledged: Acknowledged,
     /// Per replica, the highest checkpoint it jumped to by state sync: below it, it never had to
     /// hold the history.
     pub(crate) synced: Vec<u64>,
@@ -145,8 +142,7 @@ impl Simulation {
             network: Network::default(),
             messages: BTreeMap::from([(root.checksum, root.to_bytes().to_vec())]),
             committed: CommittedHistory::new(&root),
-            acked: vec![BTreeMap::new(); count],
-            removed: vec![BTreeMap::new(); count],
+            acknowledged: Acknowledged::new(count),
             synced: vec![0; count],
             serving: Vec::new(),
             trace: Trace::new(keep_trace),

@@ -178,14 +178,17 @@ impl Simulation {
             }
             self.forget_entry(index, current.op, current.checksum);
         }
-        if let Some(&acked) = self.acked[index].get(&header.op) {
+        if let Some(acked) = self.acknowledged.owed(index, header.op) {
             if acked != header.checksum {
                 // The protocol names another version of an op this replica acknowledged (its
                 // slot lost that version to a fault): it gives that version up.
                 self.forget_entry(index, header.op, acked);
             }
         }
-        if self.removed[index].get(&header.op) == Some(&header.checksum) {
+        if self
+            .acknowledged
+            .was_given_up(index, header.op, header.checksum)
+        {
             self.coverage.add_event("readopt_same_checksum", 1);
             let tick = self.tick;
             self.trace.record(
@@ -211,10 +214,7 @@ impl Simulation {
     /// The replica gives up `(op, checksum)` through a protocol step: it no longer has to hold
     /// it, and if it comes back it is a re-adoption.
     pub(crate) fn forget_entry(&mut self, index: usize, op: u64, checksum: u32) {
-        if self.acked[index].get(&op) == Some(&checksum) {
-            self.acked[index].remove(&op);
-        }
-        self.removed[index].insert(op, checksum);
+        self.acknowledged.on_give_up(index, op, checksum);
     }
 
     /// Moves the replica's checkpoint to `checkpoint_header`'s op, in memory now and durably
@@ -223,7 +223,7 @@ impl Simulation {
         let checkpoint = checkpoint_header.op;
         self.replicas[index].op_checkpoint = checkpoint;
         self.replicas[index].checkpoint_header = checkpoint_header;
-        self.release_acked(index, checkpoint);
+        self.acknowledged.on_checkpoint(index, checkpoint);
         self.superblock_update(index, |s| {
             s.op_checkpoint = checkpoint;
             s.checkpoint_header = checkpoint_header;
@@ -231,25 +231,11 @@ impl Simulation {
         });
     }
 
-    /// A checkpoint covers the ops up to it: they are committed state now, not entries the
-    /// replica still vouches for. (Its log may reuse their slots once the checkpoint is durable
-    /// on its peers, and a crash before its own is durable can then lose them: the *history*
-    /// checker, not the *nack* checker, decides whether that ever costs a committed op.)
-    fn release_acked(&mut self, index: usize, checkpoint: u64) {
-        self.acked[index].retain(|&op, _| op > checkpoint);
-    }
-
     /// Truncates the replica's journal from `op_min` (a view change's canonical head + 1).
     pub(crate) fn truncate_from(&mut self, index: usize, op_min: u64) {
         // Everything from `op_min` up is given up, held or not (a faulty slot may have held an op
         // the replica acknowledged: the view change proved it uncommitted).
-        let given_up: Vec<(u64, u32)> = self.acked[index]
-            .range(op_min..)
-            .map(|(&op, &checksum)| (op, checksum))
-            .collect();
-        for (op, checksum) in given_up {
-            self.forget_entry(index, op, checksum);
-        }
+        self.acknowledged.on_truncate(index, op_min);
         let journal = &self.replicas[index].journal;
         if journal.op_maximum() < op_min {
             return;
@@ -434,7 +420,7 @@ impl Simulation {
         for (position, (op, checksum)) in oks.into_iter().enumerate() {
             self.replicas[index].oks_sent.insert(op);
             if position >= covered {
-                self.acked[index].insert(op, checksum);
+                self.acknowledged.on_ack(index, op, checksum);
             }
             if primary == index {
                 self.on_prepare_ok(index, index, view, op, checksum)?;
@@ -728,7 +714,7 @@ impl Simulation {
                 ));
             };
             self.commit(op, header.checksum, view - 1)?;
-            self.acked[index].insert(op, header.checksum);
+            self.acknowledged.on_ack(index, op, header.checksum);
         }
         let view_headers = self.view_headers(index, head);
         let replica = &mut self.replicas[index];

@@ -184,17 +184,9 @@ impl Simulation {
             headers,
             faulty,
         };
-        for (&op, &checksum) in self.acked[index].range(replica.op_checkpoint + 1..) {
-            if vote.nacks(op, checksum) {
-                return Err(self.failure(
-                    "nack",
-                    format!(
-                        "r{index} votes in view {} without op {op} ({checksum:08x}), which it acknowledged, and its slot is not faulty",
-                        replica.view
-                    ),
-                ));
-            }
-        }
+        self.acknowledged
+            .on_vote(index, &vote, replica.op_checkpoint)
+            .map_err(|message| self.failure("nack", message))?;
         Ok(vote)
     }
 

@@ -40,6 +40,28 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_bad_input(&["run", "1", "--without", "gravity"], "unknown");
     assert_bad_input(&["shrink", "3"], "passes: nothing to shrink");
     assert_bad_input(&["merge", "/nonexistent/report.json"], "no such file");
+    // Refused before the range runs (a million seeds would not finish).
+    assert_bad_input(
+        &[
+            "fuzz",
+            "--seeds",
+            "0..1000000",
+            "--json",
+            "/no/such/dir/r.json",
+        ],
+        "does not exist",
+    );
+}
+
+#[test]
+fn malformed_report_is_named_a_report() {
+    let directory = std::env::temp_dir().join(format!("vopr-cli-report-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    let path = directory.join("report-0.json");
+    std::fs::write(&path, "{\"seeds_run\": ").expect("write");
+    let file = path.to_str().expect("utf-8");
+    assert_bad_input(&["merge", file], "not a valid fuzz report");
+    std::fs::remove_dir_all(&directory).expect("cleanup");
 }
 
 #[test]

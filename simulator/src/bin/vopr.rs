@@ -451,6 +451,20 @@ fn verdict(report: &Report) -> ExitCode {
 }
 
 fn fuzz_command(options: &FuzzOptions, json: Option<PathBuf>) -> ExitCode {
+    // Refuse an unwritable report path before the range runs, not after.
+    if let Some(path) = &json {
+        let directory = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !directory.is_dir() {
+            return bad_input(format!(
+                "--json {}: directory {} does not exist",
+                path.display(),
+                directory.display()
+            ));
+        }
+    }
     let (bar, progress) = progress_reporter(options.seeds().len() as u64);
     let report = fuzz(options, &progress);
     if let Some(bar) = bar {
@@ -471,6 +485,12 @@ fn merge_command(paths: &[PathBuf], json: Option<PathBuf>) -> ExitCode {
         match corpus::load::<Report>(path) {
             Ok(Some(report)) => reports.push(report),
             Ok(None) => return bad_input(format!("{}: no such file", path.display())),
+            Err(corpus::CorpusError::Corrupt { path, source }) => {
+                return bad_input(format!(
+                    "{} is not a valid fuzz report (the JSON of `vopr fuzz --json`): {source}",
+                    path.display()
+                ))
+            }
             Err(error) => return bad_input(error),
         }
     }

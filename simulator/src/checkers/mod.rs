@@ -172,6 +172,17 @@ mod tests {
         header
     }
 
+    /// A header for the op after the committed head, on top of the committed history.
+    fn next_header(simulation: &mut Simulation, view: u32) -> Header {
+        let op = simulation.op_committed_max() + 1;
+        let parent = simulation
+            .committed
+            .get(op - 1)
+            .expect("committed")
+            .checksum;
+        made_header(simulation, op, view, parent)
+    }
+
     /// (a) Committed history is immutable: committing another version of a committed op, or a
     /// view whose canonical log stops below the commit, is reported.
     #[test]
@@ -220,13 +231,7 @@ mod tests {
         );
         // A header no primary made.
         let mut simulation = quiet_cluster();
-        let op = simulation.op_committed_max() + 1;
-        let parent = simulation
-            .committed
-            .get(op - 1)
-            .expect("committed")
-            .checksum;
-        let invented = made_header(&mut simulation, op, 0, parent);
+        let invented = next_header(&mut simulation, 0);
         simulation.messages.remove(&invented.checksum);
         simulation.replicas[1]
             .journal
@@ -245,14 +250,8 @@ mod tests {
     #[test]
     fn history_checker_refuses_a_head_past_the_durable_log_view() {
         let mut simulation = quiet_cluster();
-        let op = simulation.op_committed_max() + 1;
-        let parent = simulation
-            .committed
-            .get(op - 1)
-            .expect("committed")
-            .checksum;
         let log_view = simulation.replicas[1].superblock.log_view;
-        let ahead = made_header(&mut simulation, op, log_view + 1, parent);
+        let ahead = next_header(&mut simulation, log_view + 1);
         simulation.replicas[1].journal.set_header_as_dirty(&ahead);
         let failure = simulation
             .check_recovered_history(1)
@@ -271,15 +270,9 @@ mod tests {
     fn nack_checker_refuses_a_vote_without_an_acknowledged_op() {
         let mut simulation = quiet_cluster();
         simulation.vote(1).expect("holds what it acknowledged");
-        let op = simulation.op_committed_max() + 1;
-        let parent = simulation
-            .committed
-            .get(op - 1)
-            .expect("committed")
-            .checksum;
         let view = simulation.replicas[1].view;
-        let lost = made_header(&mut simulation, op, view, parent);
-        simulation.acknowledged.on_ack(1, op, lost.checksum);
+        let lost = next_header(&mut simulation, view);
+        simulation.acknowledged.on_ack(1, lost.op, lost.checksum);
         let failure = simulation.vote(1).expect_err("nacks what it acknowledged");
         assert_eq!(failure.checker, "nack");
         // Held dirty is no excuse (dirty and not faulty nacks); a faulty slot is.

@@ -508,6 +508,10 @@ impl Simulation {
     pub(crate) fn superblock_update(&mut self, index: usize, update: impl FnOnce(&mut Superblock)) {
         let mut superblock = self.replicas[index].superblock_latest().clone();
         update(&mut superblock);
+        assert_eq!(
+            superblock.op_checkpoint, superblock.checkpoint_header.op,
+            "r{index}: the superblock's checkpoint and its header disagree"
+        );
         let latency = self
             .rng
             .gen_range(1..=self.config.superblock_latency_ticks_max);

@@ -17,8 +17,7 @@ pub struct DoViewChange {
     /// The highest op the sender's journal holds a header for.
     pub op_head: u64,
     pub commit_max: u64,
-    /// The sender's durable checkpoint, and its header.
-    pub op_checkpoint: u64,
+    /// The header of the sender's durable checkpoint (its op is the checkpoint).
     pub checkpoint_header: Header,
     /// The headers the journal holds above its checkpoint (and the head's), with whether each is
     /// held clean (its prepare durable: the sender may have acknowledged it and can serve it).
@@ -154,13 +153,5 @@ impl Network {
             return None;
         }
         self.queue.remove(&key)
-    }
-
-    pub fn len(&self) -> usize {
-        self.queue.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
     }
 }

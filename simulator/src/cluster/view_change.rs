@@ -179,7 +179,6 @@ impl Simulation {
             log_view: replica.superblock.log_view,
             op_head,
             commit_max: replica.commit_max,
-            op_checkpoint: replica.superblock.op_checkpoint,
             checkpoint_header: replica.superblock.checkpoint_header,
             headers,
             faulty,
@@ -340,7 +339,7 @@ impl Simulation {
             .values()
             .filter(|v| !truncated && v.log_view == log_view_max)
         {
-            let high = op_prepare_max(&self.config.journal, vote.op_checkpoint);
+            let high = op_prepare_max(&self.config.journal, vote.checkpoint_header.op);
             for (slot, _) in vote.faulty.iter().enumerate().filter(|(_, f)| **f) {
                 let slot = slot as u64;
                 // The op above the head that this slot would hold, if within the voter's window.
@@ -402,7 +401,7 @@ impl Simulation {
                             "r{r}: log_view {} head {} checkpoint {} holds {:?}",
                             v.log_view,
                             v.op_head,
-                            v.op_checkpoint,
+                            v.checkpoint_header.op,
                             v.header(op).map(|(h, clean)| (
                                 format!("{:08x}", h.checksum),
                                 h.view,

@@ -139,6 +139,23 @@ struct Pending {
     len: u64,
     /// The write's bytes, copied at submission; empty for a read.
     data: Vec<u8>,
+    /// A fault the driver aimed at this write ([`Disk::aim_write`]).
+    aim: Option<WriteAim>,
+}
+
+/// A fault aimed at one pending write by the driver (a scenario's script, or a fuzzer that aims
+/// faults where rare cases need them) instead of drawn by chance. It is injected, marked and
+/// logged exactly as a drawn fault of its kind, and only where a drawn one could fall: while
+/// faults are enabled, in a chunk the atlas lets fault, and never as a second silent drop in one
+/// chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteAim {
+    /// The write is lost when it completes: it reports success and stores nothing.
+    Lose,
+    /// The write lands at the same offset of another slot when it completes.
+    Misdirect,
+    /// The write is torn if the disk crashes before it completes.
+    Tear,
 }
 
 impl Pending {
@@ -360,7 +377,73 @@ impl Disk {
             offset,
             len,
             data,
+            aim: None,
         });
+    }
+
+    /// Aims `aim` at the pending write `id`. Returns whether it was aimed: `false` if no such
+    /// write is pending, faults are off, or the atlas keeps faults out of its range.
+    pub fn aim_write(&mut self, id: u64, aim: WriteAim) -> bool {
+        let enabled = self.faults_enabled;
+        let Some(index) = self
+            .pending
+            .iter()
+            .position(|p| p.id == id && p.kind == IoKind::Write)
+        else {
+            return false;
+        };
+        let pending = &self.pending[index];
+        let allowed = enabled
+            && (aim == WriteAim::Tear
+                || self.range_may_fault(pending.zone, pending.offset, pending.len));
+        if allowed {
+            self.pending[index].aim = Some(aim);
+        }
+        allowed
+    }
+
+    /// Rots one bit of the sector at `sector_offset` of `zone` now (logged as a write bit flip:
+    /// the stored bytes are damaged). Returns whether it was injected (faults on, atlas allows).
+    pub fn aim_bit_rot(&mut self, now_tick: u64, zone: ZoneId, sector_offset: u64) -> bool {
+        self.advance_tick(now_tick);
+        let sector_size = self.sector_size;
+        assert_eq!(sector_offset % sector_size, 0);
+        if !self.faults_enabled || !self.range_may_fault(zone, sector_offset, sector_size) {
+            return false;
+        }
+        let bit = self.prng.gen_range(0..sector_size * 8);
+        let byte = self.memory_offset(zone, sector_offset) + (bit / 8) as usize;
+        self.memory[byte] ^= 1 << (bit % 8);
+        self.mark_faulty(zone, sector_offset, sector_size);
+        self.log(
+            now_tick,
+            FaultKind::WriteBitFlip,
+            zone,
+            sector_offset,
+            sector_size,
+        );
+        true
+    }
+
+    /// Makes the sector at `sector_offset` of `zone` unreadable now (a latent sector error).
+    /// Returns whether it was injected (faults on, atlas allows).
+    pub fn aim_latent_error(&mut self, now_tick: u64, zone: ZoneId, sector_offset: u64) -> bool {
+        self.advance_tick(now_tick);
+        let sector_size = self.sector_size;
+        assert_eq!(sector_offset % sector_size, 0);
+        if !self.faults_enabled || !self.range_may_fault(zone, sector_offset, sector_size) {
+            return false;
+        }
+        let sector = self.sector_index(zone, sector_offset);
+        self.sectors_latent.set(sector, true);
+        self.log(
+            now_tick,
+            FaultKind::LatentSectorError,
+            zone,
+            sector_offset,
+            sector_size,
+        );
+        true
     }
 
     /// Completes the next I/O whose ready tick is at most `now_tick`: the earliest ready tick
@@ -396,7 +479,13 @@ impl Disk {
                 result
             }
             IoKind::Write => {
-                self.write_finish(now_tick, pending.zone, pending.offset, &pending.data);
+                self.write_finish(
+                    now_tick,
+                    pending.zone,
+                    pending.offset,
+                    &pending.data,
+                    pending.aim,
+                );
                 Ok(())
             }
         };
@@ -439,7 +528,8 @@ impl Disk {
         for entry in pending.drain(..) {
             if entry.kind == IoKind::Write {
                 let torn_probability = self.faults.crash_write_torn_probability;
-                if self.faults_enabled && self.chance(torn_probability) {
+                let aimed = entry.aim == Some(WriteAim::Tear);
+                if self.faults_enabled && (self.chance(torn_probability) | aimed) {
                     self.write_tear(now_tick, entry.zone, entry.offset, &entry.data);
                 } else if self.prng.gen_bool(0.5) {
                     self.store(entry.zone, entry.offset, &entry.data);
@@ -582,13 +672,22 @@ impl Disk {
         }
     }
 
-    fn write_finish(&mut self, tick: u64, zone: ZoneId, offset: u64, data: &[u8]) {
+    fn write_finish(
+        &mut self,
+        tick: u64,
+        zone: ZoneId,
+        offset: u64,
+        data: &[u8],
+        aim: Option<WriteAim>,
+    ) {
         let len = data.len() as u64;
         let enabled = self.faults_enabled;
 
+        // An aimed fault still draws the chance it replaces, so that aiming one write leaves
+        // every other draw of the run where it was.
         let lost_probability = self.faults.lost_write_probability;
         if enabled
-            && self.chance(lost_probability)
+            && (self.chance(lost_probability) | (aim == Some(WriteAim::Lose)))
             && self.range_may_fault(zone, offset, len)
             && self.may_drop_silently(zone, offset, len)
         {
@@ -601,7 +700,7 @@ impl Disk {
         let mut landed_offset = offset;
         let misdirected_probability = self.faults.misdirected_write_probability;
         if enabled
-            && self.chance(misdirected_probability)
+            && (self.chance(misdirected_probability) | (aim == Some(WriteAim::Misdirect)))
             && self.range_may_fault(zone, offset, len)
             && self.may_drop_silently(zone, offset, len)
         {

@@ -47,6 +47,6 @@ pub mod fault_log;
 pub mod faults;
 
 pub use atlas::{quorum_replication, FaultAtlas};
-pub use disk::{Completion, Disk, DiskOptions, IoError, IoKind, ZoneId, ZoneSpec};
+pub use disk::{Completion, Disk, DiskOptions, IoError, IoKind, WriteAim, ZoneId, ZoneSpec};
 pub use fault_log::{FaultLog, FaultRecord};
 pub use faults::{FaultConfig, FaultKind};

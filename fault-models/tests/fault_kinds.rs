@@ -487,3 +487,63 @@ fn crash_without_tears_applies_or_drops_whole_writes() {
     assert!(applied > 0);
     assert!(dropped > 0);
 }
+
+/// Aimed faults: with every probability zero, a fault aimed at one write or one sector happens
+/// exactly there, and is marked and logged as its drawn kind would be; nothing else changes.
+#[test]
+fn aimed_faults_fall_exactly_where_aimed() {
+    let mut disk = only(FaultConfig::default());
+    let offset = 2 * SECTOR_SIZE;
+    let old = disk.peek(ZONE_HEADERS, offset, SECTOR_SIZE).to_vec();
+    disk.submit_write(0, 7, ZONE_HEADERS, offset, &pattern(5, SECTOR_SIZE));
+    assert!(
+        !disk.aim_write(8, fault_models::WriteAim::Lose),
+        "no such write"
+    );
+    assert!(disk.aim_write(7, fault_models::WriteAim::Lose));
+    drain(&mut disk, 1_000);
+    assert_eq!(disk.peek(ZONE_HEADERS, offset, SECTOR_SIZE), &old[..]);
+    assert_eq!(disk.fault_log().records()[0].kind, FaultKind::LostWrite);
+
+    // A torn write needs a crash before it completes.
+    let prepare = PREPARE_SLOT_SIZE;
+    disk.submit_write(
+        1_000,
+        9,
+        ZONE_PREPARES,
+        prepare,
+        &pattern(6, 2 * SECTOR_SIZE),
+    );
+    assert!(disk.aim_write(9, fault_models::WriteAim::Tear));
+    disk.crash(1_000);
+    assert_eq!(disk.fault_log().records()[1].kind, FaultKind::TornWrite);
+    assert!(disk.range_faulty(ZONE_PREPARES, prepare, 2 * SECTOR_SIZE));
+
+    // Bit rot and a latent error, now, at one sector.
+    let sector = 5 * PREPARE_SLOT_SIZE;
+    let before = disk.peek(ZONE_PREPARES, sector, SECTOR_SIZE).to_vec();
+    assert!(disk.aim_bit_rot(1_000, ZONE_PREPARES, sector));
+    assert_eq!(
+        bits_different(&before, disk.peek(ZONE_PREPARES, sector, SECTOR_SIZE)),
+        1
+    );
+    assert!(disk.aim_latent_error(1_000, ZONE_PREPARES, sector + SECTOR_SIZE));
+    disk.submit_read(1_000, 10, ZONE_PREPARES, sector, 2 * SECTOR_SIZE);
+    let completions = drain(&mut disk, 2_000);
+    assert!(completions[0].0.result.is_err());
+    let kinds: Vec<FaultKind> = disk.fault_log().records().iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            FaultKind::LostWrite,
+            FaultKind::TornWrite,
+            FaultKind::WriteBitFlip,
+            FaultKind::LatentSectorError
+        ]
+    );
+
+    // Faults off: nothing can be aimed.
+    disk.set_faults_enabled(false);
+    assert!(!disk.aim_bit_rot(2_001, ZONE_PREPARES, 0));
+    assert!(!disk.aim_latent_error(2_001, ZONE_PREPARES, 0));
+}

@@ -79,6 +79,9 @@ pub enum WriteOutcome {
     EntryRemovedThenAddedWhileWritingHeaders,
     /// Another write of the slot started over this prepare while its header was being written.
     EntryChangedTwiceWhileWritingHeaders,
+    /// A read found this prepare corrupt on disk (it landed damaged) while its header was being
+    /// written: the slot stays faulty and dirty, to be repaired.
+    PrepareFoundCorruptWhileWritingHeaders,
 }
 
 /// Why a read returned no prepare.

@@ -79,6 +79,9 @@ pub(crate) struct Write {
     offset: u64,
     len: u64,
     pub(crate) fix_sector: u64,
+    /// A read found this write's prepare corrupt after it landed, while its header sector was
+    /// being written: the write itself went bad, and its completion must not clear the fault.
+    prepare_found_corrupt: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +171,7 @@ impl Journal {
                 offset: 0,
                 len: 0,
                 fix_sector: 0,
+                prepare_found_corrupt: false,
             })
             .collect();
         let iops_max = (config.iops_read_max + config.iops_write_max) as usize;
@@ -414,6 +418,7 @@ impl Journal {
         assert_eq!(write.lock, Lock::Unlocked);
         write.stage = stage;
         write.generation = write.generation.wrapping_add(1);
+        write.prepare_found_corrupt = false;
         Some(index)
     }
 
@@ -660,6 +665,11 @@ impl Journal {
             && !canary::active(Canary::WriteDoneMatchesOp)
         {
             WriteOutcome::EntryChangedTwiceWhileWritingHeaders
+        } else if self.writes[index].prepare_found_corrupt {
+            // A read of this very prepare failed its checks after the prepare landed: the write
+            // itself went bad. Clearing the fault now would forget damage the journal has seen.
+            assert!(self.dirty[slot] && self.faulty[slot]);
+            WriteOutcome::PrepareFoundCorruptWhileWritingHeaders
         } else {
             self.dirty.set(slot, false);
             self.faulty.set(slot, false);
@@ -771,6 +781,15 @@ impl Journal {
                 {
                     self.faulty.set(slot, true);
                     self.dirty.set(slot, true);
+                    // This prepare's own write may still be writing its header sector.
+                    for write in self.writes.iter_mut() {
+                        if write.stage == WriteStage::Header
+                            && write.header.op == op
+                            && write.header.checksum == checksum
+                        {
+                            write.prepare_found_corrupt = true;
+                        }
+                    }
                 }
                 self.read_release_index(index);
                 self.push_event(Event::ReadDone {

@@ -378,6 +378,52 @@ fn read_rejections_after_io_mark_the_slot_faulty() {
     }
 }
 
+/// A prepare that landed damaged (a write fault), found so by a read while its header sector is
+/// still being written: the header write's completion must not clear the fault it cannot undo.
+#[test]
+fn prepare_found_corrupt_while_its_header_is_written_stays_faulty() {
+    let mut h = Harness::new(config_small(), false, 9);
+    let m = message(1, 0, Header::root(CLUSTER).checksum, 300);
+    let checksum = header_of(&m).checksum;
+    assert_eq!(h.append(&m), WriteStart::Started);
+    let prepare = h
+        .find(IoKind::Write, Zone::WalPrepares)
+        .expect("prepare write");
+    h.complete(prepare);
+    // The prepare landed with one bit flipped; its header sector write is now in flight.
+    h.wal_prepares[2048 + 200] ^= 1;
+    assert!(h.find(IoKind::Write, Zone::WalHeaders).is_some());
+    h.journal
+        .read_prepare(1, checksum, ReadPurpose::Repair)
+        .unwrap();
+    h.pump();
+    let read = h.find(IoKind::Read, Zone::WalPrepares).expect("read");
+    h.complete(read);
+    assert_eq!(read_result(&mut h), Err(ReadReject::CorruptBody));
+    assert!(h.journal.faulty(1) && h.journal.dirty(1));
+    let header_write = h
+        .find(IoKind::Write, Zone::WalHeaders)
+        .expect("header write");
+    h.complete(header_write);
+    assert_eq!(
+        write_outcomes(&h.take_events()),
+        [(1, WriteOutcome::PrepareFoundCorruptWhileWritingHeaders)]
+    );
+    assert!(
+        h.journal.faulty(1) && h.journal.dirty(1),
+        "the damage the read found is still there"
+    );
+    // A repair (the same prepare again) clears it.
+    assert_eq!(h.journal.write_prepare(&m), WriteStart::Started);
+    h.run();
+    assert_eq!(
+        write_outcomes(&h.take_events()),
+        [(1, WriteOutcome::Written)]
+    );
+    assert!(!h.journal.faulty(1) && !h.journal.dirty(1));
+    h.check_disk_matches_memory();
+}
+
 #[test]
 fn read_rejections_for_changes_during_the_read() {
     // Prepare changed during read: a newer entry's write starts over the slot meanwhile.

@@ -1,5 +1,6 @@
 //! The end of a run: every replica repaired, quiescent, and holding the committed history.
 
+use super::journal_disk::Compare;
 use super::Failure;
 use crate::Simulation;
 
@@ -30,15 +31,19 @@ impl Simulation {
                 ));
             }
             let high = self.op_committed_max();
-            for op in replica.op_checkpoint + 1..=high.min(replica.op_prepare_max()) {
+            let ops_owed = replica.op_checkpoint + 1..=high.min(replica.op_prepare_max());
+            let ops_owed_count = ops_owed.clone().count() as u64;
+            for op in ops_owed {
                 let committed = self
                     .committed
                     .get(op)
                     .expect("every op up to the max is committed");
-                let held = replica
-                    .journal
-                    .header_with_op(op)
-                    .is_some_and(|h| h.checksum == committed.checksum);
+                // Through `header(slot)`, the view every checker reads the journal by: a journal
+                // that reports its slots reserved would blind them all.
+                let header = replica.journal.header(replica.journal.slot_for_op(op));
+                let held = !header.is_reserved()
+                    && header.op == op
+                    && header.checksum == committed.checksum;
                 if !held {
                     return Err(self.failure(
                         "durability",
@@ -67,7 +72,13 @@ impl Simulation {
                     }
                 }
             }
-            self.check_journal_matches_disk(index)?;
+            let compared = self.check_journal_matches_disk(index, Compare::Idle)?;
+            if compared < ops_owed_count {
+                return Err(self.failure(
+                    "journal",
+                    format!("r{index} ends holding {ops_owed_count} committed ops, but the journal checker compared only {compared} slots"),
+                ));
+            }
         }
         Ok(())
     }

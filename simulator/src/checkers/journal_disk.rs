@@ -1,32 +1,92 @@
-//! The *journal* checker: whenever a replica has no I/O in flight, every clean slot's redundant
-//! header, prepare and zeroed padding on its disk match what the journal holds in memory (slots
-//! the disk's fault state marks are skipped: a fault there is expected, and the journal cannot
-//! know yet). Most journal bugs are completions that mark a slot clean against a stale view of
-//! it, or shared header sectors carrying a neighbour's header wrong: this is what sees them.
+//! The *journal* checker: every clean slot's redundant header, prepare and zeroed padding on the
+//! replica's disk match what the journal holds in memory. Most journal bugs are completions that
+//! mark a slot clean against a stale view of it, or shared header sectors carrying a neighbour's
+//! header wrong: this is what sees them.
+//!
+//! It runs in three modes ([`Compare`]), which differ in what the journal can be expected to
+//! know. Sectors the disk marks damaged are skipped while the journal cannot have seen the
+//! damage (a latent error nobody read yet), and compared where it has: after a recovery (which
+//! reads every slot) and where it rejected a read of that very entry (`Replica::damage_read`).
+//!
+//! It also checks the journal's summaries against its slots (`dirty_count`, `faulty_count`,
+//! faulty implies dirty), so that a journal that misreports itself cannot blind the checkers
+//! that trust those summaries, and it returns how many slots it compared, so that callers can
+//! fail a check that examined nothing it should have.
 
 use super::Failure;
 use crate::replica::{ZONE_HEADERS, ZONE_PREPARES};
 use crate::Simulation;
-use journal::{Header, HEADER_SIZE};
+use journal::{Header, Zone, HEADER_SIZE};
+
+/// When the journal checker runs, and so what the journal must know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Compare {
+    /// No I/O in flight: every clean slot, except sectors with damage the journal never read.
+    Idle,
+    /// Right after recovery, which read every slot: a clean slot's bytes must be intact even
+    /// where the disk marks damage (a torn rewrite of identical bytes is intact).
+    Recovered,
+    /// The end of the fault phase, before the liveness phase forgets latent errors and rewrites
+    /// the rings: I/O may be in flight, so slots an in-flight write touches are skipped.
+    FaultPhaseEnd,
+}
 
 impl Simulation {
-    pub(crate) fn check_journal_matches_disk(&self, index: usize) -> Result<(), Failure> {
+    /// Compares the replica's clean slots with its disk; returns how many slots it compared.
+    pub(crate) fn check_journal_matches_disk(
+        &self,
+        index: usize,
+        mode: Compare,
+    ) -> Result<u64, Failure> {
         let replica = &self.replicas[index];
-        let config = replica.journal.config();
+        let journal = &replica.journal;
+        let config = journal.config();
+        let sector_size = config.sector_size;
+        let in_flight = |zone: Zone, offset: u64, len: u64| {
+            mode == Compare::FaultPhaseEnd
+                && replica
+                    .in_flight_writes
+                    .values()
+                    .any(|&(z, o, l)| z == zone && o < offset + len && offset < o + l)
+        };
+        // After a recovery, header damage is unseen only if a fault made it after the recovery's
+        // reads: on one of its own `fix` writes. Recovery writes no prepare.
+        let faults_since_restart =
+            &replica.disk.fault_log().records()[replica.fault_log_at_restart..];
+        let damage_unseen = |zone, offset, len, seen: bool| {
+            replica.disk.range_faulty(zone, offset, len)
+                && (!seen
+                    || zone == ZONE_HEADERS
+                        && faults_since_restart
+                            .iter()
+                            .any(|record| record.overlaps(zone, offset, len)))
+        };
+        let (mut dirty_count, mut faulty_count, mut compared) = (0usize, 0usize, 0u64);
         for slot in 0..config.slot_count {
-            let header = *replica.journal.header(slot);
-            if replica.journal.dirty(slot) || header.is_reserved() {
+            let (dirty, faulty) = (journal.dirty(slot), journal.faulty(slot));
+            dirty_count += usize::from(dirty);
+            faulty_count += usize::from(faulty);
+            if faulty && !dirty {
+                return Err(self.failure(
+                    "knowledge",
+                    format!("r{index} slot {slot} is faulty but not dirty"),
+                ));
+            }
+            let header = *journal.header(slot);
+            if dirty || header.is_reserved() {
                 // Removal cleans a slot in memory without writing it: reserved slots are skipped.
                 continue;
             }
-            let sector_offset = slot / config.headers_per_sector() * config.sector_size;
-            if !replica
-                .disk
-                .range_faulty(ZONE_HEADERS, sector_offset, config.sector_size)
-            {
-                let sector = replica
-                    .disk
-                    .peek(ZONE_HEADERS, sector_offset, config.sector_size);
+            compared += 1;
+            let sector_offset = slot / config.headers_per_sector() * sector_size;
+            let header_damage_unseen = damage_unseen(
+                ZONE_HEADERS,
+                sector_offset,
+                sector_size,
+                mode == Compare::Recovered,
+            );
+            if !header_damage_unseen && !in_flight(Zone::WalHeaders, sector_offset, sector_size) {
+                let sector = replica.disk.peek(ZONE_HEADERS, sector_offset, sector_size);
                 let within = (slot * HEADER_SIZE - sector_offset) as usize;
                 let bytes = &sector[within..within + HEADER_SIZE as usize];
                 if Header::decode(bytes) != Ok(header) {
@@ -35,20 +95,36 @@ impl Simulation {
             }
             let size_ceil = config.sector_ceil(u64::from(header.size));
             let prepare_offset = slot * config.message_size_max;
-            if !replica
-                .disk
-                .range_faulty(ZONE_PREPARES, prepare_offset, size_ceil)
-            {
+            let seen = mode == Compare::Recovered
+                || replica.damage_read[slot as usize] == Some(header.checksum);
+            let prepare_damage_unseen =
+                damage_unseen(ZONE_PREPARES, prepare_offset, size_ceil, seen);
+            if !prepare_damage_unseen && !in_flight(Zone::WalPrepares, prepare_offset, size_ceil) {
                 let bytes = replica.disk.peek(ZONE_PREPARES, prepare_offset, size_ceil);
                 let size = header.size as usize;
                 let intact = Header::decode(bytes) == Ok(header)
                     && header.valid_checksum_body(&bytes[HEADER_SIZE as usize..size])
                     && bytes[size..].iter().all(|&b| b == 0);
                 if !intact {
-                    return Err(self.failure("journal", format!("r{index} slot {slot} is clean with op {} but its prepare on disk differs", header.op)));
+                    let checker = if replica.damage_read[slot as usize] == Some(header.checksum) {
+                        "knowledge"
+                    } else {
+                        "journal"
+                    };
+                    return Err(self.failure(checker, format!("r{index} slot {slot} is clean with op {} but its prepare on disk differs ({mode:?}{})", header.op, if checker == "knowledge" { "; the journal read that damage and rejected it" } else { "" })));
                 }
             }
         }
-        Ok(())
+        if journal.dirty_count() != dirty_count || journal.faulty_count() != faulty_count {
+            return Err(self.failure(
+                "knowledge",
+                format!(
+                    "r{index} reports {} dirty and {} faulty slots, but its slots say {dirty_count} and {faulty_count}",
+                    journal.dirty_count(),
+                    journal.faulty_count()
+                ),
+            ));
+        }
+        Ok(compared)
     }
 }

@@ -8,8 +8,12 @@
 //!   refuses a repair read below its repair share.
 //! - *recovery* (`recovery.rs`): every slot that did not recover clean is explained by a crash
 //!   or a fault; faulty implies dirty; nothing is loaded and faulty at once.
-//! - *journal* (`journal_disk.rs`): whenever a replica is idle, every clean slot's bytes on disk
-//!   match what its journal holds.
+//! - *journal* (`journal_disk.rs`): whenever a replica is idle, after every recovery and at the
+//!   end of the fault phase, every clean slot's bytes on disk match what its journal holds.
+//! - *knowledge* (`knowledge.rs`): the journal's reports about itself agree with what the
+//!   simulator saw: a rejected damaged read leaves its slot faulty and dirty (and never clean
+//!   until rewritten), an intact one is never called corrupt, a recovery reports every slot and
+//!   its state agrees with each decision, `io_idle` and the dirty/faulty counts tell the truth.
 //! - *durability* (`durability.rs`): every committed op that no replica has checkpointed has an
 //!   intact copy on some replica's disk; a solo replica never recovers below its commit.
 //! - *acked* (`durability.rs`): after a recovery, every op the replica acknowledged is still in
@@ -28,7 +32,8 @@ pub mod acknowledged;
 mod durability;
 mod final_state;
 pub mod history;
-mod journal_disk;
+pub(crate) mod journal_disk;
+pub(crate) mod knowledge;
 mod recovery;
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +52,9 @@ mod tests {
     use crate::swarm::RunConfig;
     use crate::Simulation;
     use journal::Header;
+
+    /// A byte of a prepare's body (past its 128-byte header).
+    const HEADER_BODY_BYTE: usize = 130;
 
     /// A cluster seed with faults off, run until some op is acknowledged and every replica is up
     /// and idle, so that any damage the test makes is the only damage.
@@ -107,7 +115,9 @@ mod tests {
     #[test]
     fn clean_slot_whose_disk_bytes_changed_is_reported() {
         let mut simulation = quiet_cluster();
-        simulation.check_journal_matches_disk(1).expect("matches");
+        simulation
+            .check_journal_matches_disk(1, super::journal_disk::Compare::Idle)
+            .expect("matches");
         let op = simulation.op_committed_max();
         let config = simulation.config.journal;
         let offset = (op % config.slot_count) * config.message_size_max;
@@ -121,9 +131,173 @@ mod tests {
             .disk
             .poke(ZONE_PREPARES, offset, &sector);
         let failure = simulation
-            .check_journal_matches_disk(1)
+            .check_journal_matches_disk(1, super::journal_disk::Compare::Idle)
             .expect_err("the prepare on disk differs");
         assert_eq!(failure.checker, "journal");
+    }
+
+    /// The committed head's slot on replica 1, its header, and the prepare's sector offset.
+    fn head_slot(simulation: &Simulation) -> (u64, Header, u64) {
+        let op = simulation.op_committed_max();
+        let journal = &simulation.replicas[1].journal;
+        let slot = journal.slot_for_op(op);
+        let header = *journal.header(slot);
+        assert_eq!(header.op, op);
+        (
+            slot,
+            header,
+            slot * simulation.config.journal.message_size_max,
+        )
+    }
+
+    /// A rejected read of damaged bytes must leave the slot faulty; intact bytes must never be
+    /// rejected as corrupt.
+    #[test]
+    fn knowledge_checker_refuses_a_damaged_read_left_clean() {
+        use super::knowledge::ReadDelivered;
+        use journal::ReadReject;
+        let mut simulation = quiet_cluster();
+        let (slot, header, offset) = head_slot(&simulation);
+        let size = simulation
+            .config
+            .journal
+            .sector_ceil(u64::from(header.size));
+        let mut bytes = simulation.replicas[1]
+            .disk
+            .peek(ZONE_PREPARES, offset, size)
+            .to_vec();
+        let intact = ReadDelivered::new(slot, Some(&bytes), &simulation.messages);
+        assert_eq!(intact.intact, Some(header.checksum));
+        bytes[HEADER_BODY_BYTE] ^= 1;
+        let damaged = ReadDelivered::new(slot, Some(&bytes), &simulation.messages);
+        assert_eq!(damaged.intact, None);
+        let failed = ReadDelivered::new(slot, None, &simulation.messages);
+        for delivered in [damaged, failed] {
+            let failure = simulation
+                .check_read_rejected(
+                    1,
+                    header.op,
+                    header.checksum,
+                    ReadReject::CorruptBody,
+                    Some(delivered),
+                )
+                .expect_err("the slot is still clean");
+            assert_eq!(failure.checker, "knowledge");
+            assert!(
+                failure.message.contains("holds the slot clean"),
+                "{}",
+                failure.message
+            );
+        }
+        let failure = simulation
+            .check_read_rejected(
+                1,
+                header.op,
+                header.checksum,
+                ReadReject::CorruptBody,
+                Some(intact),
+            )
+            .expect_err("intact bytes called corrupt");
+        assert!(
+            failure.message.contains("rejected the intact"),
+            "{}",
+            failure.message
+        );
+        simulation
+            .check_read_rejected(
+                1,
+                header.op,
+                header.checksum,
+                ReadReject::PrepareChangedDuringRead,
+                Some(intact),
+            )
+            .expect("a race is not a corruption");
+        // Marked as the journal must: faulty and dirty.
+        simulation.replicas[1].journal.set_header_as_dirty(&header);
+        simulation.replicas[1]
+            .journal
+            .remove_entries_from(header.op);
+        simulation
+            .check_read_rejected(
+                1,
+                header.op,
+                header.checksum,
+                ReadReject::CorruptBody,
+                Some(damaged),
+            )
+            .expect("the entry moved on: the damage is not its");
+    }
+
+    /// Damage the journal has read is compared even where the disk marks it; damage nobody read
+    /// is not (the journal cannot know it).
+    #[test]
+    fn knowledge_checker_compares_a_slot_whose_damage_the_journal_read() {
+        use super::journal_disk::Compare;
+        let mut simulation = quiet_cluster();
+        let (slot, header, offset) = head_slot(&simulation);
+        let tick = simulation.tick;
+        assert!(simulation.replicas[1]
+            .disk
+            .aim_bit_rot(tick, ZONE_PREPARES, offset));
+        simulation
+            .check_journal_matches_disk(1, Compare::Idle)
+            .expect("unread damage is not the journal's to know");
+        let failure = simulation
+            .check_journal_matches_disk(1, Compare::Recovered)
+            .expect_err("a recovery reads every slot");
+        assert_eq!(failure.checker, "journal");
+        simulation.replicas[1].damage_read[slot as usize] = Some(header.checksum);
+        let failure = simulation
+            .check_journal_matches_disk(1, Compare::Idle)
+            .expect_err("read, rejected, and held clean");
+        assert_eq!(failure.checker, "knowledge");
+    }
+
+    /// The journal's claims about itself are checked against the disk and its slots.
+    #[test]
+    fn knowledge_checker_refuses_false_idle_and_unreported_recoveries() {
+        let mut simulation = quiet_cluster();
+        simulation.check_io_idle_claim(0).expect("idle");
+        let tick = simulation.tick;
+        simulation.replicas[0]
+            .disk
+            .submit_read(tick, 0, ZONE_PREPARES, 0, 512);
+        let failure = simulation
+            .check_io_idle_claim(0)
+            .expect_err("a read is in flight");
+        assert_eq!(failure.checker, "knowledge");
+
+        let simulation = quiet_cluster();
+        let failure = simulation
+            .check_recovery_reported(1, &[])
+            .expect_err("no slot reported");
+        assert!(
+            failure.message.contains("reported decisions for 0"),
+            "{}",
+            failure.message
+        );
+        let slot_count = simulation.config.journal.slot_count;
+        let (head, _, _) = head_slot(&simulation);
+        let recoveries: Vec<(u64, journal::SlotRecovery)> = (0..slot_count)
+            .map(|slot| {
+                let decision = if slot == head {
+                    journal::Decision::Vsr
+                } else {
+                    journal::Decision::Eql
+                };
+                (
+                    slot,
+                    journal::SlotRecovery {
+                        label: "@C",
+                        decision,
+                    },
+                )
+            })
+            .collect();
+        let failure = simulation
+            .check_recovery_reported(1, &recoveries)
+            .expect_err("a vsr slot held clean");
+        assert!(failure.message.contains("@C vsr"), "{}", failure.message);
     }
 
     /// A run may only end with every slot repaired and nothing in flight, whatever the journal's

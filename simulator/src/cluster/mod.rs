@@ -22,6 +22,8 @@ mod view_change;
 
 use crate::checkers::acknowledged::Acknowledged;
 use crate::checkers::history::CommittedHistory;
+use crate::checkers::journal_disk::Compare;
+use crate::checkers::knowledge::ReadDelivered;
 use crate::checkers::Failure;
 use crate::coverage::Coverage;
 use crate::swarm::RunConfig;
@@ -91,9 +93,9 @@ pub struct Simulation {
     /// The op (and its checksum, if known) the latest undecided view change waited for
     /// (cleared when a view starts).
     pub(crate) view_change_waiting: Option<(u64, Option<u32>)>,
-    /// For the read completion being handled: its slot, the checksum its bytes' header claims,
-    /// and whether the bytes after that prepare are zero (see the *read* checker).
-    read_padding: Option<(u64, u32, bool)>,
+    /// For the prepare read completion being handled: what the disk delivered (see the *read*
+    /// and *knowledge* checkers).
+    read_delivered: Option<ReadDelivered>,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -151,7 +153,7 @@ impl Simulation {
             ops_target,
             view_change_waiting: None,
             storms: Vec::new(),
-            read_padding: None,
+            read_delivered: None,
         };
         for index in 0..simulation.replicas.len() {
             simulation.start_recovery(index);
@@ -230,7 +232,7 @@ impl Simulation {
         while self.tick < ticks_max && !self.workload_done() {
             self.step()?;
         }
-        self.liveness_begin();
+        self.liveness_begin()?;
         let deadline = self.tick + self.config.liveness_ticks_max;
         while self.tick < deadline {
             self.step()?;
@@ -325,7 +327,14 @@ impl Simulation {
 
     /// Faults off, no more crashes, everyone restarts, and the ring wraps twice more so that every
     /// slot is rewritten.
-    fn liveness_begin(&mut self) {
+    fn liveness_begin(&mut self) -> Check {
+        // What the fault phase leaves must already be what the journals believe: the liveness
+        // phase forgets latent errors and rewrites the rings, which would hide it.
+        for index in 0..self.replicas.len() {
+            if self.replicas[index].status.is_up() {
+                self.check_journal_matches_disk(index, Compare::FaultPhaseEnd)?;
+            }
+        }
         self.liveness = true;
         let head = self
             .primary_normal()
@@ -338,6 +347,7 @@ impl Simulation {
         let tick = self.tick;
         self.trace
             .record(tick, 0, &[9], || "liveness phase: faults off".into());
+        Ok(())
     }
 
     /// Every replica normal in one view, the primary's pipeline committed at the target, and
@@ -580,6 +590,8 @@ impl Simulation {
             }
         }
         replica.crash_affected = affected;
+        // The next recovery reads every slot again; the knowledge checker starts afresh.
+        replica.damage_read.iter_mut().for_each(|d| *d = None);
         replica.disk.crash(tick);
         replica.forget_volatile();
         replica.status = Status::Down { restart_tick };
@@ -646,27 +658,29 @@ impl Simulation {
             match completion.kind {
                 IoKind::Write => {
                     replica.in_flight_writes.remove(&completion.id);
+                    if completion.zone == ZONE_PREPARES {
+                        // A rewrite of the prepare: whatever damage the journal read is gone.
+                        let slot = completion.offset / replica.journal.config().message_size_max;
+                        replica.damage_read[slot as usize] = None;
+                    }
                     replica.journal.complete_write(id);
                 }
-                IoKind::Read => match completion.result {
-                    Ok(()) => {
-                        let data = replica.disk.completed_read_data();
-                        let slot = completion.offset / replica.journal.config().message_size_max;
-                        self.read_padding = (completion.zone == ZONE_PREPARES)
-                            .then(|| Header::decode(data).ok())
-                            .flatten()
-                            .filter(|header| header.size as usize <= data.len())
-                            .map(|header| {
-                                let padding = &data[header.size as usize..];
-                                (slot, header.checksum, padding.iter().all(|&b| b == 0))
-                            });
-                        replica.journal.complete_read(id, Ok(data));
+                IoKind::Read => {
+                    let slot = completion.offset / replica.journal.config().message_size_max;
+                    let data = completion
+                        .result
+                        .is_ok()
+                        .then(|| replica.disk.completed_read_data());
+                    self.read_delivered = (completion.zone == ZONE_PREPARES)
+                        .then(|| ReadDelivered::new(slot, data, &self.messages));
+                    match data {
+                        Some(data) => replica.journal.complete_read(id, Ok(data)),
+                        None => replica.journal.complete_read(id, Err(ReadError)),
                     }
-                    Err(_) => replica.journal.complete_read(id, Err(ReadError)),
-                },
+                }
             }
             self.drain_events(index)?;
-            self.read_padding = None;
+            self.read_delivered = None;
         }
         self.drain_events(index)?;
         if self.replicas[index].status.is_up() {
@@ -674,7 +688,8 @@ impl Simulation {
             self.submit_io(index);
             self.drain_events(index)?;
             if self.replicas[index].status.is_up() && self.replicas[index].journal.io_idle() {
-                self.check_journal_matches_disk(index)?;
+                self.check_io_idle_claim(index)?;
+                self.check_journal_matches_disk(index, Compare::Idle)?;
             }
         }
         Ok(())
@@ -757,13 +772,20 @@ impl Simulation {
                         return Err(self.failure("read", format!("r{index} read_prepare(op {op}, checksum {checksum:08x}) returned bytes that differ from what was written")));
                     }
                     let slot = self.replicas[index].journal.slot_for_op(op);
-                    if self.read_padding == Some((slot, checksum, false)) {
+                    let padding_dirty = self.read_delivered.is_some_and(|d| {
+                        d.slot == slot && d.claimed == Some(checksum) && !d.padding_zero
+                    });
+                    if padding_dirty {
                         return Err(self.failure("read", format!("r{index} read_prepare(op {op}, checksum {checksum:08x}) accepted a read whose padding is not zero")));
                     }
                     if let Some(position) = position {
                         let requester = self.serving[position].requester;
                         self.send(index, requester, Message::Repaired { message: bytes });
                     }
+                }
+                if let Err(reason) = result {
+                    let delivered = self.read_delivered;
+                    self.check_read_rejected(index, op, checksum, reason, delivered)?;
                 }
                 if let Some(position) = position {
                     self.serving.remove(position);
@@ -804,6 +826,7 @@ impl Simulation {
                 },
             );
         }
+        self.check_recovery_reported(index, &recoveries)?;
         self.check_recovery(index, &recoveries)?;
         self.check_recovered_history(index)?;
         self.check_acked_held(index, &recoveries)?;

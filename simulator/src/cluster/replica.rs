@@ -124,6 +124,11 @@ pub struct Replica {
     /// Slots whose prepare or header sector held stored damage (`Disk::range_faulty`) when the
     /// replica last restarted.
     pub stored_faulty_at_restart: Vec<bool>,
+    /// Per slot, the checksum of the prepare whose damaged bytes this journal read (and
+    /// rejected) since the slot's prepare was last written or the replica last crashed: the
+    /// journal *knows* that damage, so it may never hold that entry clean (the *knowledge*
+    /// checker).
+    pub damage_read: Vec<Option<u32>>,
     /// Writes submitted to the disk and not yet completed, by disk id.
     pub in_flight_writes: BTreeMap<u64, (journal::Zone, u64, u64)>,
     /// Length of the disk's fault log when the replica last restarted.
@@ -212,6 +217,7 @@ impl Replica {
             crash_affected: vec![false; config.slot_count as usize],
             damaged: vec![false; config.slot_count as usize],
             stored_faulty_at_restart: vec![false; config.slot_count as usize],
+            damage_read: vec![None; config.slot_count as usize],
             in_flight_writes: BTreeMap::new(),
             fault_log_at_restart: 0,
             fault_log_at_restart_previous: 0,

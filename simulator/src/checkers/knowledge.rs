@@ -1,0 +1,183 @@
+//! The *knowledge* checker: what the journal says it knows about its slots agrees with what the
+//! simulator knows happened to them, so that a journal that under-reports (damage it read but
+//! forgot, a recovery it did not report, I/O it called idle) cannot blind the other checkers.
+//!
+//! - A repair read whose bytes were damaged (the disk returned an error, or bytes that are not
+//!   the prepare written for that checksum) and that the journal rejected leaves the slot, if it
+//!   still holds that entry, faulty and dirty; a read of intact bytes is never rejected as
+//!   corrupt. The damage read is remembered (`Replica::damage_read`) until the slot's prepare
+//!   is rewritten, and the *journal* checker compares that slot even where the disk marks it
+//!   damaged.
+//! - A recovery reports a decision for every slot, and the journal's state after it agrees with
+//!   each decision; its clean slots are compared with the disk even where the disk marks damage
+//!   (recovery read every slot).
+//! - `io_idle` is never claimed while the disk holds I/O the journal submitted.
+//! - `dirty_count` / `faulty_count` agree with the slots (in `journal_disk.rs`).
+
+use super::journal_disk::Compare;
+use super::Failure;
+use crate::Simulation;
+use journal::{Decision, Header, ReadReject, SlotRecovery, HEADER_SIZE};
+
+/// What the disk delivered for the prepare read being completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ReadDelivered {
+    pub slot: u64,
+    /// The checksum the delivered bytes' header claims, if they decode.
+    pub claimed: Option<u32>,
+    /// Whether the bytes after the claimed prepare are zero.
+    pub padding_zero: bool,
+    /// The checksum of the prepare the bytes are exactly (header, body, zero padding), if any.
+    pub intact: Option<u32>,
+}
+
+impl ReadDelivered {
+    /// Classifies the bytes a prepare read of `slot` returned (`None`: the read failed).
+    pub(crate) fn new(
+        slot: u64,
+        data: Option<&[u8]>,
+        messages: &std::collections::BTreeMap<u32, Vec<u8>>,
+    ) -> ReadDelivered {
+        let header = data
+            .and_then(|data| Header::decode(data).ok())
+            .filter(|header| {
+                let size = header.size as usize;
+                size >= HEADER_SIZE as usize && data.is_some_and(|data| size <= data.len())
+            });
+        let (Some(data), Some(header)) = (data, header) else {
+            return ReadDelivered {
+                slot,
+                claimed: None,
+                padding_zero: false,
+                intact: None,
+            };
+        };
+        let size = header.size as usize;
+        let padding_zero = data[size..].iter().all(|&b| b == 0);
+        let exact = messages
+            .get(&header.checksum)
+            .is_some_and(|message| message.as_slice() == &data[..size]);
+        ReadDelivered {
+            slot,
+            claimed: Some(header.checksum),
+            padding_zero,
+            intact: (exact && padding_zero).then_some(header.checksum),
+        }
+    }
+}
+
+impl Simulation {
+    /// A repair read of `(op, checksum)` was rejected: if the disk delivered damage, the journal
+    /// must have marked the entry faulty; if it delivered the intact prepare, it must not have
+    /// called it corrupt.
+    pub(crate) fn check_read_rejected(
+        &mut self,
+        index: usize,
+        op: u64,
+        checksum: u32,
+        reason: ReadReject,
+        delivered: Option<ReadDelivered>,
+    ) -> Result<(), Failure> {
+        let replica = &self.replicas[index];
+        let journal = &replica.journal;
+        let slot = journal.slot_for_op(op);
+        let Some(delivered) = delivered.filter(|d| d.slot == slot) else {
+            // Every rejection that comes as an event follows a disk read of its slot.
+            return Err(self.failure(
+                "knowledge",
+                format!("r{index} rejected a read of op {op} ({reason:?}) that no disk read of its slot delivered"),
+            ));
+        };
+        if delivered.intact == Some(checksum) {
+            if reason.is_corruption() {
+                return Err(self.failure(
+                    "knowledge",
+                    format!("r{index} rejected the intact prepare of op {op} ({checksum:08x}) as {reason:?}"),
+                ));
+            }
+            return Ok(());
+        }
+        let header = journal.header(slot);
+        let holds = !header.is_reserved()
+            && header.op == op
+            && header.checksum == checksum
+            && journal.prepare_checksum(slot) == Some(checksum);
+        if !holds {
+            // The entry moved on while the read was in flight: the damage is not its.
+            return Ok(());
+        }
+        if !(journal.faulty(slot) && journal.dirty(slot)) {
+            return Err(self.failure(
+                "knowledge",
+                format!(
+                    "r{index} read damaged bytes for op {op} ({checksum:08x}) in slot {slot} and rejected them ({reason:?}), but holds the slot {}",
+                    if journal.dirty(slot) { "dirty and not faulty" } else { "clean" }
+                ),
+            ));
+        }
+        self.replicas[index].damage_read[slot as usize] = Some(checksum);
+        Ok(())
+    }
+
+    /// Right after a recovery: a decision for every slot, the journal's state agrees with each,
+    /// and every clean slot is intact on disk.
+    pub(crate) fn check_recovery_reported(
+        &self,
+        index: usize,
+        recoveries: &[(u64, SlotRecovery)],
+    ) -> Result<(), Failure> {
+        let journal = &self.replicas[index].journal;
+        let slot_count = journal.config().slot_count;
+        let every_slot_once = recoveries.len() as u64 == slot_count
+            && recoveries
+                .iter()
+                .enumerate()
+                .all(|(position, (slot, _))| *slot == position as u64);
+        if !every_slot_once {
+            return Err(self.failure(
+                "knowledge",
+                format!(
+                    "r{index} recovered {slot_count} slots but reported decisions for {}",
+                    recoveries.len()
+                ),
+            ));
+        }
+        for &(slot, recovery) in recoveries {
+            let header = journal.header(slot);
+            let (dirty, faulty) = (journal.dirty(slot), journal.faulty(slot));
+            let agrees = match recovery.decision {
+                Decision::Vsr => faulty && dirty && header.is_reserved(),
+                Decision::Eql | Decision::Fix => !faulty,
+                Decision::Nil | Decision::Cut | Decision::CutTorn => !faulty,
+                Decision::Unr => false,
+            };
+            if !agrees {
+                return Err(self.failure(
+                    "knowledge",
+                    format!(
+                        "r{index} slot {slot} recovered as {} {} but the journal holds it {} (op {}, dirty {dirty}, faulty {faulty})",
+                        recovery.label,
+                        recovery.decision.name(),
+                        if header.is_reserved() { "reserved" } else { "loaded" },
+                        header.op,
+                    ),
+                ));
+            }
+        }
+        self.check_journal_matches_disk(index, Compare::Recovered)?;
+        Ok(())
+    }
+
+    /// The journal claims no I/O in flight: the disk must agree.
+    pub(crate) fn check_io_idle_claim(&self, index: usize) -> Result<(), Failure> {
+        let replica = &self.replicas[index];
+        let pending = replica.disk.pending_count();
+        if pending > 0 || !replica.in_flight_writes.is_empty() {
+            return Err(self.failure(
+                "knowledge",
+                format!("r{index} reports its I/O idle with {pending} I/Os still on its disk"),
+            ));
+        }
+        Ok(())
+    }
+}

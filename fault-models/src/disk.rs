@@ -529,7 +529,10 @@ impl Disk {
             if entry.kind == IoKind::Write {
                 let torn_probability = self.faults.crash_write_torn_probability;
                 let aimed = entry.aim == Some(WriteAim::Tear);
-                if self.faults_enabled && (self.chance(torn_probability) | aimed) {
+                if self.faults_enabled
+                    && (self.chance(torn_probability) | aimed)
+                    && self.may_drop_silently(entry.zone, entry.offset, entry.len)
+                {
                     self.write_tear(now_tick, entry.zone, entry.offset, &entry.data);
                 } else if self.prng.gen_bool(0.5) {
                     self.store(entry.zone, entry.offset, &entry.data);
@@ -635,9 +638,14 @@ impl Disk {
         offset / self.zones[zone].chunk_size
     }
 
-    /// Whether faults may be injected in every chunk the range touches (crash tears aside).
+    /// Whether faults may be injected in every chunk the range touches (crash tears aside): the
+    /// atlas lets them, and no other zone of the chunk had a write silently dropped (its copy
+    /// here is then the only witness of what was written, see [`Disk::may_drop_silently`]).
     pub fn range_may_fault(&self, zone: ZoneId, offset: u64, len: u64) -> bool {
         self.assert_range(zone, offset, len);
+        if !self.may_drop_silently(zone, offset, len) {
+            return false;
+        }
         let Some(chunks) = &self.faulty_chunks else {
             return true;
         };

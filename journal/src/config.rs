@@ -25,7 +25,7 @@ pub struct Config {
 }
 
 /// A violated configuration rule.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[derive(Clone, Debug, Error, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ConfigError {
     /// `sector_size` is not a power of two.
     #[error("sector_size {0} is not a power of two")]

@@ -96,6 +96,11 @@ pub struct Simulation {
     /// For the prepare read completion being handled: what the disk delivered (see the *read*
     /// and *knowledge* checkers).
     read_delivered: Option<ReadDelivered>,
+    /// Aimed faults: prepare writes made to be lost, by (replica, op, checksum); the replica
+    /// crashes as soon as the write's header sector lands (see `RunConfig::aim_probability`).
+    aimed: Vec<(usize, u64, u32)>,
+    /// Replicas an aimed fault crashes at the start of the next tick.
+    crash_due: Vec<usize>,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -154,6 +159,8 @@ impl Simulation {
             view_change_waiting: None,
             storms: Vec::new(),
             read_delivered: None,
+            aimed: Vec::new(),
+            crash_due: Vec::new(),
         };
         for index in 0..simulation.replicas.len() {
             simulation.start_recovery(index);
@@ -228,6 +235,18 @@ impl Simulation {
     }
 
     fn run_phases(&mut self) -> Check {
+        if let Some((config, error)) = &self.config.rejected {
+            // The configuration rules: this one must be refused, by the rule it breaks.
+            if config.validate().as_ref() != Err(error) {
+                return Err(self.failure(
+                    "config",
+                    format!(
+                        "{config:?} must be refused with \"{error}\", but validate says {:?}",
+                        config.validate()
+                    ),
+                ));
+            }
+        }
         let ticks_max = self.config.ticks_max;
         while self.tick < ticks_max && !self.workload_done() {
             self.step()?;
@@ -430,6 +449,11 @@ impl Simulation {
     pub(crate) fn step(&mut self) -> Check {
         self.tick += 1;
         let tick = self.tick;
+        for index in std::mem::take(&mut self.crash_due) {
+            if !self.liveness && self.replicas[index].status.is_up() {
+                self.crash(index);
+            }
+        }
         if !self.liveness && self.rng.gen_bool(self.config.crash_probability) {
             let index = self.rng.gen_range(0..self.replicas.len());
             if !matches!(self.replicas[index].status, Status::Down { .. }) {
@@ -599,6 +623,7 @@ impl Simulation {
         // timeout.
         self.serving
             .retain(|r| r.peer != index && r.requester != index);
+        self.aimed.retain(|&(aimed, _, _)| aimed != index);
         self.trace.record(tick, index as u8, &[1], || {
             format!("crash, restart at tick {restart_tick}")
         });
@@ -698,6 +723,8 @@ impl Simulation {
     fn submit_io(&mut self, index: usize) {
         let tick = self.tick;
         let replica = &mut self.replicas[index];
+        // Bounded by the journal's write IOPs.
+        let mut prepare_writes: Vec<u64> = Vec::new();
         while let Some(request) = replica.journal.poll_io() {
             let zone = match request.zone {
                 Zone::WalHeaders => ZONE_HEADERS,
@@ -718,8 +745,60 @@ impl Simulation {
                     replica
                         .disk
                         .submit_write(tick, id, zone, request.offset, data);
+                    if request.zone == Zone::WalPrepares {
+                        prepare_writes.push(id);
+                    }
                 }
             }
+        }
+        if self.config.aim_probability > 0.0 {
+            for id in prepare_writes {
+                self.aim_at_prepare_write(index, id);
+            }
+        }
+    }
+
+    /// BUGGIFY for the recovery table's rare rows: a prepare write past the replica's durable
+    /// prepare max (`@I`/`@J` after the crash), or over another version of its op (`@O`), is
+    /// lost with `aim_probability`, and the replica crashes once its header sector lands; any
+    /// other prepare write (`@N`/`@K`) with a tenth of that.
+    fn aim_at_prepare_write(&mut self, index: usize, id: u64) {
+        if self.liveness {
+            return;
+        }
+        let replica = &self.replicas[index];
+        let journal = &replica.journal;
+        let (_, offset, _) = replica.in_flight_writes[&id];
+        let slot = offset / journal.config().message_size_max;
+        let header = *journal.header(slot);
+        if header.is_reserved() {
+            return;
+        }
+        let on_disk = journal.header_redundant(slot);
+        let rare = header.op > replica.op_prepare_ok_max()
+            || (!on_disk.is_reserved()
+                && on_disk.op == header.op
+                && on_disk.checksum != header.checksum);
+        let probability = if rare {
+            self.config.aim_probability
+        } else {
+            self.config.aim_probability / 10.0
+        };
+        if !self.rng.gen_bool(probability) {
+            return;
+        }
+        if self.replicas[index]
+            .disk
+            .aim_write(id, fault_models::WriteAim::Lose)
+        {
+            self.aimed.push((index, header.op, header.checksum));
+            let tick = self.tick;
+            self.trace.record(tick, index as u8, &[19, header.op], || {
+                format!(
+                    "aimed fault: the prepare write of op {} will be lost",
+                    header.op
+                )
+            });
         }
     }
 
@@ -747,6 +826,16 @@ impl Simulation {
                 if outcome == WriteOutcome::Written {
                     let slot = self.replicas[index].journal.slot_for_op(op);
                     self.replicas[index].damaged[slot as usize] = false;
+                }
+                if let Some(position) = self
+                    .aimed
+                    .iter()
+                    .position(|&aimed| aimed == (index, op, checksum))
+                {
+                    // The header sector landed over the lost prepare: crash before anything
+                    // (a superblock update, a repair) can make the slot whole again.
+                    self.aimed.swap_remove(position);
+                    self.crash_due.push(index);
                 }
             }
             Event::ReadDone {

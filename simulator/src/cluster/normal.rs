@@ -646,7 +646,10 @@ impl Simulation {
     /// Advances the in-memory checkpoint by half a ring once those ops are committed and held
     /// clean; the superblock makes it durable later.
     fn checkpoint(&mut self, index: usize) {
-        let interval = self.config.journal.slot_count / 2;
+        // Half a ring, but never past the prepare max (a pipeline longer than half the ring
+        // leaves fewer ops than that between two checkpoints).
+        let config = &self.config.journal;
+        let interval = (config.slot_count / 2).min(config.slot_count - config.pipeline_max);
         let replica = &self.replicas[index];
         let target = replica.op_checkpoint + interval;
         if target > replica.commit_max {

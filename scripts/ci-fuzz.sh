@@ -4,7 +4,7 @@
 # coverage of the union). The same flow scales out: see .github/workflows/vopr.yml and deploy/k8s.
 # Environment:
 #   VOPR_SEEDS   range (default 0..2000)        VOPR_SHARDS  shard processes (default 2)
-#   VOPR_BUDGET  time budget per shard (3m)     VOPR_OUT     report directory (default target/vopr)
+#   VOPR_BUDGET  time budget per shard (8m)     VOPR_OUT     report directory (default target/vopr)
 # Exit: 0 passed, 1 a failing seed or a missing reachable case, 2 bad input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ pids=()
 for ((shard = 0; shard < shards; shard++)); do
   # A shard's exit status is not the verdict: merge reads every report.
   "$vopr" fuzz --seeds "$seeds" --shard "$shard/$shards" --jobs 1 \
-    --time-budget "${VOPR_BUDGET:-3m}" --json "$out/report-$shard.json" \
+    --time-budget "${VOPR_BUDGET:-8m}" --json "$out/report-$shard.json" \
     > "$out/shard-$shard.log" 2>&1 &
   pids+=("$!")
 done

@@ -405,45 +405,78 @@ impl Disk {
     /// Rots one bit of the sector at `sector_offset` of `zone` now (logged as a write bit flip:
     /// the stored bytes are damaged). Returns whether it was injected (faults on, atlas allows).
     pub fn aim_bit_rot(&mut self, now_tick: u64, zone: ZoneId, sector_offset: u64) -> bool {
-        self.advance_tick(now_tick);
-        let sector_size = self.sector_size;
-        assert_eq!(sector_offset % sector_size, 0);
-        if !self.faults_enabled || !self.range_may_fault(zone, sector_offset, sector_size) {
-            return false;
+        let allowed = self.aim_sector_allowed(now_tick, zone, sector_offset);
+        if allowed {
+            let bit = self.prng.gen_range(0..self.sector_size * 8);
+            self.sector_rot(now_tick, zone, sector_offset, bit);
         }
-        let bit = self.prng.gen_range(0..sector_size * 8);
-        let byte = self.memory_offset(zone, sector_offset) + (bit / 8) as usize;
-        self.memory[byte] ^= 1 << (bit % 8);
-        self.mark_faulty(zone, sector_offset, sector_size);
-        self.log(
-            now_tick,
-            FaultKind::WriteBitFlip,
-            zone,
-            sector_offset,
-            sector_size,
-        );
-        true
+        allowed
+    }
+
+    /// Rots bit `bit` (0 is the lowest bit of the byte) of the byte at `offset` of `zone` now,
+    /// as [`Disk::aim_bit_rot`] does with a drawn bit: for scripts that must damage one field.
+    pub fn aim_bit_rot_at(&mut self, now_tick: u64, zone: ZoneId, offset: u64, bit: u8) -> bool {
+        assert!(bit < 8);
+        let sector_offset = offset - offset % self.sector_size;
+        let allowed = self.aim_sector_allowed(now_tick, zone, sector_offset);
+        if allowed {
+            let bit_in_sector = (offset - sector_offset) * 8 + u64::from(bit);
+            self.sector_rot(now_tick, zone, sector_offset, bit_in_sector);
+        }
+        allowed
+    }
+
+    /// From now on the atlas no longer keeps faults out of any chunk: for scripts that place
+    /// every fault themselves (a solo replica's atlas, say, lets none fall).
+    pub fn lift_atlas(&mut self) {
+        self.faulty_chunks = None;
     }
 
     /// Makes the sector at `sector_offset` of `zone` unreadable now (a latent sector error).
     /// Returns whether it was injected (faults on, atlas allows).
     pub fn aim_latent_error(&mut self, now_tick: u64, zone: ZoneId, sector_offset: u64) -> bool {
-        self.advance_tick(now_tick);
-        let sector_size = self.sector_size;
-        assert_eq!(sector_offset % sector_size, 0);
-        if !self.faults_enabled || !self.range_may_fault(zone, sector_offset, sector_size) {
-            return false;
+        let allowed = self.aim_sector_allowed(now_tick, zone, sector_offset);
+        if allowed {
+            self.sector_latent(now_tick, zone, sector_offset);
         }
+        allowed
+    }
+
+    /// Whether a fault may be aimed at one sector now: faults on, and the atlas lets it fall.
+    fn aim_sector_allowed(&mut self, now_tick: u64, zone: ZoneId, sector_offset: u64) -> bool {
+        self.advance_tick(now_tick);
+        assert_eq!(sector_offset % self.sector_size, 0);
+        self.faults_enabled && self.range_may_fault(zone, sector_offset, self.sector_size)
+    }
+
+    /// Flips bit `bit` of a stored sector (bit rot, or a write that landed flipped).
+    fn sector_rot(&mut self, tick: u64, zone: ZoneId, sector_offset: u64, bit: u64) {
+        let sector_size = self.sector_size;
+        assert!(bit < sector_size * 8);
+        let byte = self.memory_offset(zone, sector_offset) + (bit / 8) as usize;
+        self.memory[byte] ^= 1 << (bit % 8);
+        self.mark_faulty(zone, sector_offset, sector_size);
+        self.log(
+            tick,
+            FaultKind::WriteBitFlip,
+            zone,
+            sector_offset,
+            sector_size,
+        );
+    }
+
+    /// Makes a sector fail every read until it is rewritten.
+    fn sector_latent(&mut self, tick: u64, zone: ZoneId, sector_offset: u64) {
         let sector = self.sector_index(zone, sector_offset);
         self.sectors_latent.set(sector, true);
+        let sector_size = self.sector_size;
         self.log(
-            now_tick,
+            tick,
             FaultKind::LatentSectorError,
             zone,
             sector_offset,
             sector_size,
         );
-        true
     }
 
     /// Completes the next I/O whose ready tick is at most `now_tick`: the earliest ready tick
@@ -518,8 +551,9 @@ impl Disk {
     }
 
     /// Crashes the disk: pending reads are dropped; each pending write (in completion order) is
-    /// torn with `crash_write_torn_probability` (only while faults are enabled, but wherever the
-    /// atlas says), and otherwise fully applied or dropped, 50/50.
+    /// torn with `crash_write_torn_probability` (only while faults are enabled, whatever the
+    /// atlas says, but never in a chunk whose other zone lost a write silently), and otherwise
+    /// fully applied or dropped, 50/50.
     pub fn crash(&mut self, now_tick: u64) {
         self.advance_tick(now_tick);
         self.read_data.clear();
@@ -697,7 +731,6 @@ impl Disk {
         if enabled
             && (self.chance(lost_probability) | (aim == Some(WriteAim::Lose)))
             && self.range_may_fault(zone, offset, len)
-            && self.may_drop_silently(zone, offset, len)
         {
             self.mark_faulty(zone, offset, len);
             self.note_dropped(zone, offset, len);
@@ -710,7 +743,6 @@ impl Disk {
         if enabled
             && (self.chance(misdirected_probability) | (aim == Some(WriteAim::Misdirect)))
             && self.range_may_fault(zone, offset, len)
-            && self.may_drop_silently(zone, offset, len)
         {
             if let Some(target_offset) = self.misdirect_offset(zone, offset, len) {
                 landed_offset = target_offset;
@@ -735,31 +767,14 @@ impl Disk {
         if enabled && self.chance(flip_probability) {
             if let Some(sector_offset) = self.faultable_sector_pick(zone, landed_offset, len) {
                 let bit = self.prng.gen_range(0..self.sector_size * 8);
-                let byte = self.memory_offset(zone, sector_offset) + (bit / 8) as usize;
-                self.memory[byte] ^= 1 << (bit % 8);
-                self.mark_faulty(zone, sector_offset, self.sector_size);
-                self.log(
-                    tick,
-                    FaultKind::WriteBitFlip,
-                    zone,
-                    sector_offset,
-                    self.sector_size,
-                );
+                self.sector_rot(tick, zone, sector_offset, bit);
             }
         }
 
         let latent_probability = self.faults.latent_sector_error_probability;
         if enabled && self.chance(latent_probability) {
             if let Some(sector_offset) = self.faultable_sector_pick(zone, landed_offset, len) {
-                let sector = self.sector_index(zone, sector_offset);
-                self.sectors_latent.set(sector, true);
-                self.log(
-                    tick,
-                    FaultKind::LatentSectorError,
-                    zone,
-                    sector_offset,
-                    self.sector_size,
-                );
+                self.sector_latent(tick, zone, sector_offset);
             }
         }
     }

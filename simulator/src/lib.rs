@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod corpus;
 pub mod coverage;
 pub mod fuzz;
+pub mod scenario;
 pub mod shrink;
 pub mod swarm;
 pub mod trace;
@@ -46,11 +47,7 @@ pub fn run_with(seed: u64, overrides: &Overrides, keep_trace: bool) -> Outcome {
     match result {
         Ok(outcome) => outcome,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into());
+            let message = panic_message(panic.as_ref());
             Outcome {
                 seed,
                 trace_hash: 0,
@@ -67,4 +64,13 @@ pub fn run_with(seed: u64, overrides: &Overrides, keep_trace: bool) -> Outcome {
             }
         }
     }
+}
+
+/// The message of a caught panic (an assertion's text), or "panic".
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
 }

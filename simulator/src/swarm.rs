@@ -402,7 +402,8 @@ pub fn draw_journal_bounds(rng: &mut ChaCha8Rng) -> Config {
 pub fn draw_journal_rejected(rng: &mut ChaCha8Rng, valid: &Config) -> (Config, ConfigError) {
     let c = *valid;
     let header_sector_count = c.header_sector_count();
-    let broken: Vec<(Config, ConfigError)> = vec![
+    let iops_read_max = rng.gen_range(0..3);
+    let mut broken: Vec<(Config, ConfigError)> = vec![
         (
             Config {
                 sector_size: c.sector_size * 3,
@@ -469,11 +470,8 @@ pub fn draw_journal_rejected(rng: &mut ChaCha8Rng, valid: &Config) -> (Config, C
             ConfigError::MessageSizeTooLarge(u64::from(u32::MAX) + 1),
         ),
         (
-            Config {
-                iops_read_max: rng.gen_range(0..3),
-                ..c
-            },
-            ConfigError::IopsReadTooFew(0),
+            Config { iops_read_max, ..c },
+            ConfigError::IopsReadTooFew(iops_read_max),
         ),
         (
             Config {
@@ -493,7 +491,6 @@ pub fn draw_journal_rejected(rng: &mut ChaCha8Rng, valid: &Config) -> (Config, C
             },
         ),
     ];
-    let mut broken = broken;
     if c.headers_per_sector() > 2 {
         broken.push((
             Config {
@@ -506,12 +503,7 @@ pub fn draw_journal_rejected(rng: &mut ChaCha8Rng, valid: &Config) -> (Config, C
             },
         ));
     }
-    let (config, error) = broken[rng.gen_range(0..broken.len())].clone();
-    let error = match error {
-        ConfigError::IopsReadTooFew(_) => ConfigError::IopsReadTooFew(config.iops_read_max),
-        error => error,
-    };
-    (config, error)
+    broken.swap_remove(rng.gen_range(0..broken.len()))
 }
 
 #[cfg(test)]

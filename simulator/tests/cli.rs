@@ -40,6 +40,8 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_bad_input(&["run", "1", "--without", "gravity"], "unknown");
     assert_bad_input(&["shrink", "3"], "passes: nothing to shrink");
     assert_bad_input(&["merge", "/nonexistent/report.json"], "no such file");
+    assert_bad_input(&["scenario", "nope"], "unknown");
+    assert_bad_input(&["scenario"], "give one NAME");
     // Refused before the range runs (a million seeds would not finish).
     assert_bad_input(
         &[
@@ -87,7 +89,7 @@ fn corrupt_seed_file_is_refused_and_left_untouched() {
 #[test]
 fn every_subcommand_has_help() {
     for subcommand in [
-        "run", "fuzz", "replay", "shrink", "corpus", "merge", "table",
+        "run", "fuzz", "replay", "shrink", "corpus", "merge", "table", "scenario",
     ] {
         let output = vopr(&[subcommand, "--help"]);
         assert_eq!(output.status.code(), Some(0), "{subcommand} --help");
@@ -158,4 +160,20 @@ fn shard_reports_merge_into_the_whole_range() {
         "more than one report",
     );
     std::fs::remove_dir_all(&directory).expect("cleanup");
+}
+
+#[test]
+fn scenario_list_names_every_row() {
+    let output = vopr(&["scenario", "--list"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for label in [
+        "@A", "@B", "@C", "@D", "@E", "@F", "@G", "@H", "@I", "@J", "@K", "@L", "@M", "@N", "@O",
+        "@P",
+    ] {
+        assert!(
+            stdout.contains(&format!(" {label} ")),
+            "{label} in {stdout}"
+        );
+    }
 }

@@ -91,6 +91,18 @@ enum Command {
         #[command(flatten)]
         overrides: OverrideArgs,
     },
+    /// Run named, deterministic scenarios that each place the faults one recovery case needs
+    /// and check its case, decision and outcome: `--list`, a NAME, or `--all`.
+    Scenario {
+        /// The scenario to run.
+        name: Option<String>,
+        /// List every scenario with its case and outcome.
+        #[arg(long)]
+        list: bool,
+        /// Run every scenario.
+        #[arg(long)]
+        all: bool,
+    },
     /// Find the smallest run that fails like SEED: fewer replicas, fewer ops, fewer faults.
     Shrink {
         seed: u64,
@@ -267,6 +279,7 @@ fn main() -> ExitCode {
             Ok(overrides) => run(seed, &overrides),
             Err(message) => bad_input(message),
         },
+        Command::Scenario { name, list, all } => scenario(name.as_deref(), list, all),
         Command::Replay { seed, overrides } => match overrides.overrides() {
             Ok(overrides) => replay(seed, &overrides),
             Err(message) => bad_input(message),
@@ -622,6 +635,51 @@ fn corpus_check(regressions: &std::path::Path, coverage: &std::path::Path) -> Ex
         coverage_set.seeds.len()
     );
     if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `vopr scenario`: list, run one, or run all; exit 1 if any fails.
+fn scenario(name: Option<&str>, list: bool, all: bool) -> ExitCode {
+    let scenarios = simulator::scenario::all();
+    if list {
+        for s in &scenarios {
+            println!(
+                "{:<44} {} {:<8} {:?}  {}",
+                s.name,
+                s.label,
+                s.decision.name(),
+                s.outcome,
+                s.about
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let chosen: Vec<&simulator::scenario::Scenario> = match (name, all) {
+        (Some(name), false) => match scenarios.iter().find(|s| s.name == name) {
+            Some(s) => vec![s],
+            None => {
+                return bad_input(format!(
+                    "scenario {name}: unknown; `vopr scenario --list` names them"
+                ))
+            }
+        },
+        (None, true) => scenarios.iter().collect(),
+        _ => return bad_input("vopr scenario: give one NAME, --all or --list"),
+    };
+    let mut failed = 0;
+    for s in chosen {
+        match simulator::scenario::run(s) {
+            Ok(seen) => println!("ok     {:<44} {seen}", s.name),
+            Err(error) => {
+                failed += 1;
+                println!("FAILED {:<44} {error}", s.name);
+            }
+        }
+    }
+    if failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

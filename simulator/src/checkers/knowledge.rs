@@ -147,8 +147,11 @@ impl Simulation {
             let (dirty, faulty) = (journal.dirty(slot), journal.faulty(slot));
             let agrees = match recovery.decision {
                 Decision::Vsr => faulty && dirty && header.is_reserved(),
-                Decision::Eql | Decision::Fix => !faulty,
-                Decision::Nil | Decision::Cut | Decision::CutTorn => !faulty,
+                Decision::Eql
+                | Decision::Fix
+                | Decision::Nil
+                | Decision::Cut
+                | Decision::CutTorn => !faulty,
                 Decision::Unr => false,
             };
             if !agrees {

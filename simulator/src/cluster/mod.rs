@@ -98,7 +98,7 @@ pub struct Simulation {
     read_delivered: Option<ReadDelivered>,
     /// Aimed faults: prepare writes made to be lost, by (replica, op, checksum); the replica
     /// crashes as soon as the write's header sector lands (see `RunConfig::aim_probability`).
-    aimed: Vec<(usize, u64, u32)>,
+    pub(crate) aimed: Vec<(usize, u64, u32)>,
     /// Replicas an aimed fault crashes at the start of the next tick.
     crash_due: Vec<usize>,
 }
@@ -251,6 +251,12 @@ impl Simulation {
         while self.tick < ticks_max && !self.workload_done() {
             self.step()?;
         }
+        self.finish()
+    }
+
+    /// The liveness phase: faults off, every replica up, the rings rewritten twice, then the
+    /// final checks (or a run counted correctly unavailable).
+    pub(crate) fn finish(&mut self) -> Check {
         self.liveness_begin()?;
         let deadline = self.tick + self.config.liveness_ticks_max;
         while self.tick < deadline {
@@ -371,7 +377,7 @@ impl Simulation {
 
     /// Every replica normal in one view, the primary's pipeline committed at the target, and
     /// every replica holding the primary's log clean with nothing in flight.
-    fn all_clean(&self) -> bool {
+    pub(crate) fn all_clean(&self) -> bool {
         self.unclean_reason().is_none()
     }
 
@@ -579,7 +585,7 @@ impl Simulation {
         }
     }
 
-    fn crash(&mut self, index: usize) {
+    pub(crate) fn crash(&mut self, index: usize) {
         let tick = self.tick;
         let restart_tick = tick + self.rng.gen_range(1..=self.config.restart_ticks_max);
         let replica = &mut self.replicas[index];
@@ -722,8 +728,10 @@ impl Simulation {
 
     fn submit_io(&mut self, index: usize) {
         let tick = self.tick;
+        // Prepare writes to aim faults at, if this run aims any (bounded by the write IOPs; no
+        // allocation otherwise).
+        let aiming = self.config.aim_probability > 0.0 && !self.liveness;
         let replica = &mut self.replicas[index];
-        // Bounded by the journal's write IOPs.
         let mut prepare_writes: Vec<u64> = Vec::new();
         while let Some(request) = replica.journal.poll_io() {
             let zone = match request.zone {
@@ -745,16 +753,14 @@ impl Simulation {
                     replica
                         .disk
                         .submit_write(tick, id, zone, request.offset, data);
-                    if request.zone == Zone::WalPrepares {
+                    if aiming && request.zone == Zone::WalPrepares {
                         prepare_writes.push(id);
                     }
                 }
             }
         }
-        if self.config.aim_probability > 0.0 {
-            for id in prepare_writes {
-                self.aim_at_prepare_write(index, id);
-            }
+        for id in prepare_writes {
+            self.aim_at_prepare_write(index, id);
         }
     }
 
@@ -763,9 +769,7 @@ impl Simulation {
     /// lost with `aim_probability`, and the replica crashes once its header sector lands; any
     /// other prepare write (`@N`/`@K`) with a tenth of that.
     fn aim_at_prepare_write(&mut self, index: usize, id: u64) {
-        if self.liveness {
-            return;
-        }
+        assert!(!self.liveness);
         let replica = &self.replicas[index];
         let journal = &replica.journal;
         let (_, offset, _) = replica.in_flight_writes[&id];

@@ -736,11 +736,32 @@ impl Simulation {
 
     /// The durable record of a log: its suffix up to `head`, at most a pipeline and one long.
     pub(crate) fn view_headers(&self, index: usize, head: u64) -> Vec<Header> {
-        let journal = &self.replicas[index].journal;
         let length = self.config.journal.pipeline_max + 1;
-        (head.saturating_sub(length - 1)..=head)
-            .filter_map(|op| journal.header_with_op(op).copied())
-            .filter(|h| !h.is_reserved())
-            .collect()
+        self.chain_suffix(index, head.saturating_sub(length - 1), head)
+    }
+
+    /// The replica's headers from `head` down to `op_low` that form one hash chain, lowest
+    /// first: it stops below the first op it lacks or whose header the op above does not name
+    /// as parent. A view's durable headers and its `start_view` carry only these: the journal
+    /// may still hold a stale version of an op below the part of the log a view change
+    /// verified (a committed op the chain walk could not reach), until hash-chain repair
+    /// replaces it, and a stale header must never become a view's record of its log.
+    pub(crate) fn chain_suffix(&self, index: usize, op_low: u64, head: u64) -> Vec<Header> {
+        let journal = &self.replicas[index].journal;
+        let mut suffix: Vec<Header> = Vec::new();
+        for op in (op_low..=head).rev() {
+            let Some(header) = journal.header_with_op(op) else {
+                break;
+            };
+            if suffix
+                .last()
+                .is_some_and(|above| above.parent != header.checksum)
+            {
+                break;
+            }
+            suffix.push(*header);
+        }
+        suffix.reverse();
+        suffix
     }
 }

@@ -511,10 +511,7 @@ impl Simulation {
         let replica = &self.replicas[index];
         let op_head = replica.op_head().max(replica.op_checkpoint);
         let headers = std::iter::once(replica.checkpoint_header)
-            .chain(
-                (replica.op_checkpoint + 1..=op_head)
-                    .filter_map(|op| replica.journal.header_with_op(op).copied()),
-            )
+            .chain(self.chain_suffix(index, replica.op_checkpoint + 1, op_head))
             .collect();
         Message::StartView {
             view: replica.view,

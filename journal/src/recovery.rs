@@ -505,7 +505,18 @@ impl Journal {
         if op_max < op_checkpoint || (!self.solo && op_max >= op_prepare_max) {
             return Vec::new();
         }
-        let op_last = if op_checkpoint > 0 && op_max == op_checkpoint {
+        // With the head at the checkpoint, `op_prepare_max` is left out of the range when it maps
+        // to the checkpoint's own slot (TigerBeetle's prepare max is a whole ring past the
+        // checkpoint, so there it always does): that slot holds the head, no torn append. Our
+        // prepare max lies `pipeline_max` short of a ring, in a slot of its own, and an append
+        // of it torn right after a checkpoint must be cut like any other (DESIGN.md §2.6 leaves
+        // it out unconditionally; with two slots a solo replica then reported its only append
+        // past a fresh checkpoint unrecoverable).
+        let slot_count = self.config.slot_count;
+        let op_last = if op_checkpoint > 0
+            && op_max == op_checkpoint
+            && op_prepare_max % slot_count == op_checkpoint % slot_count
+        {
             op_prepare_max - 1
         } else {
             op_prepare_max
@@ -530,7 +541,6 @@ impl Journal {
         } else {
             self.config.iops_write_max
         };
-        let slot_count = self.config.slot_count;
         assert!(op_last < op_first || op_last - op_first < slot_count);
 
         let mut torn = Vec::new();

@@ -747,6 +747,23 @@ fn cut_torn_older_wrap() {
     }
 }
 
+/// The head at the checkpoint (17) and the prepare max right after it (18, as with two slots and a
+/// pipeline of one): op 18's append torn over an older wrap is cut, for both kinds. Its slot (2)
+/// is not the checkpoint's (17), so nothing there can be the head.
+#[test]
+fn cut_torn_at_the_prepare_max_right_after_the_checkpoint() {
+    for solo in [false, true] {
+        let mut w = World::new(solo);
+        w.write(1..=17, 0);
+        let m18 = w.message(18, 0);
+        w.tear_prepare(&m18);
+        w.expect_loaded[2] = None;
+        let events = w.recover(bounds(17, 18));
+        w.check(&events, &[(2, "@C", CutTorn)]);
+        assert_eq!(w.h.journal.op_maximum(), 17);
+    }
+}
+
 /// As `cut_torn_older_wrap` with checkpoint 8 (op_prepare_max 20, range 18..=20, slots 2..=4),
 /// and a second fault inside the range, so the head is uncertain. Cluster: op 4's redundant
 /// header rots (@E, vsr with no header): nothing is cut. Solo: @E is fix there and does not

@@ -1,5 +1,6 @@
-//! A fuzz range chosen by the environment, so that a mutation run (`scripts/mutants.sh`) can make
-//! `vopr fuzz` part of the test suite that must kill each mutant of the journal.
+//! A fuzz range chosen by the environment, and every scenario: the VOPR alone, so that a mutation
+//! run (`scripts/mutants.sh`, and with `--vopr-only` nothing else) can make `vopr fuzz` and
+//! `vopr scenario --all` the tests that must kill each mutant of the journal.
 //!
 //! `VOPR_TEST_SEEDS=A..B` sets the range; the default is a token 0..20, since `determinism.rs`
 //! already fuzzes a short range in every test run.
@@ -26,4 +27,17 @@ fn fuzz_range_from_environment_passes() {
         "{} of seeds {range} failed; first: {first_failure:?}",
         report.failures.len()
     );
+}
+
+#[test]
+fn every_scenario_passes() {
+    let failed: Vec<String> = simulator::scenario::all()
+        .iter()
+        .filter_map(|s| {
+            simulator::scenario::run(s)
+                .err()
+                .map(|e| format!("{}: {e}", s.name))
+        })
+        .collect();
+    assert_eq!(failed, Vec::<String>::new());
 }

@@ -12,6 +12,9 @@
 //!   (every read of the sector returns it with one bit flipped, at a position derived from the
 //!   sector's index and content, so retries see the same flip). A write that lands on a sector
 //!   clears all three.
+//! - `slots_stamp`: per zone slot, when the bytes or fault bits of any of its sectors last
+//!   changed, from one counter, so that a checker can skip a slot nothing touched since it last
+//!   looked ([`Disk::slot_stamp`]).
 //! - the pending I/O, each with a ready tick and a tie-breaking draw made at submission.
 
 use std::fmt;
@@ -185,6 +188,12 @@ pub struct Disk {
     sectors_faulty: BitVec,
     sectors_latent: BitVec,
     sectors_read_flipped: BitVec,
+    /// Per zone slot (all zones' slots back to back), the value of `stamp_next` when the bytes
+    /// or fault bits of any of its sectors last changed.
+    slots_stamp: Vec<u64>,
+    /// Per sector, its index in `slots_stamp`.
+    sectors_slot: Vec<u32>,
+    stamp_next: u64,
     pending: Vec<Pending>,
     sequence_next: u64,
     /// Write buffers of completed writes, kept for reuse.
@@ -276,6 +285,16 @@ impl Disk {
         let sector_count = size_total / sector_size as usize;
 
         let zones_for_bits: Vec<u64> = zones.iter().map(ZoneSpec::chunk_count).collect();
+        let mut sectors_slot = Vec::with_capacity(sector_count);
+        let mut slots_before: u64 = 0;
+        for zone in &zones {
+            for sector in 0..zone.size / sector_size {
+                let slot = slots_before + sector * sector_size / zone.slot_size;
+                sectors_slot.push(u32::try_from(slot).expect("zone slots fit in u32"));
+            }
+            slots_before += zone.slot_count();
+        }
+        assert_eq!(sectors_slot.len(), sector_count);
         let mut prng = ChaCha8Rng::seed_from_u64(seed);
         let mut memory = vec![0_u8; size_total];
         prng.fill_bytes(&mut memory);
@@ -294,6 +313,9 @@ impl Disk {
             sectors_faulty: BitVec::repeat(false, sector_count),
             sectors_latent: BitVec::repeat(false, sector_count),
             sectors_read_flipped: BitVec::repeat(false, sector_count),
+            slots_stamp: vec![0; sectors_slot.last().map_or(0, |&slot| slot as usize + 1)],
+            sectors_slot,
+            stamp_next: 1,
             pending: Vec::with_capacity(PENDING_CAPACITY),
             sequence_next: 0,
             buffers_free: Vec::with_capacity(PENDING_CAPACITY),
@@ -469,6 +491,7 @@ impl Disk {
     fn sector_latent(&mut self, tick: u64, zone: ZoneId, sector_offset: u64) {
         let sector = self.sector_index(zone, sector_offset);
         self.sectors_latent.set(sector, true);
+        self.stamp(sector);
         let sector_size = self.sector_size;
         self.log(
             tick,
@@ -585,6 +608,11 @@ impl Disk {
     pub fn set_faults_enabled(&mut self, enabled: bool) {
         self.faults_enabled = enabled;
         if !enabled {
+            for sector in 0..self.sectors_slot.len() {
+                if self.sectors_latent[sector] || self.sectors_read_flipped[sector] {
+                    self.stamp(sector);
+                }
+            }
             self.sectors_latent.fill(false);
             self.sectors_read_flipped.fill(false);
         }
@@ -635,6 +663,16 @@ impl Disk {
                 || self.sectors_latent[sector]
                 || self.sectors_read_flipped[sector]
         })
+    }
+
+    /// When the bytes or fault state of any sector of the zone slot (of [`ZoneSpec::slot_size`])
+    /// holding byte `offset` of `zone` last changed, as a value that grows with every change
+    /// anywhere on the disk: equal stamps of the same slot mean nothing in it changed in between
+    /// (the disk as [`Disk::new`] left it is stamp 0).
+    pub fn slot_stamp(&self, zone: ZoneId, offset: u64) -> u64 {
+        assert!(offset < self.zones[zone].size);
+        let sector = self.sector_index(zone, offset - offset % self.sector_size);
+        self.slots_stamp[self.sectors_slot[sector] as usize]
     }
 
     /// Whether a read touching any sector of the range would fail or come back altered (a latent
@@ -820,6 +858,7 @@ impl Disk {
                 let sector = self.sector_index(zone, sector_offset);
                 if !self.sectors_read_flipped[sector] {
                     self.sectors_read_flipped.set(sector, true);
+                    self.stamp(sector);
                     self.log(
                         tick,
                         FaultKind::ReadBitFlip,
@@ -989,13 +1028,21 @@ impl Disk {
             self.sectors_faulty.set(sector, false);
             self.sectors_latent.set(sector, false);
             self.sectors_read_flipped.set(sector, false);
+            self.stamp(sector);
         }
     }
 
     fn mark_faulty(&mut self, zone: ZoneId, offset: u64, len: u64) {
         for sector in self.sector_indexes(zone, offset, len) {
             self.sectors_faulty.set(sector, true);
+            self.stamp(sector);
         }
+    }
+
+    /// Records that a sector's bytes or fault bits changed now.
+    fn stamp(&mut self, sector: usize) {
+        self.slots_stamp[self.sectors_slot[sector] as usize] = self.stamp_next;
+        self.stamp_next += 1;
     }
 
     fn log(&mut self, tick: u64, kind: FaultKind, zone: ZoneId, offset: u64, len: u64) {

@@ -547,3 +547,108 @@ fn aimed_faults_fall_exactly_where_aimed() {
     assert!(!disk.aim_bit_rot(2_001, ZONE_PREPARES, 0));
     assert!(!disk.aim_latent_error(2_001, ZONE_PREPARES, 0));
 }
+
+/// What a checker may cache per zone slot: the stored bytes and the fault bits of each sector.
+fn slot_observed(
+    disk: &fault_models::Disk,
+    zone: usize,
+    offset: u64,
+    len: u64,
+) -> (Vec<u8>, Vec<(bool, bool)>) {
+    let bytes = disk.peek(zone, offset, len).to_vec();
+    let bits = (offset..offset + len)
+        .step_by(SECTOR_SIZE as usize)
+        .map(|sector| {
+            (
+                disk.range_faulty(zone, sector, SECTOR_SIZE),
+                disk.range_unreadable(zone, sector, SECTOR_SIZE),
+            )
+        })
+        .collect();
+    (bytes, bits)
+}
+
+/// Slot stamps: under every fault kind at once, with crashes and faults switched off and on, a
+/// zone slot whose bytes or fault bits changed has a new stamp, and stamps only grow. (A slot
+/// may get a new stamp with nothing visible changed, such as a rewrite of identical bytes: a
+/// cache keyed on stamps then checks again, which costs time, not power.)
+#[test]
+fn a_slot_that_changed_has_a_new_stamp() {
+    let faults = FaultConfig {
+        read_bit_flip_probability: 0.05,
+        write_bit_flip_probability: 0.05,
+        misdirected_write_probability: 0.05,
+        misdirected_read_probability: 0.05,
+        latent_sector_error_probability: 0.05,
+        lost_write_probability: 0.05,
+        crash_write_torn_probability: 0.5,
+        read_latency_ticks_min: 1,
+        read_latency_ticks_mean: 5,
+        write_latency_ticks_min: 1,
+        write_latency_ticks_mean: 5,
+    };
+    let slots: Vec<(usize, u64, u64)> = (0..SLOT_COUNT / 4)
+        .map(|slot| (ZONE_HEADERS, slot * SECTOR_SIZE, SECTOR_SIZE))
+        .chain(
+            (0..SLOT_COUNT)
+                .map(|slot| (ZONE_PREPARES, slot * PREPARE_SLOT_SIZE, PREPARE_SLOT_SIZE)),
+        )
+        .collect();
+    let (mut changed_count, mut faults_seen) = (0, 0);
+    for seed in 0..8 {
+        let mut disk = disk(seed, faults.clone(), None);
+        format(&mut disk);
+        let observe = |disk: &fault_models::Disk| -> Vec<_> {
+            slots
+                .iter()
+                .map(|&(zone, offset, len)| {
+                    (
+                        slot_observed(disk, zone, offset, len),
+                        disk.slot_stamp(zone, offset),
+                    )
+                })
+                .collect()
+        };
+        let mut before = observe(&disk);
+        for tick in 0..400_u64 {
+            let draw = tick.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ seed;
+            let &(zone, offset, _) = &slots[(draw % slots.len() as u64) as usize];
+            let len = if zone == ZONE_HEADERS {
+                SECTOR_SIZE
+            } else {
+                SECTOR_SIZE * (1 + draw / 7 % 4)
+            };
+            if draw % 3 == 0 {
+                disk.submit_read(tick, tick, zone, offset, len);
+            } else if disk.pending_count() < 16 {
+                disk.submit_write(tick, tick, zone, offset, &pattern(draw, len));
+            }
+            match tick % 97 {
+                50 => disk.crash(tick),
+                70 => disk.set_faults_enabled(false),
+                80 => disk.set_faults_enabled(true),
+                _ => {}
+            }
+            drain(&mut disk, tick);
+            let after = observe(&disk);
+            for (slot, (was, now)) in before.iter().zip(&after).enumerate() {
+                assert!(
+                    now.1 >= was.1,
+                    "seed {seed} tick {tick}: slot {slot}'s stamp went back"
+                );
+                if now.0 != was.0 {
+                    changed_count += 1;
+                    assert_ne!(
+                        now.1, was.1,
+                        "seed {seed} tick {tick}: slot {slot} changed under the same stamp"
+                    );
+                }
+            }
+            before = after;
+        }
+        faults_seen += disk.fault_log().len();
+    }
+    // The test saw what it is about: many changes, faults of many kinds among them.
+    assert!(changed_count > 1_000, "{changed_count} changes");
+    assert!(faults_seen > 100, "{faults_seen} faults");
+}

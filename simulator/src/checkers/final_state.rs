@@ -72,7 +72,7 @@ impl Simulation {
                     }
                 }
             }
-            let compared = self.check_journal_matches_disk(index, Compare::Idle)?;
+            let compared = self.check_journal_matches_disk(index, Compare::IdleFull)?;
             if compared < ops_owed_count {
                 return Err(self.failure(
                     "journal",

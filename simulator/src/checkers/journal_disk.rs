@@ -12,9 +12,15 @@
 //! faulty implies dirty), so that a journal that misreports itself cannot blind the checkers
 //! that trust those summaries, and it returns how many slots it compared, so that callers can
 //! fail a check that examined nothing it should have.
+//!
+//! At every I/O-idle point it compares only the slots whose inputs changed since they last
+//! passed ([`crate::replica::SlotChecked`]: the journal's entry and marks, and the disk's stamps
+//! of the slot's sectors); the other modes, and the final check, sweep every slot. Without the
+//! cache, re-checksumming every prepare of the ring at every idle point was most of a seed's
+//! cost, growing with ops × slots.
 
 use super::Failure;
-use crate::replica::{ZONE_HEADERS, ZONE_PREPARES};
+use crate::replica::{SlotChecked, ZONE_HEADERS, ZONE_PREPARES};
 use crate::Simulation;
 use journal::{Header, Zone, HEADER_SIZE};
 
@@ -22,7 +28,10 @@ use journal::{Header, Zone, HEADER_SIZE};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Compare {
     /// No I/O in flight: every clean slot, except sectors with damage the journal never read.
+    /// Only slots whose inputs changed since they last passed are compared again.
     Idle,
+    /// As `Idle`, but every slot is compared (the end of a run).
+    IdleFull,
     /// Right after recovery, which read every slot: a clean slot's bytes must be intact even
     /// where the disk marks damage (a torn rewrite of identical bytes is intact).
     Recovered,
@@ -62,6 +71,8 @@ impl Simulation {
                             .any(|record| record.overlaps(zone, offset, len)))
         };
         let (mut dirty_count, mut faulty_count, mut compared) = (0usize, 0usize, 0u64);
+        let mut checked = replica.journal_checked.borrow_mut();
+        assert_eq!(checked.len() as u64, config.slot_count);
         for slot in 0..config.slot_count {
             let (dirty, faulty) = (journal.dirty(slot), journal.faulty(slot));
             dirty_count += usize::from(dirty);
@@ -79,6 +90,24 @@ impl Simulation {
             }
             compared += 1;
             let sector_offset = slot / config.headers_per_sector() * sector_size;
+            let size_ceil = config.sector_ceil(u64::from(header.size));
+            let prepare_offset = slot * config.message_size_max;
+            let inputs = SlotChecked {
+                header,
+                dirty,
+                faulty,
+                damage_read: replica.damage_read[slot as usize],
+                // Both ranges lie within one disk zone slot (a sector; a message).
+                header_stamp: replica.disk.slot_stamp(ZONE_HEADERS, sector_offset),
+                prepare_stamp: replica.disk.slot_stamp(ZONE_PREPARES, prepare_offset),
+            };
+            let cached = &mut checked[slot as usize];
+            if mode == Compare::Idle && *cached == Some(inputs) {
+                continue;
+            }
+            // Only an `Idle`-mode pass may be reused by `Idle`: the other modes excuse or skip
+            // different damage.
+            *cached = None;
             let header_damage_unseen = damage_unseen(
                 ZONE_HEADERS,
                 sector_offset,
@@ -93,8 +122,6 @@ impl Simulation {
                     return Err(self.failure("journal", format!("r{index} slot {slot} is clean with op {} but its redundant header on disk differs: {:?}", header.op, Header::decode(bytes).map(|h| (h.op, h.view)))));
                 }
             }
-            let size_ceil = config.sector_ceil(u64::from(header.size));
-            let prepare_offset = slot * config.message_size_max;
             let seen = mode == Compare::Recovered
                 || replica.damage_read[slot as usize] == Some(header.checksum);
             let prepare_damage_unseen =
@@ -104,7 +131,7 @@ impl Simulation {
                 let size = header.size as usize;
                 let intact = Header::decode(bytes) == Ok(header)
                     && header.valid_checksum_body(&bytes[HEADER_SIZE as usize..size])
-                    && bytes[size..].iter().all(|&b| b == 0);
+                    && bytes[size..].iter().fold(0, |any, &b| any | b) == 0;
                 if !intact {
                     let checker = if replica.damage_read[slot as usize] == Some(header.checksum) {
                         "knowledge"
@@ -113,6 +140,9 @@ impl Simulation {
                     };
                     return Err(self.failure(checker, format!("r{index} slot {slot} is clean with op {} but its prepare on disk differs ({mode:?}{})", header.op, if checker == "knowledge" { "; the journal read that damage and rejected it" } else { "" })));
                 }
+            }
+            if matches!(mode, Compare::Idle | Compare::IdleFull) {
+                checked[slot as usize] = Some(inputs);
             }
         }
         if journal.dirty_count() != dirty_count || journal.faulty_count() != faulty_count {

@@ -4,6 +4,7 @@
 use crate::cluster::network::DoViewChange;
 use fault_models::{Disk, DiskOptions, ZoneSpec};
 use journal::{Config, Header, Journal, RecoveryContext};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The replica's small, atomic, fault-free durable state.
@@ -136,6 +137,24 @@ pub struct Replica {
     /// Length of the disk's fault log when the replica restarted the time before: faults older
     /// than that were seen by the previous recovery, which read every slot.
     pub fault_log_at_restart_previous: usize,
+    /// Per slot, what the journal checker saw when the slot last passed an I/O-idle check: a
+    /// cache, so that the check at every idle point compares only slots that changed (interior
+    /// mutability: the checkers read the simulation, they do not drive it).
+    pub journal_checked: RefCell<Vec<Option<SlotChecked>>>,
+}
+
+/// Everything the journal checker's verdict on one slot in `Compare::Idle` depends on: the
+/// journal's entry and marks, the damage it read, and the disk's stamps of the zone slots
+/// holding the slot's header sector and prepare (`Disk::slot_stamp`). Equal
+/// values give an equal verdict, so a slot whose values equal those of its last pass is skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotChecked {
+    pub header: Header,
+    pub dirty: bool,
+    pub faulty: bool,
+    pub damage_read: Option<u32>,
+    pub header_stamp: u64,
+    pub prepare_stamp: u64,
 }
 
 pub const ZONE_HEADERS: usize = 0;
@@ -221,6 +240,7 @@ impl Replica {
             in_flight_writes: BTreeMap::new(),
             fault_log_at_restart: 0,
             fault_log_at_restart_previous: 0,
+            journal_checked: RefCell::new(vec![None; config.slot_count as usize]),
         }
     }
 

@@ -665,6 +665,12 @@ impl Disk {
         })
     }
 
+    /// The newest stamp given to any slot: while it is unchanged, nothing stored on the disk and
+    /// no fault bit changed.
+    pub fn stamp_last(&self) -> u64 {
+        self.stamp_next - 1
+    }
+
     /// When the bytes or fault state of any sector of the zone slot (of [`ZoneSpec::slot_size`])
     /// holding byte `offset` of `zone` last changed, as a value that grows with every change
     /// anywhere on the disk: equal stamps of the same slot mean nothing in it changed in between

@@ -138,6 +138,8 @@ pub struct Journal {
     /// whether it was valid: re-checksumming the whole ring after every operation was most of a
     /// simulated run's cost, and a header equal to one already verified needs no second look.
     redundant_verified: Vec<Option<(Header, bool)>>,
+    /// Calls so far that may have changed a slot's state: see [`Journal::mutations`].
+    pub(crate) mutations: u64,
 }
 
 impl Journal {
@@ -190,6 +192,7 @@ impl Journal {
             faulty: BitVec::repeat(true, slot_count),
             prepare_checksums: vec![None; slot_count],
             redundant_verified: vec![None; slot_count],
+            mutations: 0,
             reads,
             writes,
             reads_repair_count: 0,
@@ -238,6 +241,11 @@ impl Journal {
         self.faulty[slot as usize]
     }
 
+    /// The dirty slots, in slot order (a walk over set bits: cheap when few are dirty).
+    pub fn dirty_slots(&self) -> impl Iterator<Item = u64> + '_ {
+        self.dirty.iter_ones().map(|slot| slot as u64)
+    }
+
     pub fn dirty_count(&self) -> usize {
         self.dirty.count_ones()
     }
@@ -265,6 +273,14 @@ impl Journal {
                 .reads
                 .iter()
                 .all(|r| matches!(r.stage, ReadStage::Free | ReadStage::Held))
+    }
+
+    /// How many calls so far could have changed a slot's state (its header, redundant header,
+    /// dirty and faulty marks, or prepare checksum): every `&mut` call but `poll_io`,
+    /// `poll_event` and `assert_invariants`. While it and the disk are unchanged, a checker that
+    /// compares the slots with the disk may skip the comparison.
+    pub fn mutations(&self) -> u64 {
+        self.mutations
     }
 
     /// Writes in flight.
@@ -317,6 +333,7 @@ impl Journal {
 
     /// Reports a finished write.
     pub fn complete_write(&mut self, id: IoId) {
+        self.mutations += 1;
         assert!(id.kind_write);
         let index = id.index as usize;
         assert_eq!(
@@ -343,6 +360,7 @@ impl Journal {
 
     /// Reports a finished read: the bytes read, or the disk's error.
     pub fn complete_read(&mut self, id: IoId, result: Result<&[u8], ReadError>) {
+        self.mutations += 1;
         assert!(!id.kind_write);
         let index = id.index as usize;
         let read = &mut self.reads[index];
@@ -573,6 +591,7 @@ impl Journal {
     /// Writes a prepare (header + body) whose header is already in `headers` and dirty: the
     /// prepare's sectors first, then the redundant-header sector that holds its slot.
     pub fn write_prepare(&mut self, message: &[u8]) -> WriteStart {
+        self.mutations += 1;
         assert_eq!(self.status, Status::Recovered);
         let header =
             Header::decode(message).expect("write_prepare of a message with an invalid header");
@@ -710,6 +729,7 @@ impl Journal {
         checksum: u32,
         purpose: ReadPurpose,
     ) -> Result<(), ReadReject> {
+        self.mutations += 1;
         assert_eq!(self.status, Status::Recovered);
         if op > self.op_maximum() {
             return Err(ReadReject::BeyondHead);
@@ -863,6 +883,7 @@ impl Journal {
 
     /// Returns a finished read's IOP to the pool.
     pub fn read_release(&mut self, handle: ReadHandle) {
+        self.mutations += 1;
         let index = handle.index as usize;
         assert_eq!(
             self.reads[index].generation, handle.generation,
@@ -911,6 +932,7 @@ impl Journal {
     /// Puts a header learned from a peer into its slot and marks it dirty (to be written or
     /// repaired). The same entry again keeps its faulty bit: its prepare is still lost.
     pub fn set_header_as_dirty(&mut self, header: &Header) {
+        self.mutations += 1;
         assert_eq!(self.status, Status::Recovered);
         assert!(header.is_ok_for_slot(
             self.cluster,
@@ -952,6 +974,7 @@ impl Journal {
     /// and `prepare_checksums` keeps them: a write in flight for a removed entry that comes back
     /// must not mark the slot clean against a prepare it cannot vouch for.
     pub fn remove_entries_from(&mut self, op_min: u64) {
+        self.mutations += 1;
         assert_eq!(self.status, Status::Recovered);
         assert!(op_min > 0, "the root is never removed");
         for slot in 0..self.config.slot_count as usize {

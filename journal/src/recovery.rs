@@ -73,6 +73,7 @@ pub(crate) struct Recovery {
 impl Journal {
     /// Starts recovery. Reads are issued now; progress follows completions.
     pub fn recover(&mut self, context: RecoveryContext) {
+        self.mutations += 1;
         assert_eq!(self.status, Status::Init, "recover is called once");
         assert!(self.io_idle());
         assert!(context.op_checkpoint <= context.op_prepare_max);

@@ -521,6 +521,21 @@ enum Step {
     Rewrite,
 }
 
+/// Every slot's state as the journal reports it: header, redundant header, marks, prepare.
+fn slot_states(journal: &journal::Journal) -> Vec<(Header, Header, bool, bool, Option<u32>)> {
+    (0..journal.config().slot_count)
+        .map(|slot| {
+            (
+                *journal.header(slot),
+                *journal.header_redundant(slot),
+                journal.dirty(slot),
+                journal.faulty(slot),
+                journal.prepare_checksum(slot),
+            )
+        })
+        .collect()
+}
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => (0usize..1900).prop_map(|body_size| Step::Append { body_size }),
@@ -542,6 +557,8 @@ proptest! {
         let mut written_by_checksum = std::collections::BTreeMap::new();
         written_by_checksum.insert(Header::root(CLUSTER).checksum, log[0].clone());
         for step in steps {
+            let slots_before = slot_states(&h.journal);
+            let mutations_before = h.journal.mutations();
             match step {
                 Step::Append { body_size } => {
                     let parent = header_of(log.last().unwrap()).checksum;
@@ -592,6 +609,10 @@ proptest! {
                 }
             }
             h.journal.assert_invariants();
+            // A cache keyed on `mutations` may trust it: no slot changes without it counting.
+            if slot_states(&h.journal) != slots_before {
+                prop_assert_ne!(h.journal.mutations(), mutations_before);
+            }
         }
         h.run();
         for event in h.take_events() {

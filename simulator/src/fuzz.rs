@@ -49,6 +49,11 @@ pub struct Report {
     /// budget ran out.
     #[serde(default)]
     pub seeds_planned: u64,
+    /// Ops prepared and ticks simulated, summed over the seeds run (for ops/s in benchmarks).
+    #[serde(default)]
+    pub ops: u64,
+    #[serde(default)]
+    pub ticks: u64,
 }
 
 impl Report {
@@ -161,6 +166,8 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64, usize) + Sync)) 
     };
     for outcome in &outcomes {
         report.seeds_run += 1;
+        report.ops += outcome.ops;
+        report.ticks += outcome.ticks;
         report.coverage.merge(&outcome.coverage);
         if let Some(failure) = &outcome.failure {
             report.failures.push(FailureReport {
@@ -248,6 +255,8 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
         }
         merged.seeds_run += report.seeds_run;
         merged.seeds_planned += report.seeds_planned;
+        merged.ops += report.ops;
+        merged.ticks += report.ticks;
         merged.failures.extend(report.failures.iter().cloned());
         merged.coverage.merge(&report.coverage);
         merged.elapsed_s = merged.elapsed_s.max(report.elapsed_s);

@@ -86,7 +86,15 @@ pub struct Overrides {
     /// Fault kinds (and crash / view-change events) switched off; names from [`KNOBS`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub without: Vec<String>,
+    /// Ring size instead of the drawn journal: 512-byte sectors, 2 KiB prepares, this many slots
+    /// (a multiple of 4, 8 to [`SLOTS_OVERRIDE_MAX`]), the drawn pipeline and I/O depths clamped
+    /// to the ring. For measuring what a run costs per op as the ring grows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<u64>,
 }
+
+/// The largest ring `--slots` takes.
+pub const SLOTS_OVERRIDE_MAX: u64 = 1024;
 
 /// Everything `--without` can switch off.
 pub const KNOBS: [&str; 9] = [
@@ -103,7 +111,10 @@ pub const KNOBS: [&str; 9] = [
 
 impl Overrides {
     pub fn is_empty(&self) -> bool {
-        self.replicas.is_none() && self.ops.is_none() && self.without.is_empty()
+        self.replicas.is_none()
+            && self.ops.is_none()
+            && self.without.is_empty()
+            && self.slots.is_none()
     }
 
     /// Checks every value; the error is one line for the CLI.
@@ -117,6 +128,13 @@ impl Overrides {
         }
         if self.ops == Some(0) {
             return Err("--ops 0: the workload needs at least one op".into());
+        }
+        if let Some(slots) = self.slots {
+            if slots % 4 != 0 || !(8..=SLOTS_OVERRIDE_MAX).contains(&slots) {
+                return Err(format!(
+                    "--slots {slots}: a ring has a multiple of 4 slots, 8 to {SLOTS_OVERRIDE_MAX}"
+                ));
+            }
         }
         for knob in &self.without {
             if !KNOBS.contains(&knob.as_str()) {
@@ -140,6 +158,9 @@ impl Overrides {
         }
         if !self.without.is_empty() {
             flags.push_str(&format!(" --without {}", self.without.join(",")));
+        }
+        if let Some(slots) = self.slots {
+            flags.push_str(&format!(" --slots {slots}"));
         }
         flags
     }
@@ -176,6 +197,20 @@ impl RunConfig {
         }
         if let Some(ops) = overrides.ops {
             config.ops_target = ops;
+        }
+        if let Some(slot_count) = overrides.slots {
+            let drawn = config.journal;
+            config.journal = Config {
+                sector_size: 512,
+                slot_count,
+                message_size_max: 2048,
+                pipeline_max: drawn.pipeline_max.min(slot_count / 4),
+                iops_read_max: drawn.iops_read_max,
+                iops_write_max: drawn.iops_write_max.min(slot_count / 4 - 1),
+            };
+            assert_eq!(config.journal.validate(), Ok(()));
+            config.body_size_max = config.body_size_max.min(2048 - HEADER_SIZE);
+            config.rejected = None;
         }
         for knob in &overrides.without {
             let faults = &mut config.faults;
@@ -516,6 +551,7 @@ mod tests {
             replicas: Some(2),
             ops: Some(7),
             without: vec!["crash".into(), "torn_write".into()],
+            slots: None,
         };
         let changed = RunConfig::draw_with(seed, &overrides);
         assert_eq!(changed.replica_count, 2);
@@ -632,5 +668,33 @@ mod tests {
             ..Overrides::default()
         })
         .contains("unknown"));
+        for slots in [0, 4, 10, 2048] {
+            assert!(bad(Overrides {
+                slots: Some(slots),
+                ..Overrides::default()
+            })
+            .contains("multiple of 4"));
+        }
+    }
+
+    /// `--slots` sets the ring and keeps every other draw; each seed's config stays valid.
+    #[test]
+    fn slots_override_sets_the_ring_only() {
+        for seed in 0..200 {
+            let drawn = RunConfig::draw(seed);
+            for slots in [8, 16, 64, 1024] {
+                let overrides = Overrides {
+                    slots: Some(slots),
+                    ..Overrides::default()
+                };
+                let changed = RunConfig::draw_with(seed, &overrides);
+                assert_eq!(changed.journal.slot_count, slots);
+                assert_eq!(changed.journal.validate(), Ok(()));
+                assert!(changed.rejected.is_none());
+                assert_eq!(changed.ops_target, drawn.ops_target);
+                assert_eq!(changed.faults, drawn.faults);
+                assert_eq!(overrides.flags(), format!(" --slots {slots}"));
+            }
+        }
     }
 }

@@ -43,6 +43,10 @@ struct OverrideArgs {
     /// write_bit_flip, misdirected_write, misdirected_read, latent_sector_error, lost_write.
     #[arg(long, value_delimiter = ',')]
     without: Vec<String>,
+    /// Ring size instead of the drawn journal: 512-byte sectors, 2 KiB prepares, this many slots
+    /// (a multiple of 4, 8 to 1024).
+    #[arg(long)]
+    slots: Option<u64>,
 }
 
 impl OverrideArgs {
@@ -51,6 +55,7 @@ impl OverrideArgs {
             replicas: self.replicas,
             ops: self.ops,
             without: self.without.clone(),
+            slots: self.slots,
         };
         overrides.validate()?;
         Ok(overrides)

@@ -622,6 +622,7 @@ impl Simulation {
         replica.crash_affected = affected;
         // The next recovery reads every slot again; the knowledge checker starts afresh.
         replica.damage_read.iter_mut().for_each(|d| *d = None);
+        replica.journal_checked_at.set(None);
         replica.disk.crash(tick);
         replica.forget_volatile();
         replica.status = Status::Down { restart_tick };
@@ -641,7 +642,7 @@ impl Simulation {
         let cluster = self.cluster;
         let replica = &mut self.replicas[index];
         let config = *replica.journal.config();
-        replica.journal = journal::Journal::new(config, cluster, solo).expect("valid");
+        replica.journal_replace(journal::Journal::new(config, cluster, solo).expect("valid"));
         replica.forget_volatile();
         replica.status = Status::Recovering;
         replica.status_tick = tick;

@@ -4,7 +4,7 @@
 use crate::cluster::network::DoViewChange;
 use fault_models::{Disk, DiskOptions, ZoneSpec};
 use journal::{Config, Header, Journal, RecoveryContext};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The replica's small, atomic, fault-free durable state.
@@ -108,8 +108,8 @@ pub struct Replica {
     /// Ops this replica answered `prepare_ok` for in the current view.
     pub oks_sent: BTreeSet<u64>,
     /// Messages received from the network (the primary's broadcast or a peer's repair), by op,
-    /// waiting to be written.
-    pub inbox: BTreeMap<u64, Vec<u8>>,
+    /// waiting to be written, each with its header (decoded once, on arrival).
+    pub inbox: BTreeMap<u64, (Header, Vec<u8>)>,
     /// A repair request outstanding, by op: (tick sent, tries).
     pub repairing: BTreeMap<u64, (u64, u32)>,
     /// The tick of the last `request_headers` (one outstanding at a time).
@@ -141,6 +141,14 @@ pub struct Replica {
     /// cache, so that the check at every idle point compares only slots that changed (interior
     /// mutability: the checkers read the simulation, they do not drive it).
     pub journal_checked: RefCell<Vec<Option<SlotChecked>>>,
+    /// `(journal.mutations(), disk.stamp_last())` when every slot last passed an I/O-idle check:
+    /// while both are unchanged, no slot's inputs can have changed. Cleared when the journal is
+    /// replaced (its count starts again).
+    pub journal_checked_at: Cell<Option<(u64, u64)>>,
+    /// How many slots that check compared.
+    pub journal_compared: Cell<u64>,
+    /// `(journal.mutations(), journal.op_maximum())` when `op_head` last asked.
+    op_maximum_at: Cell<Option<(u64, u64)>>,
 }
 
 /// Everything the journal checker's verdict on one slot in `Compare::Idle` depends on: the
@@ -241,6 +249,9 @@ impl Replica {
             fault_log_at_restart: 0,
             fault_log_at_restart_previous: 0,
             journal_checked: RefCell::new(vec![None; config.slot_count as usize]),
+            journal_checked_at: Cell::new(None),
+            journal_compared: Cell::new(0),
+            op_maximum_at: Cell::new(None),
         }
     }
 
@@ -293,7 +304,24 @@ impl Replica {
     /// The head of the replica's log: the highest op its journal holds a header for, and at
     /// least its checkpoint (whose header it knows from the checkpoint itself).
     pub fn op_head(&self) -> u64 {
-        self.journal.op_maximum().max(self.op_checkpoint)
+        // `op_maximum` scans the ring: remember it until the journal next changes.
+        let mutations = self.journal.mutations();
+        let op_maximum = match self.op_maximum_at.get() {
+            Some((at, op_maximum)) if at == mutations => op_maximum,
+            _ => {
+                let op_maximum = self.journal.op_maximum();
+                self.op_maximum_at.set(Some((mutations, op_maximum)));
+                op_maximum
+            }
+        };
+        op_maximum.max(self.op_checkpoint)
+    }
+
+    /// Puts a fresh journal in place (a restart), forgetting what was remembered of the old one.
+    pub fn journal_replace(&mut self, journal: Journal) {
+        self.journal = journal;
+        self.op_maximum_at.set(None);
+        self.journal_checked_at.set(None);
     }
 
     /// The header of `op` in the replica's log, if it knows it.

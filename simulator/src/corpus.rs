@@ -194,7 +194,13 @@ pub fn distill(
     options: &FuzzOptions,
     progress: &(dyn Fn(u64, u64, usize) + Sync),
 ) -> Result<CoverageSet, String> {
-    let outcomes = run_seeds(&options.seeds(), options.jobs, None, progress);
+    let outcomes = run_seeds(
+        &options.seeds(),
+        &options.overrides,
+        options.jobs,
+        None,
+        progress,
+    );
     let reached: Vec<(u64, BTreeSet<&'static str>)> = outcomes
         .iter()
         .filter(|o| o.failure.is_none())

@@ -6,6 +6,7 @@
 //! time budget and the report's `elapsed_s`.
 
 use crate::coverage::Coverage;
+use crate::swarm::Overrides;
 use crate::Outcome;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +55,9 @@ pub struct Report {
     pub ops: u64,
     #[serde(default)]
     pub ticks: u64,
+    /// What every seed's drawn configuration was changed by (`--slots`, `--replicas`, ...).
+    #[serde(default, skip_serializing_if = "Overrides::is_empty")]
+    pub overrides: Overrides,
 }
 
 impl Report {
@@ -64,9 +68,13 @@ impl Report {
             && self.seeds_planned == self.seed_end - self.seed_first
     }
 
-    /// Whether the reachable-case check applies, and failed.
+    /// Whether the reachable-case check applies (a complete run of drawn configurations), and
+    /// failed.
     pub fn coverage_failed(&self) -> bool {
-        self.complete() && self.seeds_run >= COVERAGE_SEEDS_MIN && !self.missing_cases.is_empty()
+        self.complete()
+            && self.overrides.is_empty()
+            && self.seeds_run >= COVERAGE_SEEDS_MIN
+            && !self.missing_cases.is_empty()
     }
 
     /// The verdict: failures, or a complete range that missed a reachable case.
@@ -94,6 +102,8 @@ pub struct FuzzOptions {
     /// `(index, count)`: run only seeds with `seed % count == index`.
     pub shard: (u64, u64),
     pub time_budget: Option<Duration>,
+    /// Applied to every seed's drawn configuration (validated).
+    pub overrides: Overrides,
 }
 
 impl FuzzOptions {
@@ -107,14 +117,15 @@ impl FuzzOptions {
     }
 }
 
-pub fn repro_command(seed: u64) -> String {
-    crate::vopr_command(&format!("run {seed}"))
+pub fn repro_command(seed: u64, overrides: &Overrides) -> String {
+    crate::vopr_command(&format!("run {seed}{}", overrides.flags()))
 }
 
 /// Runs `seeds` on `jobs` threads until done or out of budget; returns the outcomes in seed
 /// order. `progress(done, total, failures)` is called after each seed.
 pub fn run_seeds(
     seeds: &[u64],
+    overrides: &Overrides,
     jobs: usize,
     time_budget: Option<Duration>,
     progress: &(dyn Fn(u64, u64, usize) + Sync),
@@ -135,7 +146,7 @@ pub fn run_seeds(
                 let Some(&seed) = seeds.get(position as usize) else {
                     return;
                 };
-                let outcome = crate::run_seed(seed, false);
+                let outcome = crate::run_with(seed, overrides, false);
                 if outcome.failure.is_some() {
                     failures.fetch_add(1, Ordering::Relaxed);
                 }
@@ -155,13 +166,20 @@ pub fn run_seeds(
 pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Report {
     let started = Instant::now();
     let seeds = options.seeds();
-    let outcomes = run_seeds(&seeds, options.jobs, options.time_budget, progress);
+    let outcomes = run_seeds(
+        &seeds,
+        &options.overrides,
+        options.jobs,
+        options.time_budget,
+        progress,
+    );
     let mut report = Report {
         seed_first: options.seed_first,
         seed_end: options.seed_end,
         shards: vec![options.shard.0],
         shard_count: options.shard.1,
         seeds_planned: seeds.len() as u64,
+        overrides: options.overrides.clone(),
         ..Report::default()
     };
     for outcome in &outcomes {
@@ -174,7 +192,7 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64, usize) + Sync)) 
                 seed: outcome.seed,
                 checker: failure.checker.to_string(),
                 message: failure.message.clone(),
-                repro: repro_command(outcome.seed),
+                repro: repro_command(outcome.seed, &options.overrides),
                 trace_hash: format!("{:016x}", outcome.trace_hash),
             });
         }
@@ -201,6 +219,12 @@ pub enum MergeError {
         expected: u64,
         found: u64,
     },
+    #[error("report {index} ran with overrides `{found}`, the first with `{expected}`")]
+    OverridesMismatch {
+        index: usize,
+        expected: String,
+        found: String,
+    },
     #[error("shard {shard}/{count} appears in more than one report")]
     ShardDuplicate { shard: u64, count: u64 },
     #[error("report {index} names shard {shard} of {count}")]
@@ -220,6 +244,7 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
         seed_first: first.seed_first,
         seed_end: first.seed_end,
         shard_count: first.shard_count,
+        overrides: first.overrides.clone(),
         ..Report::default()
     };
     for (index, report) in reports.iter().enumerate() {
@@ -228,6 +253,13 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
                 index,
                 expected: (merged.seed_first, merged.seed_end),
                 found: (report.seed_first, report.seed_end),
+            });
+        }
+        if report.overrides != merged.overrides {
+            return Err(MergeError::OverridesMismatch {
+                index,
+                expected: merged.overrides.flags().trim().to_string(),
+                found: report.overrides.flags().trim().to_string(),
             });
         }
         if report.shard_count != merged.shard_count {
@@ -291,7 +323,7 @@ mod tests {
                 seed,
                 checker: "read".into(),
                 message: "m".into(),
-                repro: repro_command(seed),
+                repro: repro_command(seed, &Overrides::default()),
                 trace_hash: "0".into(),
             });
         }
@@ -358,6 +390,7 @@ mod tests {
                 jobs: 2,
                 shard: (0, 1),
                 time_budget: None,
+                overrides: Default::default(),
             },
             &quiet,
         );
@@ -370,6 +403,7 @@ mod tests {
                         jobs: 1,
                         shard: (index, 3),
                         time_budget: None,
+                        overrides: Default::default(),
                     },
                     &quiet,
                 )
@@ -381,5 +415,53 @@ mod tests {
         assert_eq!(merged.coverage, whole.coverage);
         assert_eq!(merged.failures, whole.failures);
         assert_eq!(merged.missing_cases, whole.missing_cases);
+        assert_eq!((merged.ops, merged.ticks), (whole.ops, whole.ticks));
+        assert!(whole.ops > 0 && whole.ticks > whole.ops);
+    }
+
+    /// Overrides reach every seed, travel in the report, waive the reachable-case check, and
+    /// keep reports of other overrides from merging.
+    #[test]
+    fn fuzz_overrides_reach_every_seed_and_the_report() {
+        let quiet = |_: u64, _: u64, _: usize| {};
+        let options = |slots| FuzzOptions {
+            seed_first: 0,
+            seed_end: 4,
+            jobs: 1,
+            shard: (0, 1),
+            time_budget: None,
+            overrides: Overrides {
+                slots,
+                ops: Some(40),
+                ..Overrides::default()
+            },
+        };
+        let small = fuzz(&options(Some(8)), &quiet);
+        let large = fuzz(&options(Some(128)), &quiet);
+        assert!(small.passed() && large.passed());
+        assert_eq!(small.overrides.slots, Some(8));
+        // 40 ops, plus the liveness phase's rewrite of every ring: more ops on a larger ring.
+        assert!(small.ops >= 4 * 40 && large.ops > small.ops);
+        let mut missing = small.clone();
+        missing.missing_cases = vec!["@A".into()];
+        missing.seeds_run = COVERAGE_SEEDS_MIN;
+        missing.seeds_planned = COVERAGE_SEEDS_MIN;
+        missing.seed_end = COVERAGE_SEEDS_MIN;
+        assert!(!missing.coverage_failed());
+        missing.overrides = Overrides::default();
+        assert!(missing.coverage_failed());
+        let mut other = large.clone();
+        other.shards = vec![1];
+        other.shard_count = 2;
+        let mut first = small.clone();
+        first.shard_count = 2;
+        assert!(matches!(
+            merge(&[first, other]),
+            Err(MergeError::OverridesMismatch { index: 1, .. })
+        ));
+        assert_eq!(
+            repro_command(3, &small.overrides),
+            crate::vopr_command("run 3 --ops 40 --slots 8")
+        );
     }
 }

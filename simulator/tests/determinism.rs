@@ -30,6 +30,7 @@ fn short_range_passes_and_recovers_from_crashes() {
         jobs: 2,
         shard: (0, 1),
         time_budget: None,
+        overrides: Default::default(),
     };
     let report = simulator::fuzz::fuzz(&options, &|_, _, _| {});
     assert_eq!(report.seeds_run, 60);
@@ -53,6 +54,7 @@ fn shards_partition_the_range() {
             jobs: 1,
             shard: (index, 3),
             time_budget: None,
+            overrides: Default::default(),
         };
         seen += simulator::fuzz::fuzz(&options, &|_, _, _| {}).seeds_run;
     }

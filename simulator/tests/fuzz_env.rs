@@ -18,6 +18,7 @@ fn fuzz_range_from_environment_passes() {
         jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
         shard: (0, 1),
         time_budget: None,
+        overrides: Default::default(),
     };
     let report = simulator::fuzz::fuzz(&options, &|_, _, _| {});
     assert_eq!(report.seeds_run, end - first);

@@ -88,6 +88,10 @@ enum Command {
         /// Write the JSON report here (atomically).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Change every seed's drawn configuration (the reachable-case check then does not
+        /// apply).
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
     /// Print one seed's readable trace: per tick, per replica, writes, crashes, recoveries and
     /// each slot's recovery decision.
@@ -303,13 +307,19 @@ fn main() -> ExitCode {
             shard,
             time_budget,
             json,
+            overrides,
         } => {
+            let overrides = match overrides.overrides() {
+                Ok(overrides) => overrides,
+                Err(message) => return bad_input(message),
+            };
             let options = FuzzOptions {
                 seed_first: seeds.0,
                 seed_end: seeds.1,
                 jobs: jobs_or_cores(jobs),
                 shard,
                 time_budget,
+                overrides,
             };
             fuzz_command(&options, json)
         }
@@ -568,6 +578,7 @@ fn corpus_command(command: CorpusCommand) -> ExitCode {
                 jobs: jobs_or_cores(jobs),
                 shard: (0, 1),
                 time_budget: None,
+                overrides: Overrides::default(),
             };
             let (bar, progress) = progress_reporter(options.seeds().len() as u64);
             let set = corpus::distill(&options, &progress);

@@ -434,10 +434,7 @@ impl Simulation {
             if !replica.status.is_up() {
                 continue;
             }
-            for slot in 0..slot_count {
-                if !replica.journal.dirty(slot) {
-                    continue;
-                }
+            for slot in replica.journal.dirty_slots() {
                 let header = replica.journal.header(slot);
                 if !header.is_reserved() && header.op > replica.op_checkpoint {
                     continue;

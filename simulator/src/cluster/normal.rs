@@ -403,6 +403,11 @@ impl Simulation {
         if replica.superblock.log_view != view || replica.superblock.view != view {
             return Ok(());
         }
+        let inputs = replica.acknowledge_inputs();
+        if replica.acknowledged_at == Some((inputs, replica.oks_sent.len())) {
+            // Every op it could answer for was answered, and nothing it reads changed since.
+            return Ok(());
+        }
         let high = replica.op_head().min(replica.op_prepare_ok_max());
         let mut oks = Vec::new();
         // Ops at or just below the checkpoint were held clean when it was taken: a new primary
@@ -420,7 +425,8 @@ impl Simulation {
             let Some(header) = replica.journal.header_with_op(op) else {
                 break;
             };
-            if replica.journal.has_dirty(header) {
+            // (`has_dirty(header)`, without finding the slot a second time.)
+            if replica.journal.dirty(replica.journal.slot_for_op(op)) {
                 break;
             }
             // Every op, committed or not: a new primary's pipeline may hold ops this replica
@@ -441,6 +447,11 @@ impl Simulation {
                 self.send(index, primary, Message::PrepareOk { view, op, checksum });
             }
         }
+        // Remembered only if answering changed nothing it read (a primary's own answer may
+        // commit, and so move its checkpoint).
+        let replica = &mut self.replicas[index];
+        replica.acknowledged_at =
+            (replica.acknowledge_inputs() == inputs).then_some((inputs, replica.oks_sent.len()));
         Ok(())
     }
 

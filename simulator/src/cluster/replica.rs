@@ -149,7 +149,13 @@ pub struct Replica {
     pub journal_compared: Cell<u64>,
     /// `(journal.mutations(), journal.op_maximum())` when `op_head` last asked.
     op_maximum_at: Cell<Option<(u64, u64)>>,
+    /// What `acknowledge` last answered from ([`Replica::acknowledge_inputs`]) and how many ops
+    /// `oks_sent` then held: while both are unchanged it has nothing new to answer.
+    pub acknowledged_at: Option<(AcknowledgeInputs, usize)>,
 }
+
+/// Everything but `oks_sent` that decides which ops a replica answers `prepare_ok` for.
+pub type AcknowledgeInputs = (u64, u32, u32, u32, u64, u32, u64);
 
 /// Everything the journal checker's verdict on one slot in `Compare::Idle` depends on: the
 /// journal's entry and marks, the damage it read, and the disk's stamps of the zone slots
@@ -252,6 +258,7 @@ impl Replica {
             journal_checked_at: Cell::new(None),
             journal_compared: Cell::new(0),
             op_maximum_at: Cell::new(None),
+            acknowledged_at: None,
         }
     }
 
@@ -317,10 +324,25 @@ impl Replica {
         op_maximum.max(self.op_checkpoint)
     }
 
+    /// The journal's state (by its mutation count), the views in memory and durable, and the
+    /// checkpoint in memory and durable: what `acknowledge` reads besides `oks_sent`.
+    pub fn acknowledge_inputs(&self) -> AcknowledgeInputs {
+        (
+            self.journal.mutations(),
+            self.view,
+            self.superblock.view,
+            self.superblock.log_view,
+            self.op_checkpoint,
+            self.checkpoint_header.checksum,
+            self.superblock.op_checkpoint,
+        )
+    }
+
     /// Puts a fresh journal in place (a restart), forgetting what was remembered of the old one.
     pub fn journal_replace(&mut self, journal: Journal) {
         self.journal = journal;
         self.op_maximum_at.set(None);
+        self.acknowledged_at = None;
         self.journal_checked_at.set(None);
     }
 

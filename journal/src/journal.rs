@@ -134,10 +134,18 @@ pub struct Journal {
     pub(crate) events: VecDeque<Event>,
     pub(crate) recovery: Option<Recovery>,
     pub(crate) slot_recoveries: Vec<Option<SlotRecovery>>,
-    /// Per slot, the last redundant header whose checksum `assert_invariants` computed, and
-    /// whether it was valid: re-checksumming the whole ring after every operation was most of a
-    /// simulated run's cost, and a header equal to one already verified needs no second look.
-    redundant_verified: Vec<Option<(Header, bool)>>,
+    /// Per slot, how many times its state (header, redundant header, marks, prepare checksum)
+    /// was set: see [`Journal::slot_touches`].
+    slot_touches: Vec<u32>,
+    /// Slots set since `assert_invariants` last ran, as a bit per slot and a list (bounded by
+    /// the slot count, allocated up front): it checks those, not the whole ring, after each
+    /// operation.
+    touched: BitVec,
+    touched_slots: Vec<u32>,
+    /// The slots of the writes in flight when `assert_invariants` last ran (a write's stage is
+    /// part of its slot's invariant), and the status then (a change sweeps every slot).
+    invariants_write_slots: Vec<u32>,
+    invariants_status: Status,
     /// Calls so far that may have changed a slot's state: see [`Journal::mutations`].
     pub(crate) mutations: u64,
 }
@@ -191,7 +199,11 @@ impl Journal {
             dirty: BitVec::repeat(true, slot_count),
             faulty: BitVec::repeat(true, slot_count),
             prepare_checksums: vec![None; slot_count],
-            redundant_verified: vec![None; slot_count],
+            slot_touches: vec![0; slot_count],
+            touched: BitVec::repeat(false, slot_count),
+            touched_slots: Vec::with_capacity(slot_count),
+            invariants_write_slots: Vec::with_capacity(config.iops_write_max as usize),
+            invariants_status: Status::Init,
             mutations: 0,
             reads,
             writes,
@@ -281,6 +293,22 @@ impl Journal {
     /// compares the slots with the disk may skip the comparison.
     pub fn mutations(&self) -> u64 {
         self.mutations
+    }
+
+    /// How many times slot `slot`'s state (header, redundant header, dirty and faulty marks,
+    /// prepare checksum) was set since the journal was made (wrapping). A slot whose state
+    /// differs from before has a different count; the invariant check relies on it.
+    pub fn slot_touches(&self, slot: u64) -> u32 {
+        self.slot_touches[slot as usize]
+    }
+
+    /// Notes that slot `slot`'s state is about to be set.
+    pub(crate) fn touch(&mut self, slot: usize) {
+        self.slot_touches[slot] = self.slot_touches[slot].wrapping_add(1);
+        if !self.touched[slot] {
+            self.touched.set(slot, true);
+            self.touched_slots.push(slot as u32);
+        }
     }
 
     /// Writes in flight.
@@ -630,6 +658,7 @@ impl Journal {
             }
         }
         // The prepare on disk is about to be overwritten: it no longer backs any entry.
+        self.touch(slot);
         self.prepare_checksums[slot] = None;
         let offset = slot as u64 * self.config.message_size_max;
         self.write_sectors(index, Zone::WalPrepares, offset, size_ceil as u64);
@@ -642,15 +671,18 @@ impl Journal {
         let slot = self.slot_for_op(header.op) as usize;
         assert!(self.writes[index].message_size >= HEADER_SIZE as usize);
         // Whatever happened meanwhile, this prepare is now what the slot's prepare zone holds.
+        self.touch(slot);
         self.prepare_checksums[slot] = Some(header.checksum);
         if !self.has_header(&header) {
             // Race: entry changed while writing sectors. The slot was possibly clean (removed);
             // its prepare zone now holds this stale prepare, so it is dirty again.
+            self.touch(slot);
             self.dirty.set(slot, true);
             self.write_prepare_finish(index, WriteOutcome::EntryChangedWhileWritingSectors);
             return;
         }
         // The prepare is durable: only now may its header go to `wal_headers`.
+        self.touch(slot);
         self.headers_redundant[slot] = header;
         let sector_index = slot as u64 / self.config.headers_per_sector();
         self.writes[index].stage = WriteStage::Header;
@@ -674,6 +706,7 @@ impl Journal {
         let outcome = if entry_changed {
             if canary::active(Canary::DirtyClearedOnChangedEntry) {
                 // Canary: the slot is taken for written whatever entry it holds now.
+                self.touch(slot);
                 self.dirty.set(slot, false);
                 self.faulty.set(slot, false);
             }
@@ -695,6 +728,7 @@ impl Journal {
             assert!(self.dirty[slot] && self.faulty[slot]);
             WriteOutcome::PrepareFoundCorruptWhileWritingHeaders
         } else {
+            self.touch(slot);
             self.dirty.set(slot, false);
             self.faulty.set(slot, false);
             WriteOutcome::Written
@@ -804,6 +838,7 @@ impl Journal {
             Some(reason) => {
                 if reason.is_corruption() && self.slot_with_op_and_checksum(op, checksum).is_some()
                 {
+                    self.touch(slot);
                     self.faulty.set(slot, true);
                     self.dirty.set(slot, true);
                     // This prepare's own write may still be writing its header sector.
@@ -947,6 +982,7 @@ impl Journal {
             && self.prepare_checksums[slot] == Some(header.checksum)
         {
             // Canary: the prepare on disk is this entry's, so the slot is taken for written.
+            self.touch(slot);
             self.headers[slot] = *header;
             self.headers_redundant[slot] = *header;
             self.dirty.set(slot, false);
@@ -954,16 +990,19 @@ impl Journal {
             return;
         }
         if self.has_header(header) {
+            self.touch(slot);
             self.dirty.set(slot, true);
         } else {
             // Overwriting a newer op with an older one could uncommit it.
             assert!(self.headers[slot].is_reserved() || self.headers[slot].op <= header.op);
             if !self.headers[slot].is_reserved() || canary::active(Canary::SetHeaderClearsFault) {
                 // The slot certainly never held this entry: drop its fault and its stale header.
+                self.touch(slot);
                 self.faulty.set(slot, false);
                 self.headers_redundant[slot] = Header::reserved(self.cluster, slot as u64);
             }
             // A reserved slot may be a `vsr` slot whose lost prepare was this entry: it stays faulty.
+            self.touch(slot);
             self.headers[slot] = *header;
             self.dirty.set(slot, true);
         }
@@ -988,6 +1027,7 @@ impl Journal {
                 && self.faulty[slot]
             {
                 // Canary: a faulty reserved slot is "removed" too, and forgets its fault.
+                self.touch(slot);
                 self.faulty.set(slot, false);
                 self.dirty.set(slot, false);
                 self.headers_redundant[slot] = Header::reserved(self.cluster, slot as u64);
@@ -998,11 +1038,13 @@ impl Journal {
 
     pub(crate) fn remove_entry(&mut self, slot: usize) {
         let reserved = Header::reserved(self.cluster, slot as u64);
+        self.touch(slot);
         self.headers[slot] = reserved;
         self.headers_redundant[slot] = reserved;
         self.dirty.set(slot, false);
         self.faulty.set(slot, false);
         if canary::active(Canary::RemoveDropsPrepareChecksums) {
+            self.touch(slot);
             self.prepare_checksums[slot] = None;
         }
     }
@@ -1062,8 +1104,10 @@ impl Journal {
 
     // ---------------------------------------------------------------- invariants
 
-    /// Invariants that hold between any two calls. Cheap enough for simulation builds; skipped
-    /// when debug assertions are off.
+    /// Invariants that hold between any two calls, for the slots that could have changed since
+    /// the last check (set since, or written then or now; a status change checks every slot), so
+    /// that the check costs what the operation touched, not the ring. Cheap enough for simulation
+    /// builds; skipped when debug assertions are off.
     pub fn assert_invariants(&mut self) {
         if !cfg!(debug_assertions) {
             return;
@@ -1075,58 +1119,84 @@ impl Journal {
         assert!(
             self.io_queue.len() as u64 <= self.config.iops_read_max + self.config.iops_write_max
         );
-        if self.status == Status::Init {
+        assert!(self.touched_slots.len() <= self.config.slot_count as usize);
+        // The slots whose invariants may have changed since the last check: those set since,
+        // and those of the writes in flight then and now. A status change sweeps them all.
+        if self.status != self.invariants_status {
+            self.invariants_status = self.status;
+            for slot in 0..self.config.slot_count as usize {
+                self.assert_invariants_slot(slot);
+            }
+        } else {
+            for index in 0..self.touched_slots.len() {
+                self.assert_invariants_slot(self.touched_slots[index] as usize);
+            }
+            for index in 0..self.invariants_write_slots.len() {
+                self.assert_invariants_slot(self.invariants_write_slots[index] as usize);
+            }
+        }
+        for index in 0..self.touched_slots.len() {
+            self.touched.set(self.touched_slots[index] as usize, false);
+        }
+        self.touched_slots.clear();
+        assert!(self.touched.not_any());
+        self.invariants_write_slots.clear();
+        for index in 0..self.writes.len() {
+            if self.writes[index].stage != WriteStage::Free {
+                let slot = self.slot_for_op(self.writes[index].header.op) as u32;
+                self.invariants_write_slots.push(slot);
+                self.assert_invariants_slot(slot as usize);
+            }
+        }
+    }
+
+    /// Every slot's invariants, whatever changed (after recovery, in tests).
+    pub fn assert_invariants_all(&mut self) {
+        for slot in 0..self.config.slot_count as usize {
+            self.assert_invariants_slot(slot);
+        }
+    }
+
+    fn assert_invariants_slot(&self, slot: usize) {
+        // Faulty implies dirty.
+        if self.faulty[slot] {
+            assert!(self.dirty[slot], "slot {slot} faulty but not dirty");
+        }
+        if self.status != Status::Recovered {
             return;
         }
-        for slot in 0..self.config.slot_count as usize {
-            // Faulty implies dirty.
-            if self.faulty[slot] {
-                assert!(self.dirty[slot], "slot {slot} faulty but not dirty");
-            }
-            if self.status != Status::Recovered {
-                continue;
-            }
-            let redundant = &self.headers_redundant[slot];
-            let redundant_valid = match self.redundant_verified[slot] {
-                Some((verified, valid)) if verified == *redundant => valid,
-                _ => {
-                    let valid = redundant.valid_checksum();
-                    self.redundant_verified[slot] = Some((*redundant, valid));
-                    valid
-                }
+        let redundant = &self.headers_redundant[slot];
+        let redundant_valid = redundant.valid_checksum();
+        if !redundant_valid {
+            assert!(
+                self.faulty[slot],
+                "slot {slot}: invalid redundant header but not faulty"
+            );
+        }
+        // A redundant header is never newer than its durable prepare: it names the prepare on
+        // disk, unless a write of the slot has started over that prepare.
+        if redundant_valid && !redundant.is_reserved() {
+            // (The write scan only where the prepare does not match: it rarely runs.)
+            let rewriting = || {
+                self.writes.iter().any(|w| {
+                    w.stage == WriteStage::Prepare && self.slot_for_op(w.header.op) == slot as u64
+                })
             };
-            if !redundant_valid {
-                assert!(
-                    self.faulty[slot],
-                    "slot {slot}: invalid redundant header but not faulty"
-                );
-            }
-            // A redundant header is never newer than its durable prepare: it names the prepare on
-            // disk, unless a write of the slot has started over that prepare.
-            if redundant_valid && !redundant.is_reserved() {
-                // (The write scan only where the prepare does not match: it rarely runs.)
-                let rewriting = || {
-                    self.writes.iter().any(|w| {
-                        w.stage == WriteStage::Prepare
-                            && self.slot_for_op(w.header.op) == slot as u64
-                    })
-                };
-                assert!(
-                    self.prepare_checksums[slot] == Some(redundant.checksum) || rewriting(),
-                    "slot {slot}: redundant header op {} ahead of its prepare",
-                    redundant.op
-                );
-            }
-            if !self.dirty[slot] && !self.headers[slot].is_reserved() {
-                assert_eq!(
-                    &self.headers[slot], redundant,
-                    "slot {slot}: clean but header differs"
-                );
-                assert_eq!(
-                    self.prepare_checksums[slot],
-                    Some(self.headers[slot].checksum)
-                );
-            }
+            assert!(
+                self.prepare_checksums[slot] == Some(redundant.checksum) || rewriting(),
+                "slot {slot}: redundant header op {} ahead of its prepare",
+                redundant.op
+            );
+        }
+        if !self.dirty[slot] && !self.headers[slot].is_reserved() {
+            assert_eq!(
+                &self.headers[slot], redundant,
+                "slot {slot}: clean but header differs"
+            );
+            assert_eq!(
+                self.prepare_checksums[slot],
+                Some(self.headers[slot].checksum)
+            );
         }
     }
 }

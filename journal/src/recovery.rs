@@ -335,6 +335,7 @@ impl Journal {
             // `prepare_checksums` vouches for any valid prepare, even one whose header is lost,
             // so that peers can still be served.
             if let Some(prepare) = prepares[slot].filter(|p| !p.is_reserved()) {
+                self.touch(slot);
                 self.prepare_checksums[slot] = Some(prepare.checksum);
             }
         }
@@ -470,11 +471,13 @@ impl Journal {
                 "slot {slot}: loaded a header and marked it faulty"
             );
         }
+        self.touch(slot);
         self.headers[slot] = loaded;
         self.dirty.set(slot, dirty);
         self.faulty.set(slot, faulty);
         // Until repaired, a faulty slot's redundant header is invalid on disk too, so that a crash
         // cannot turn the fault into a reserved slot.
+        self.touch(slot);
         self.headers_redundant[slot] = if faulty && !canary::active(Canary::FaultyHeaderLeftValid) {
             loaded.invalidated()
         } else {
@@ -635,6 +638,7 @@ impl Journal {
                         "fix without a prepare: @D solo only"
                     );
                 }
+                self.touch(slot);
                 self.dirty.set(slot, false);
             }
         }

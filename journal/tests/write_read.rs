@@ -514,11 +514,24 @@ fn other_operations() {
 /// invariants after every call, and with no I/O in flight its disk matches its memory.
 #[derive(Clone, Debug)]
 enum Step {
-    Append { body_size: usize },
-    Read { back: u64 },
-    Remove { back: u64 },
-    Complete { pick: usize },
+    Append {
+        body_size: usize,
+    },
+    Read {
+        back: u64,
+    },
+    Remove {
+        back: u64,
+    },
+    Complete {
+        pick: usize,
+    },
     Rewrite,
+    /// A latent sector error under a recent op's prepare, then a read of it (rejected: the
+    /// slot turns faulty until rewritten).
+    LatentError {
+        back: u64,
+    },
 }
 
 /// Every slot's state as the journal reports it: header, redundant header, marks, prepare.
@@ -543,6 +556,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u64..4).prop_map(|back| Step::Remove { back }),
         6 => any::<usize>().prop_map(|pick| Step::Complete { pick }),
         1 => Just(Step::Rewrite),
+        1 => (0u64..8).prop_map(|back| Step::LatentError { back }),
     ]
 }
 
@@ -559,6 +573,8 @@ proptest! {
         for step in steps {
             let slots_before = slot_states(&h.journal);
             let mutations_before = h.journal.mutations();
+            let touches_before: Vec<u32> =
+                (0..h.config.slot_count).map(|slot| h.journal.slot_touches(slot)).collect();
             match step {
                 Step::Append { body_size } => {
                     let parent = header_of(log.last().unwrap()).checksum;
@@ -582,6 +598,13 @@ proptest! {
                         log.truncate(op as usize);
                         view += 1;
                     }
+                }
+                Step::LatentError { back } => {
+                    let op = (log.len() as u64 - 1).saturating_sub(back);
+                    let header = header_of(&log[op as usize]);
+                    let slot = op % h.config.slot_count;
+                    h.read_errors.push((Zone::WalPrepares, slot * h.config.message_size_max));
+                    let _ = h.journal.read_prepare(op, header.checksum, ReadPurpose::Repair);
                 }
                 Step::Complete { pick } => {
                     if !h.pending.is_empty() {
@@ -610,9 +633,17 @@ proptest! {
             }
             h.journal.assert_invariants();
             // A cache keyed on `mutations` may trust it: no slot changes without it counting.
-            if slot_states(&h.journal) != slots_before {
+            let slots_after = slot_states(&h.journal);
+            if slots_after != slots_before {
                 prop_assert_ne!(h.journal.mutations(), mutations_before);
             }
+            // The invariant check looks only at touched slots: every slot that changed was.
+            for (slot, (after, before)) in slots_after.iter().zip(&slots_before).enumerate() {
+                if after != before {
+                    prop_assert_ne!(h.journal.slot_touches(slot as u64), touches_before[slot], "slot {}", slot);
+                }
+            }
+            h.journal.assert_invariants_all();
         }
         h.run();
         for event in h.take_events() {

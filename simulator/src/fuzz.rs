@@ -162,6 +162,33 @@ pub fn run_seeds(
     outcomes
 }
 
+/// Runs `seeds` on `jobs` threads until one fails; returns a failing outcome, if any seed fails
+/// (not necessarily the lowest: which one the threads meet first depends on timing, whether one
+/// is found does not). For tests that only need a verdict, such as a mutation run.
+pub fn run_until_failure(seeds: &[u64], overrides: &Overrides, jobs: usize) -> Option<Outcome> {
+    let next = AtomicU64::new(0);
+    let failure = Mutex::new(None);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let position = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&seed) = seeds.get(position as usize) else {
+                        return;
+                    };
+                    let outcome = crate::run_with(seed, overrides, false);
+                    if outcome.failure.is_some() {
+                        stop.store(true, Ordering::Relaxed);
+                        *failure.lock().expect("no poisoned lock") = Some(outcome);
+                    }
+                }
+            });
+        }
+    });
+    failure.into_inner().expect("no poisoned lock")
+}
+
 /// Runs the seeds of `options` and reports on them.
 pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Report {
     let started = Instant::now();

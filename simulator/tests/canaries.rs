@@ -35,4 +35,13 @@ fn every_canary_is_caught() {
         survivors.is_empty(),
         "canaries not caught within seeds 0..{SEED_END}:\n{table}"
     );
+    // `run_until_failure` (the mutation run's verdict) finds a planted bug as `fuzz` does.
+    let caught = &results[0];
+    journal::canary::set_active(caught.canary);
+    let seeds: Vec<u64> = (0..SEED_END).collect();
+    let found = simulator::fuzz::run_until_failure(&seeds, &Default::default(), jobs);
+    journal::canary::set_active(None);
+    assert!(found.is_some_and(|outcome| outcome.failure.is_some()));
+    let seeds: Vec<u64> = (0..SANITY_SEED_END).collect();
+    assert!(simulator::fuzz::run_until_failure(&seeds, &Default::default(), jobs).is_none());
 }

@@ -12,22 +12,17 @@ fn fuzz_range_from_environment_passes() {
         .split_once("..")
         .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
         .unwrap_or_else(|| panic!("VOPR_TEST_SEEDS must be A..B, not {range:?}"));
-    let options = simulator::fuzz::FuzzOptions {
-        seed_first: first,
-        seed_end: end,
-        jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        shard: (0, 1),
-        time_budget: None,
-        overrides: Default::default(),
-    };
-    let report = simulator::fuzz::fuzz(&options, &|_, _, _| {});
-    assert_eq!(report.seeds_run, end - first);
-    let first_failure = report.failures.first();
-    assert!(
-        first_failure.is_none(),
-        "{} of seeds {range} failed; first: {first_failure:?}",
-        report.failures.len()
-    );
+    let seeds: Vec<u64> = (first..end).collect();
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Stops at the first failure: a mutation run needs the verdict, not every failing seed.
+    let failure = simulator::fuzz::run_until_failure(&seeds, &Default::default(), jobs);
+    if let Some(outcome) = failure {
+        let failure = outcome.failure.expect("a failing outcome");
+        panic!(
+            "seed {} of {range} failed: {} at tick {}: {}",
+            outcome.seed, failure.checker, failure.tick, failure.message
+        );
+    }
 }
 
 #[test]

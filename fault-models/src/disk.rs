@@ -157,6 +157,8 @@ pub enum WriteAim {
     Lose,
     /// The write lands at the same offset of another slot when it completes.
     Misdirect,
+    /// The write lands at the same offset of zone slot `slot` (not its own) when it completes.
+    MisdirectTo { slot: u64 },
     /// The write is torn if the disk crashes before it completes.
     Tear,
 }
@@ -415,7 +417,14 @@ impl Disk {
             return false;
         };
         let pending = &self.pending[index];
+        let target_allowed = match aim {
+            WriteAim::MisdirectTo { slot } => self
+                .misdirect_target(pending.zone, pending.offset, pending.len, slot)
+                .is_some(),
+            _ => true,
+        };
         let allowed = enabled
+            && target_allowed
             && (aim == WriteAim::Tear
                 || self.range_may_fault(pending.zone, pending.offset, pending.len));
         if allowed {
@@ -784,11 +793,21 @@ impl Disk {
 
         let mut landed_offset = offset;
         let misdirected_probability = self.faults.misdirected_write_probability;
+        let misdirect_aimed = matches!(
+            aim,
+            Some(WriteAim::Misdirect | WriteAim::MisdirectTo { .. })
+        );
         if enabled
-            && (self.chance(misdirected_probability) | (aim == Some(WriteAim::Misdirect)))
+            && (self.chance(misdirected_probability) | misdirect_aimed)
             && self.range_may_fault(zone, offset, len)
         {
-            if let Some(target_offset) = self.misdirect_offset(zone, offset, len) {
+            let target = match aim {
+                Some(WriteAim::MisdirectTo { slot }) => {
+                    self.misdirect_target(zone, offset, len, slot)
+                }
+                _ => self.misdirect_offset(zone, offset, len),
+            };
+            if let Some(target_offset) = target {
                 landed_offset = target_offset;
                 self.note_dropped(zone, offset, len);
             }
@@ -991,6 +1010,20 @@ impl Disk {
             }
         }
         None
+    }
+
+    /// Where a write of `len` bytes at `offset` lands if misdirected to zone slot `slot`: the
+    /// same offset within that slot, if that is another slot, in the zone, not overlapping the
+    /// write's own range, and the atlas lets it fault.
+    fn misdirect_target(&self, zone: ZoneId, offset: u64, len: u64, slot: u64) -> Option<u64> {
+        let spec = &self.zones[zone];
+        let candidate = slot.checked_mul(spec.slot_size)? + offset % spec.slot_size;
+        let valid = slot != offset / spec.slot_size
+            && slot < spec.slot_count()
+            && candidate + len <= spec.size
+            && !(candidate < offset + len && offset < candidate + len)
+            && self.range_may_fault(zone, candidate, len);
+        valid.then_some(candidate)
     }
 
     /// A uniformly drawn sector of the range in a chunk that may be faulted, as its zone offset.

@@ -652,3 +652,34 @@ fn a_slot_that_changed_has_a_new_stamp() {
     assert!(changed_count > 1_000, "{changed_count} changes");
     assert!(faults_seen > 100, "{faults_seen} faults");
 }
+
+/// A write misdirected to a named slot lands at the same offset of that slot and nowhere else;
+/// its own slot, or one past the zone, is refused.
+#[test]
+fn a_write_misdirected_to_a_slot_lands_there() {
+    let mut disk = only(FaultConfig::default());
+    let (own, target) = (
+        2 * PREPARE_SLOT_SIZE + SECTOR_SIZE,
+        5 * PREPARE_SLOT_SIZE + SECTOR_SIZE,
+    );
+    let old_own = disk.peek(ZONE_PREPARES, own, SECTOR_SIZE).to_vec();
+    let data = pattern(11, SECTOR_SIZE);
+    disk.submit_write(0, 1, ZONE_PREPARES, own, &data);
+    let aim = |slot| fault_models::WriteAim::MisdirectTo { slot };
+    assert!(!disk.aim_write(1, aim(2)), "its own slot");
+    assert!(!disk.aim_write(1, aim(SLOT_COUNT)), "past the zone");
+    assert!(disk.aim_write(1, aim(5)));
+    drain(&mut disk, 1_000);
+    assert_eq!(disk.peek(ZONE_PREPARES, target, SECTOR_SIZE), &data[..]);
+    assert_eq!(disk.peek(ZONE_PREPARES, own, SECTOR_SIZE), &old_own[..]);
+    let records = disk.fault_log().records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].kind,
+        FaultKind::MisdirectedWrite {
+            target_offset: target
+        }
+    );
+    assert!(disk.range_faulty(ZONE_PREPARES, own, SECTOR_SIZE));
+    assert!(disk.range_faulty(ZONE_PREPARES, target, SECTOR_SIZE));
+}

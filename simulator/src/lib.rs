@@ -15,6 +15,7 @@ pub mod fuzz;
 pub mod scenario;
 pub mod shrink;
 pub mod swarm;
+pub mod sweep;
 pub mod trace;
 
 pub use cluster::replica;

@@ -72,7 +72,7 @@ pub struct Stage {
 }
 
 impl Stage {
-    fn new(replica_count: u8, view_changes: bool) -> Stage {
+    pub(crate) fn new(replica_count: u8, view_changes: bool) -> Stage {
         let mut config = RunConfig::draw(0);
         config.replica_count = replica_count;
         config.journal = Config {

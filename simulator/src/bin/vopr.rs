@@ -112,6 +112,41 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Inject exactly one fault at every sector of both zones of one replica (bit flip, latent
+    /// error, misdirected write landing there, torn or lost write of the write covering it),
+    /// crash before or after that write, recover, repair, change view, and count the outcomes
+    /// (PAR's single-fault sweep); exit 1 on any outcome the design does not allow.
+    Sweep {
+        /// Replica counts, comma-separated (default 1,3,5).
+        #[arg(long, value_delimiter = ',')]
+        replicas: Vec<u8>,
+        /// Only this zone: headers or prepares (default both).
+        #[arg(long)]
+        zone: Option<String>,
+        /// Only sectors A..B of each zone (B exclusive).
+        #[arg(long, value_parser = parse_range)]
+        sectors: Option<(u64, u64)>,
+        /// Fault kinds, comma-separated: bit_flip, latent_error, misdirected_write, torn_write,
+        /// lost_write (default all).
+        #[arg(long, value_delimiter = ',')]
+        faults: Vec<String>,
+        /// One scenario by its printed coordinates, R:zone:sector:fault:crash.
+        #[arg(long)]
+        only: Option<String>,
+        /// Sweep pairs of faults in one slot instead (its prepare sector and its header sector
+        /// both hit), one pair drawn per seed of `--seeds`.
+        #[arg(long, requires = "seeds")]
+        pairs: bool,
+        /// The pair seeds, `A..B` (with `--pairs`).
+        #[arg(long, value_parser = parse_range, requires = "pairs")]
+        seeds: Option<(u64, u64)>,
+        /// Threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Write every scenario's outcome here, as JSON (atomically).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Find the smallest run that fails like SEED: fewer replicas, fewer ops, fewer faults.
     Shrink {
         seed: u64,
@@ -289,6 +324,28 @@ fn main() -> ExitCode {
             Err(message) => bad_input(message),
         },
         Command::Scenario { name, list, all } => scenario(name.as_deref(), list, all),
+        Command::Sweep {
+            replicas,
+            zone,
+            sectors,
+            faults,
+            only,
+            pairs,
+            seeds,
+            jobs,
+            json,
+        } => match (pairs, seeds) {
+            (true, Some(seeds)) => sweep_pairs_command(seeds, replicas, jobs_or_cores(jobs), json),
+            _ => sweep_command(SweepArgs {
+                replicas,
+                zone,
+                sectors,
+                faults,
+                only,
+                jobs: jobs_or_cores(jobs),
+                json,
+            }),
+        },
         Command::Replay { seed, overrides } => match overrides.overrides() {
             Ok(overrides) => replay(seed, &overrides),
             Err(message) => bad_input(message),
@@ -481,16 +538,8 @@ fn verdict(report: &Report) -> ExitCode {
 fn fuzz_command(options: &FuzzOptions, json: Option<PathBuf>) -> ExitCode {
     // Refuse an unwritable report path before the range runs, not after.
     if let Some(path) = &json {
-        let directory = path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        if !directory.is_dir() {
-            return bad_input(format!(
-                "--json {}: directory {} does not exist",
-                path.display(),
-                directory.display()
-            ));
+        if let Err(message) = report_directory_exists(path) {
+            return bad_input(message);
         }
     }
     let (bar, progress) = progress_reporter(options.seeds().len() as u64);
@@ -505,6 +554,212 @@ fn fuzz_command(options: &FuzzOptions, json: Option<PathBuf>) -> ExitCode {
         }
     }
     verdict(&report)
+}
+
+struct SweepArgs {
+    replicas: Vec<u8>,
+    zone: Option<String>,
+    sectors: Option<(u64, u64)>,
+    faults: Vec<String>,
+    only: Option<String>,
+    jobs: usize,
+    json: Option<PathBuf>,
+}
+
+fn sweep_command(args: SweepArgs) -> ExitCode {
+    use simulator::sweep::{self, Coordinates, SweepOptions, SweepZone, FAULT_KINDS};
+    if let Some(path) = &args.json {
+        if let Err(message) = report_directory_exists(path) {
+            return bad_input(message);
+        }
+    }
+    if let Some(only) = &args.only {
+        let coordinates = match Coordinates::parse(only) {
+            Ok(coordinates) => coordinates,
+            Err(message) => return bad_input(message),
+        };
+        let result = sweep::run(coordinates);
+        println!(
+            "{}: {}{}{}",
+            result.coordinates,
+            result.verdict.name(),
+            result
+                .case
+                .as_ref()
+                .map_or(String::new(), |c| format!(" ({c})")),
+            if result.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", result.detail)
+            }
+        );
+        return if result.allowed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    let mut options = SweepOptions::full(args.jobs);
+    if !args.replicas.is_empty() {
+        if let Some(bad) = args.replicas.iter().find(|r| !(1..=6).contains(*r)) {
+            return bad_input(format!("--replicas {bad}: a cluster has 1 to 6 replicas"));
+        }
+        options.replica_counts = args.replicas;
+    }
+    match args.zone.as_deref() {
+        None => {}
+        Some("headers") => options.zones = vec![SweepZone::Headers],
+        Some("prepares") => options.zones = vec![SweepZone::Prepares],
+        Some(other) => return bad_input(format!("--zone {other}: headers or prepares")),
+    }
+    if let Some(sectors) = args.sectors {
+        options.sectors = sectors;
+    }
+    if !args.faults.is_empty() {
+        let mut faults = Vec::new();
+        for name in &args.faults {
+            match FAULT_KINDS.into_iter().find(|kind| kind.name() == name) {
+                Some(kind) => faults.push(kind),
+                None => {
+                    return bad_input(format!(
+                        "--faults {name}: unknown; use any of bit_flip, latent_error, misdirected_write, torn_write, lost_write"
+                    ))
+                }
+            }
+        }
+        options.faults = faults;
+    }
+    let total = options.scenarios().len();
+    if total == 0 {
+        return bad_input("the sweep selects no scenario (check --sectors)");
+    }
+    eprintln!("sweeping {total} scenarios on {} threads", options.jobs);
+    let (bar, progress) = progress_reporter(total as u64);
+    let report = sweep::sweep(&options, &|done, total| {
+        progress(done as u64, total as u64, 0)
+    });
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    println!("{}", report.table());
+    let disallowed: Vec<_> = report.disallowed().collect();
+    for result in &disallowed {
+        println!(
+            "NOT ALLOWED {}: {}{}: {}\n  repro: {}",
+            result.coordinates,
+            result.verdict.name(),
+            result
+                .case
+                .as_ref()
+                .map_or(String::new(), |c| format!(" ({c})")),
+            result.detail,
+            simulator::vopr_command(&format!("sweep --only {}", result.coordinates))
+        );
+    }
+    println!(
+        "{} scenarios in {:.1}s, {} not allowed",
+        report.results.len(),
+        report.elapsed_s,
+        disallowed.len()
+    );
+    if let Some(path) = args.json {
+        if let Err(error) = corpus::store(&path, &report) {
+            return bad_input(error);
+        }
+    }
+    if disallowed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn sweep_pairs_command(
+    seeds: (u64, u64),
+    replicas: Vec<u8>,
+    jobs: usize,
+    json: Option<PathBuf>,
+) -> ExitCode {
+    if let Some(path) = &json {
+        if let Err(message) = report_directory_exists(path) {
+            return bad_input(message);
+        }
+    }
+    if let Some(bad) = replicas.iter().find(|r| !(1..=6).contains(*r)) {
+        return bad_input(format!("--replicas {bad}: a cluster has 1 to 6 replicas"));
+    }
+    let replicas = if replicas.is_empty() {
+        simulator::sweep::REPLICA_COUNTS.to_vec()
+    } else {
+        replicas
+    };
+    let replicas_flag = if replicas == simulator::sweep::REPLICA_COUNTS {
+        String::new()
+    } else {
+        let list: Vec<String> = replicas.iter().map(u8::to_string).collect();
+        format!(" --replicas {}", list.join(","))
+    };
+    let total = seeds.1 - seeds.0;
+    eprintln!("sweeping {total} pairs on {jobs} threads");
+    let (bar, progress) = progress_reporter(total);
+    let report = simulator::sweep::sweep_pairs(seeds, &replicas, jobs, &|done, total| {
+        progress(done as u64, total as u64, 0)
+    });
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    println!("{}", report.table());
+    let disallowed: Vec<_> = report.disallowed().collect();
+    for result in &disallowed {
+        println!(
+            "NOT ALLOWED {}: {}{}: {}\n  repro: {}",
+            result.pair,
+            result.verdict.name(),
+            result
+                .case
+                .as_ref()
+                .map_or(String::new(), |c| format!(" ({c})")),
+            result.detail,
+            simulator::vopr_command(&format!(
+                "sweep --pairs --seeds {}..{}{replicas_flag}",
+                result.pair.seed,
+                result.pair.seed + 1
+            ))
+        );
+    }
+    println!(
+        "{} pairs in {:.1}s, {} not allowed",
+        report.results.len(),
+        report.elapsed_s,
+        disallowed.len()
+    );
+    if let Some(path) = json {
+        if let Err(error) = corpus::store(&path, &report) {
+            return bad_input(error);
+        }
+    }
+    if disallowed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// A report path whose directory exists, checked before a long run, not after.
+fn report_directory_exists(path: &std::path::Path) -> Result<(), String> {
+    let directory = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if directory.is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "--json {}: directory {} does not exist",
+            path.display(),
+            directory.display()
+        ))
+    }
 }
 
 fn merge_command(paths: &[PathBuf], json: Option<PathBuf>) -> ExitCode {

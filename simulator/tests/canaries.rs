@@ -44,4 +44,23 @@ fn every_canary_is_caught() {
     assert!(found.is_some_and(|outcome| outcome.failure.is_some()));
     let seeds: Vec<u64> = (0..SANITY_SEED_END).collect();
     assert!(simulator::fuzz::run_until_failure(&seeds, &Default::default(), jobs).is_none());
+
+    // The single-fault sweep sees planted recovery bugs too: with row @N deciding `fix`, a
+    // cluster replica whose prepare was overwritten by a misdirected write loses the op.
+    use simulator::sweep::{sweep, FaultKind, SweepOptions, SweepZone};
+    let options = SweepOptions {
+        replica_counts: vec![3],
+        zones: vec![SweepZone::Prepares],
+        sectors: (0, 16),
+        faults: vec![FaultKind::MisdirectedWrite],
+        ..SweepOptions::full(jobs)
+    };
+    assert!(
+        sweep(&options, &|_, _| {}).passed(),
+        "no canary: every scenario allowed"
+    );
+    journal::canary::set_active(journal::canary::Canary::from_name("decision_n_fix"));
+    let report = sweep(&options, &|_, _| {});
+    journal::canary::set_active(None);
+    assert!(report.disallowed().count() > 0, "{}", report.table());
 }

@@ -42,6 +42,16 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_bad_input(&["merge", "/nonexistent/report.json"], "no such file");
     assert_bad_input(&["scenario", "nope"], "unknown");
     assert_bad_input(&["scenario"], "give one NAME");
+    assert_bad_input(&["sweep", "--only", "3:prepares"], "five fields");
+    assert_bad_input(&["sweep", "--zone", "wal"], "headers or prepares");
+    assert_bad_input(&["sweep", "--faults", "rot"], "unknown");
+    assert_bad_input(&["sweep", "--replicas", "9"], "1 to 6 replicas");
+    assert_bad_input(&["sweep", "--sectors", "500..600"], "no scenario");
+    assert_bad_input(&["run", "1", "--slots", "10"], "multiple of 4");
+    assert_bad_input(
+        &["sweep", "--json", "/no/such/dir/s.json"],
+        "does not exist",
+    );
     // Refused before the range runs (a million seeds would not finish).
     assert_bad_input(
         &[
@@ -89,7 +99,7 @@ fn corrupt_seed_file_is_refused_and_left_untouched() {
 #[test]
 fn every_subcommand_has_help() {
     for subcommand in [
-        "run", "fuzz", "replay", "shrink", "corpus", "merge", "table", "scenario",
+        "run", "fuzz", "replay", "shrink", "corpus", "merge", "table", "scenario", "sweep",
     ] {
         let output = vopr(&[subcommand, "--help"]);
         assert_eq!(output.status.code(), Some(0), "{subcommand} --help");
@@ -176,4 +186,50 @@ fn scenario_list_names_every_row() {
             "{label} in {stdout}"
         );
     }
+}
+
+/// One sweep scenario from its printed coordinates; a reduced sweep prints its table and writes
+/// every outcome as JSON; pairs reproduce from one seed.
+#[test]
+fn sweep_runs_one_scenario_a_reduced_sweep_and_pairs() {
+    let output = vopr(&["sweep", "--only", "3:prepares:17:lost_write:after"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("3:prepares:17:lost_write:after: recovered (@N vsr)"),
+        "{stdout}"
+    );
+
+    let directory = std::env::temp_dir().join(format!("vopr-cli-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    let path = directory.join("sweep.json");
+    let file = path.to_str().expect("utf-8");
+    let output = vopr(&[
+        "sweep",
+        "--replicas",
+        "3",
+        "--zone",
+        "headers",
+        "--sectors",
+        "0..2",
+        "--faults",
+        "bit_flip,torn_write",
+        "--json",
+        file,
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("recovered                      "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("6 scenarios in"), "{stdout}");
+    let json = std::fs::read_to_string(&path).expect("written");
+    assert_eq!(json.matches("\"verdict\"").count(), 6, "{json}");
+
+    let output = vopr(&["sweep", "--pairs", "--seeds", "7..9", "--replicas", "3"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("2 pairs in"), "{stdout}");
+    std::fs::remove_dir_all(&directory).expect("cleanup");
 }

@@ -983,6 +983,21 @@ mod tests {
         assert!(report.table().contains("R=3"));
     }
 
+    /// Deterministic whatever the threads: one job or two give the same results.
+    #[test]
+    fn a_sweep_is_the_same_on_one_thread_or_two() {
+        let options = |jobs| SweepOptions {
+            replica_counts: vec![1],
+            zones: vec![SweepZone::Prepares],
+            sectors: (40, 46),
+            ..SweepOptions::full(jobs)
+        };
+        let one = sweep(&options(1), &|_, _| {});
+        let two = sweep(&options(2), &|_, _| {});
+        assert_eq!(one.results, two.results);
+        assert_eq!(one.results.len(), 6 * 9);
+    }
+
     /// Pairs: one per seed, reproducible, within the fault model (no silent drop beside another
     /// fault), and recovered with three or five replicas.
     #[test]

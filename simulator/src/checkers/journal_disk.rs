@@ -71,10 +71,13 @@ impl Simulation {
                             .any(|record| record.overlaps(zone, offset, len)))
         };
         let checked_at = (journal.mutations(), replica.disk.stamp_last());
-        if mode == Compare::Idle && replica.journal_checked_at.get() == Some(checked_at) {
+        let checked_at_before = replica.journal_checked_at.get();
+        if mode == Compare::Idle && checked_at_before == Some(checked_at) {
             // Neither the journal nor the disk changed since every slot passed.
             return Ok(replica.journal_compared.get());
         }
+        // The journal claims no call changed it since every slot was last cached.
+        let mutations_unchanged = checked_at_before.is_some_and(|(m, _)| m == checked_at.0);
         replica.journal_checked_at.set(None);
         let (mut dirty_count, mut faulty_count, mut compared) = (0usize, 0usize, 0u64);
         let mut checked = replica.journal_checked.borrow_mut();
@@ -90,30 +93,54 @@ impl Simulation {
                 ));
             }
             let header = *journal.header(slot);
-            if dirty || header.is_reserved() {
-                // Removal cleans a slot in memory without writing it: reserved slots are skipped.
-                continue;
-            }
-            compared += 1;
             let sector_offset = slot / config.headers_per_sector() * sector_size;
-            let size_ceil = config.sector_ceil(u64::from(header.size));
             let prepare_offset = slot * config.message_size_max;
             let inputs = SlotChecked {
                 header,
                 dirty,
                 faulty,
+                prepare_checksum: journal.prepare_checksum(slot),
+                touches: journal.slot_touches(slot),
                 damage_read: replica.damage_read[slot as usize],
                 // Both ranges lie within one disk zone slot (a sector; a message).
                 header_stamp: replica.disk.slot_stamp(ZONE_HEADERS, sector_offset),
                 prepare_stamp: replica.disk.slot_stamp(ZONE_PREPARES, prepare_offset),
             };
-            let cached = &mut checked[slot as usize];
-            if mode == Compare::Idle && *cached == Some(inputs) {
+            // Removal cleans a slot in memory without writing it: reserved slots are not
+            // compared with the disk.
+            let clean = !dirty && !header.is_reserved();
+            compared += u64::from(clean);
+            let cached = checked[slot as usize];
+            if mode == Compare::Idle && cached == Some(inputs) {
                 continue;
+            }
+            // What the journal says of its own changes, against what changed.
+            if let Some(before) = cached.filter(|b| b.journal_state() != inputs.journal_state()) {
+                let claim = if before.touches == inputs.touches {
+                    Some("slot_touches")
+                } else if mutations_unchanged {
+                    Some("mutations")
+                } else {
+                    None
+                };
+                if let Some(claim) = claim {
+                    return Err(self.failure(
+                        "knowledge",
+                        format!("r{index} slot {slot} changed (op {} dirty {} faulty {} prepare {:?} to op {} dirty {dirty} faulty {faulty} prepare {:?}) but the journal's {claim}() did not", before.header.op, before.dirty, before.faulty, before.prepare_checksum, header.op, inputs.prepare_checksum),
+                    ));
+                }
             }
             // Only an `Idle`-mode pass may be reused by `Idle`: the other modes excuse or skip
             // different damage.
-            *cached = None;
+            checked[slot as usize] = None;
+            self.check_prepare_claim(index, slot, inputs.prepare_checksum, &in_flight)?;
+            if !clean {
+                if matches!(mode, Compare::Idle | Compare::IdleFull) {
+                    checked[slot as usize] = Some(inputs);
+                }
+                continue;
+            }
+            let size_ceil = config.sector_ceil(u64::from(header.size));
             let header_damage_unseen = damage_unseen(
                 ZONE_HEADERS,
                 sector_offset,
@@ -166,5 +193,54 @@ impl Simulation {
             replica.journal_compared.set(compared);
         }
         Ok(compared)
+    }
+
+    /// The journal's claim that slot `slot`'s prepare zone holds the valid prepare `claimed`
+    /// (`Journal::prepare_checksum`, which vouches for prepares to serve peers): where no fault
+    /// touched those sectors and no write is over them, the bytes there are that prepare.
+    fn check_prepare_claim(
+        &self,
+        index: usize,
+        slot: u64,
+        claimed: Option<u32>,
+        in_flight: &dyn Fn(Zone, u64, u64) -> bool,
+    ) -> Result<(), Failure> {
+        let Some(claimed) = claimed else {
+            return Ok(());
+        };
+        let replica = &self.replicas[index];
+        let config = replica.journal.config();
+        let offset = slot * config.message_size_max;
+        let untouched = |len| {
+            !replica.disk.range_faulty(ZONE_PREPARES, offset, len)
+                && !in_flight(Zone::WalPrepares, offset, len)
+        };
+        if !untouched(config.sector_size) {
+            return Ok(());
+        }
+        let bytes = replica.disk.peek(ZONE_PREPARES, offset, config.sector_size);
+        let header = match Header::decode(bytes) {
+            Ok(header) if header.checksum == claimed => header,
+            found => {
+                return Err(self.failure(
+                    "knowledge",
+                    format!(
+                        "r{index} slot {slot} vouches for prepare {claimed:08x} on disk, but the disk holds {:?}",
+                        found.map(|h| (h.op, format!("{:08x}", h.checksum)))
+                    ),
+                ))
+            }
+        };
+        let size_ceil = config.sector_ceil(u64::from(header.size));
+        if size_ceil <= config.message_size_max && untouched(size_ceil) {
+            let bytes = replica.disk.peek(ZONE_PREPARES, offset, size_ceil);
+            if !header.valid_checksum_body(&bytes[HEADER_SIZE as usize..header.size as usize]) {
+                return Err(self.failure(
+                    "knowledge",
+                    format!("r{index} slot {slot} vouches for prepare {claimed:08x} (op {}), but its body on disk is not that prepare's", header.op),
+                ));
+            }
+        }
+        Ok(())
     }
 }

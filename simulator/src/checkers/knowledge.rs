@@ -143,6 +143,26 @@ impl Simulation {
             ));
         }
         for &(slot, recovery) in recoveries {
+            // The names reports and coverage key by are the table's (DESIGN §3).
+            let name = match recovery.decision {
+                Decision::Eql => "eql",
+                Decision::Nil => "nil",
+                Decision::Fix => "fix",
+                Decision::Vsr => "vsr",
+                Decision::Cut => "cut",
+                Decision::CutTorn => "cut_torn",
+                Decision::Unr => "unr",
+            };
+            if recovery.decision.name() != name {
+                return Err(self.failure(
+                    "knowledge",
+                    format!(
+                        "r{index} slot {slot}: decision {:?} is named {:?}, not {name:?}",
+                        recovery.decision,
+                        recovery.decision.name()
+                    ),
+                ));
+            }
             let header = journal.header(slot);
             let (dirty, faulty) = (journal.dirty(slot), journal.faulty(slot));
             let agrees = match recovery.decision {
@@ -179,6 +199,30 @@ impl Simulation {
             return Err(self.failure(
                 "knowledge",
                 format!("r{index} reports its I/O idle with {pending} I/Os still on its disk"),
+            ));
+        }
+        let writes = replica.journal.writes_in_flight();
+        if writes != 0 {
+            return Err(self.failure(
+                "knowledge",
+                format!("r{index} reports its I/O idle but {writes} writes in flight"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every write on the disk is one the journal counts in flight (a write IOP may also wait
+    /// for its header sector's lock, with nothing on the disk).
+    pub(crate) fn check_writes_in_flight_claim(&self, index: usize) -> Result<(), Failure> {
+        let replica = &self.replicas[index];
+        let (claimed, on_disk) = (
+            replica.journal.writes_in_flight(),
+            replica.in_flight_writes.len(),
+        );
+        if claimed < on_disk {
+            return Err(self.failure(
+                "knowledge",
+                format!("r{index} reports {claimed} writes in flight with {on_disk} on its disk"),
             ));
         }
         Ok(())

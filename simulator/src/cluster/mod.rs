@@ -715,6 +715,7 @@ impl Simulation {
         if self.replicas[index].status.is_up() {
             self.protocol_tick(index)?;
             self.submit_io(index);
+            self.check_writes_in_flight_claim(index)?;
             self.drain_events(index)?;
             if self.replicas[index].status.is_up() && self.replicas[index].journal.io_idle() {
                 self.check_io_idle_claim(index)?;

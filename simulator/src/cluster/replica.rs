@@ -166,9 +166,19 @@ pub struct SlotChecked {
     pub header: Header,
     pub dirty: bool,
     pub faulty: bool,
+    pub prepare_checksum: Option<u32>,
+    /// `Journal::slot_touches`: not an input of the verdict, but a claim checked against it.
+    pub touches: u32,
     pub damage_read: Option<u32>,
     pub header_stamp: u64,
     pub prepare_stamp: u64,
+}
+
+impl SlotChecked {
+    /// The slot's state as the journal holds it.
+    pub fn journal_state(&self) -> (Header, bool, bool, Option<u32>) {
+        (self.header, self.dirty, self.faulty, self.prepare_checksum)
+    }
 }
 
 pub const ZONE_HEADERS: usize = 0;
@@ -341,6 +351,10 @@ impl Replica {
     /// Puts a fresh journal in place (a restart), forgetting what was remembered of the old one.
     pub fn journal_replace(&mut self, journal: Journal) {
         self.journal = journal;
+        // Its counts (`mutations`, `slot_touches`) start again: nothing cached of the old one
+        // may be compared with them.
+        self.journal_checked.borrow_mut().fill(None);
+        self.journal_checked_at.set(None);
         self.op_maximum_at.set(None);
         self.acknowledged_at = None;
         self.journal_checked_at.set(None);

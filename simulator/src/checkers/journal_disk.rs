@@ -133,8 +133,8 @@ impl Simulation {
             // Only an `Idle`-mode pass may be reused by `Idle`: the other modes excuse or skip
             // different damage.
             checked[slot as usize] = None;
-            self.check_prepare_claim(index, slot, inputs.prepare_checksum, &in_flight)?;
             if !clean {
+                self.check_prepare_claim(index, slot, inputs.prepare_checksum, &in_flight)?;
                 if matches!(mode, Compare::Idle | Compare::IdleFull) {
                     checked[slot as usize] = Some(inputs);
                 }
@@ -174,6 +174,8 @@ impl Simulation {
                     return Err(self.failure(checker, format!("r{index} slot {slot} is clean with op {} but its prepare on disk differs ({mode:?}{})", header.op, if checker == "knowledge" { "; the journal read that damage and rejected it" } else { "" })));
                 }
             }
+            // (After the comparison above, which names a clean slot's damage more precisely.)
+            self.check_prepare_claim(index, slot, inputs.prepare_checksum, &in_flight)?;
             if matches!(mode, Compare::Idle | Compare::IdleFull) {
                 checked[slot as usize] = Some(inputs);
             }

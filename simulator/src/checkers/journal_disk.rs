@@ -200,7 +200,7 @@ impl Simulation {
     /// The journal's claim that slot `slot`'s prepare zone holds the valid prepare `claimed`
     /// (`Journal::prepare_checksum`, which vouches for prepares to serve peers): where no fault
     /// touched those sectors and no write is over them, the bytes there are that prepare.
-    fn check_prepare_claim(
+    pub(crate) fn check_prepare_claim(
         &self,
         index: usize,
         slot: u64,

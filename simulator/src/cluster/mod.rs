@@ -893,6 +893,13 @@ impl Simulation {
                 self.trace.record(tick, index as u8, &[7, slot], || {
                     format!("unrecoverable slot {slot} ({label})")
                 });
+                // The event and `recovery_result` are two reports of one fact.
+                if self.replicas[index].journal.recovery_result().is_ok() {
+                    return Err(self.failure(
+                        "knowledge",
+                        format!("r{index} emitted an Unrecoverable event for slot {slot}, but its recovery_result() is Ok"),
+                    ));
+                }
                 return Err(self.failure("availability", format!("solo replica r{index} came back with slot {slot} unrecoverable (case {label})")));
             }
             Event::RecoveryDone => self.on_recovered(index)?,
@@ -902,6 +909,13 @@ impl Simulation {
 
     fn on_recovered(&mut self, index: usize) -> Check {
         let tick = self.tick;
+        // An unrecoverable slot would have been reported by an event before this one.
+        if let Err(error) = self.replicas[index].journal.recovery_result() {
+            return Err(self.failure(
+                "knowledge",
+                format!("r{index} finished recovering with {error}, but reported no such event"),
+            ));
+        }
         let recoveries: Vec<_> = self.replicas[index].journal.slot_recoveries().collect();
         for (slot, recovery) in &recoveries {
             self.coverage.add(recovery.label, recovery.decision, 1);

@@ -535,6 +535,17 @@ impl Simulation {
         if header.checksum != checksum || !journal.has_prepare(&header) {
             return Ok(());
         }
+        // `has_prepare` vouches for the prepare on disk: where no fault touched it and no write
+        // is over it, the bytes there are that prepare.
+        let replica = &self.replicas[index];
+        let slot = journal.slot_for_op(op);
+        let in_flight = |zone: journal::Zone, offset: u64, len: u64| {
+            replica
+                .in_flight_writes
+                .values()
+                .any(|&(z, o, l)| z == zone && o < offset + len && offset < o + l)
+        };
+        self.check_prepare_claim(index, slot, Some(checksum), &in_flight)?;
         match self.replicas[index]
             .journal
             .read_prepare(op, checksum, ReadPurpose::Repair)

@@ -217,7 +217,15 @@ impl Simulation {
             !replica.disk.range_faulty(ZONE_PREPARES, offset, len)
                 && !in_flight(Zone::WalPrepares, offset, len)
         };
-        if !untouched(config.sector_size) {
+        // Recovery vouches for what it read: a read misdirected from another slot that holds a
+        // prepare of this slot (itself misdirected there earlier) is damage it cannot see.
+        let misread = replica.disk.fault_log().records()[replica.fault_log_at_restart..]
+            .iter()
+            .any(|record| {
+                matches!(record.kind, fault_models::FaultKind::MisdirectedRead { .. })
+                    && record.overlaps(ZONE_PREPARES, offset, config.message_size_max)
+            });
+        if misread || !untouched(config.sector_size) {
             return Ok(());
         }
         let bytes = replica.disk.peek(ZONE_PREPARES, offset, config.sector_size);

@@ -70,6 +70,9 @@ struct Serving {
 pub struct Simulation {
     pub config: RunConfig,
     rng: ChaCha8Rng,
+    /// A stream of its own for a solo replica's crash tears (so that drawing them shifts no
+    /// other draw of the run).
+    tear_rng: ChaCha8Rng,
     pub tick: u64,
     cluster: u128,
     pub replicas: Vec<Replica>,
@@ -115,9 +118,13 @@ impl std::fmt::Debug for Simulation {
 
 pub(crate) type Check = Result<(), Failure>;
 
+/// How often a solo replica's crash tears every write in flight (see `Simulation::crash`).
+const SOLO_TEAR_ALL_PROBABILITY: f64 = 0.5;
+
 impl Simulation {
     pub fn new(config: RunConfig, keep_trace: bool) -> Simulation {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let tear_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5a5a_5a5a_0000_0004);
         let cluster = u128::from(rng.gen::<u64>()) << 64 | 1;
         let replica_count = config.replica_count;
         let chunk_count = config.journal.header_sector_count();
@@ -143,6 +150,7 @@ impl Simulation {
         let mut simulation = Simulation {
             config,
             rng,
+            tear_rng,
             tick: 0,
             cluster,
             replicas,
@@ -585,6 +593,20 @@ impl Simulation {
     pub(crate) fn crash(&mut self, index: usize) {
         let tick = self.tick;
         let restart_tick = tick + self.rng.gen_range(1..=self.config.restart_ticks_max);
+        // BUGGIFY for a solo replica, whose only faults are crashes: half its crashes tear every
+        // write in flight, so that recovery meets several torn appends of one pipeline (its
+        // `cut_torn` head certainty), not the one a drawn tear usually makes.
+        if self.solo()
+            && !self.liveness
+            && self.config.faults.crash_write_torn_probability > 0.0
+            && self.tear_rng.gen_bool(SOLO_TEAR_ALL_PROBABILITY)
+        {
+            let replica = &mut self.replicas[index];
+            let ids: Vec<u64> = replica.in_flight_writes.keys().copied().collect();
+            for id in ids {
+                replica.disk.aim_write(id, fault_models::WriteAim::Tear);
+            }
+        }
         let replica = &mut self.replicas[index];
         let config = *replica.journal.config();
         // Which slots a crash may break: those with a write in flight, and those not yet clean.

@@ -76,8 +76,8 @@ EOF
 
 echo
 if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1; then
-    profile_seeds="0..20"
-    perf record --quiet -F 499 --call-graph dwarf -o "$work/perf.data" -- \
+    profile_seeds="0..100"
+    perf record --quiet -F 999 --call-graph dwarf -o "$work/perf.data" -- \
         "$new" fuzz --seeds "$profile_seeds" --jobs 1 >/dev/null 2>&1
     echo "where the time goes (perf, seeds $profile_seeds, 1 job; a sample counts for the checkers"
     echo "if any frame of its stack is a checker or the journal's invariant check, else by its leaf):"

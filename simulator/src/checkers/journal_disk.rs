@@ -155,7 +155,14 @@ impl Simulation {
                     return Err(self.failure("journal", format!("r{index} slot {slot} is clean with op {} but its redundant header on disk differs: {:?}", header.op, Header::decode(bytes).map(|h| (h.op, h.view)))));
                 }
             }
-            let seen = mode == Compare::Recovered
+            // Recovery read every prepare, unless a read was misdirected: then it vouched for
+            // bytes from elsewhere (valid for this slot, misdirected there earlier) and cannot
+            // have seen damage here.
+            let misread = faults_since_restart.iter().any(|record| {
+                matches!(record.kind, fault_models::FaultKind::MisdirectedRead { .. })
+                    && record.overlaps(ZONE_PREPARES, prepare_offset, size_ceil)
+            });
+            let seen = mode == Compare::Recovered && !misread
                 || replica.damage_read[slot as usize] == Some(header.checksum);
             let prepare_damage_unseen =
                 damage_unseen(ZONE_PREPARES, prepare_offset, size_ceil, seen);

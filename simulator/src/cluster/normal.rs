@@ -477,12 +477,20 @@ impl Simulation {
             return;
         }
         let count = self.replicas.len();
+        // The replicas whose votes held the op, but never this one (it asks because it lacks
+        // the op, whatever its vote said).
         let copies = replica
             .plan
             .as_ref()
             .and_then(|plan| plan.copies.get(&op))
-            .filter(|copies| !copies.is_empty())
-            .cloned();
+            .map(|copies| {
+                copies
+                    .iter()
+                    .copied()
+                    .filter(|&copy| usize::from(copy) != index)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|copies| !copies.is_empty());
         let peer = match copies {
             Some(copies) => usize::from(copies[self.rng.gen_range(0..copies.len())]),
             None => {

@@ -65,6 +65,17 @@ const MOMENT_TICKS_MAX: u64 = 40_000;
 /// Byte 40 of a header (in its checksummed part): flipping it breaks the header's checksum.
 const HEADER_BYTE: u64 = 40;
 
+/// The journal every stage runs (and the sweep): 32 slots of 2 KiB prepares, four 512-byte
+/// sectors each, eight header sectors.
+pub const STAGE_JOURNAL: Config = Config {
+    sector_size: 512,
+    slot_count: 32,
+    message_size_max: 2048,
+    pipeline_max: 4,
+    iops_read_max: 4,
+    iops_write_max: 3,
+};
+
 /// The cluster a script plays on, and the helpers that place its faults.
 #[derive(Debug)]
 pub struct Stage {
@@ -75,14 +86,7 @@ impl Stage {
     pub(crate) fn new(replica_count: u8, view_changes: bool) -> Stage {
         let mut config = RunConfig::draw(0);
         config.replica_count = replica_count;
-        config.journal = Config {
-            sector_size: 512,
-            slot_count: 32,
-            message_size_max: 2048,
-            pipeline_max: 4,
-            iops_read_max: 4,
-            iops_write_max: 3,
-        };
+        config.journal = STAGE_JOURNAL;
         config.faults = FaultConfig {
             read_latency_ticks_min: 1,
             read_latency_ticks_mean: 3,

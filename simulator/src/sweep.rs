@@ -288,17 +288,9 @@ impl ScenarioResult {
     }
 }
 
-/// The journal every scenario runs (the scenario library's quiet cluster): 32 slots of 2 KiB
-/// prepares, four 512-byte sectors each, eight header sectors.
+/// The journal every scenario runs: the scenario library's quiet cluster's.
 pub fn journal_config() -> Config {
-    Config {
-        sector_size: 512,
-        slot_count: 32,
-        message_size_max: 2048,
-        pipeline_max: 4,
-        iops_read_max: 4,
-        iops_write_max: 3,
-    }
+    crate::scenario::STAGE_JOURNAL
 }
 
 /// Sectors in the zone of [`journal_config`].
@@ -443,29 +435,39 @@ fn count_verdicts(
 /// one); `progress(done, total)` after each.
 pub fn sweep(options: &SweepOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> SweepReport {
     let started = std::time::Instant::now();
-    let scenarios = options.scenarios();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(scenarios.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..options.jobs.max(1) {
-            scope.spawn(|| loop {
-                let position = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&coordinates) = scenarios.get(position) else {
-                    return;
-                };
-                let result = run(coordinates);
-                results.lock().expect("no poisoned lock").push(result);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, scenarios.len());
-            });
-        }
-    });
-    let mut results = results.into_inner().expect("no poisoned lock");
+    let mut results = run_parallel(&options.scenarios(), options.jobs, run, progress);
     results.sort_by_key(|r| r.coordinates);
     SweepReport {
         results,
         elapsed_s: started.elapsed().as_secs_f64(),
     }
+}
+
+/// `run` over `items` on `jobs` threads (across items, never inside one), in completion order;
+/// `progress(done, total)` after each.
+fn run_parallel<T: Copy + Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    run: impl Fn(T) -> R + Sync,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let position = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&item) = items.get(position) else {
+                    return;
+                };
+                let result = run(item);
+                results.lock().expect("no poisoned lock").push(result);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, items.len());
+            });
+        }
+    });
+    results.into_inner().expect("no poisoned lock")
 }
 
 /// Runs one scenario. A panic inside (an assertion) is caught and reported as its verdict.
@@ -860,23 +862,12 @@ pub fn sweep_pairs(
 ) -> PairReport {
     let started = std::time::Instant::now();
     let seeds: Vec<u64> = (first..end).collect();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(seeds.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| loop {
-                let position = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&seed) = seeds.get(position) else {
-                    return;
-                };
-                let result = run_pair(Pair::from_seed(seed, replica_counts));
-                results.lock().expect("no poisoned lock").push(result);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, seeds.len());
-            });
-        }
-    });
-    let mut results = results.into_inner().expect("no poisoned lock");
+    let mut results = run_parallel(
+        &seeds,
+        jobs,
+        |seed| run_pair(Pair::from_seed(seed, replica_counts)),
+        progress,
+    );
     results.sort_by_key(|r| r.pair.seed);
     PairReport {
         results,

@@ -641,37 +641,24 @@ fn sweep_command(args: SweepArgs) -> ExitCode {
     if let Some(bar) = bar {
         bar.finish();
     }
-    println!("{}", report.table());
-    let disallowed: Vec<_> = report.disallowed().collect();
-    for result in &disallowed {
-        println!(
-            "NOT ALLOWED {}: {}{}: {}\n  repro: {}",
-            result.coordinates,
-            result.verdict.name(),
-            result
-                .case
-                .as_ref()
-                .map_or(String::new(), |c| format!(" ({c})")),
-            result.detail,
-            simulator::vopr_command(&format!("sweep --only {}", result.coordinates))
-        );
-    }
-    println!(
-        "{} scenarios in {:.1}s, {} not allowed",
+    let disallowed: Vec<String> = report
+        .disallowed()
+        .map(|result| {
+            not_allowed_line(
+                &result.coordinates.to_string(),
+                result.verdict.name(),
+                result.case.as_deref(),
+                &result.detail,
+                &format!("sweep --only {}", result.coordinates),
+            )
+        })
+        .collect();
+    let summary = format!(
+        "{} scenarios in {:.1}s",
         report.results.len(),
-        report.elapsed_s,
-        disallowed.len()
+        report.elapsed_s
     );
-    if let Some(path) = args.json {
-        if let Err(error) = corpus::store(&path, &report) {
-            return bad_input(error);
-        }
-    }
-    if disallowed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    sweep_finish(&report.table(), &disallowed, &summary, args.json, &report)
 }
 
 fn sweep_pairs_command(
@@ -708,33 +695,57 @@ fn sweep_pairs_command(
     if let Some(bar) = bar {
         bar.finish();
     }
-    println!("{}", report.table());
-    let disallowed: Vec<_> = report.disallowed().collect();
-    for result in &disallowed {
-        println!(
-            "NOT ALLOWED {}: {}{}: {}\n  repro: {}",
-            result.pair,
-            result.verdict.name(),
-            result
-                .case
-                .as_ref()
-                .map_or(String::new(), |c| format!(" ({c})")),
-            result.detail,
-            simulator::vopr_command(&format!(
-                "sweep --pairs --seeds {}..{}{replicas_flag}",
-                result.pair.seed,
-                result.pair.seed + 1
-            ))
-        );
+    let disallowed: Vec<String> = report
+        .disallowed()
+        .map(|result| {
+            not_allowed_line(
+                &result.pair.to_string(),
+                result.verdict.name(),
+                result.case.as_deref(),
+                &result.detail,
+                &format!(
+                    "sweep --pairs --seeds {}..{}{replicas_flag}",
+                    result.pair.seed,
+                    result.pair.seed + 1
+                ),
+            )
+        })
+        .collect();
+    let summary = format!("{} pairs in {:.1}s", report.results.len(), report.elapsed_s);
+    sweep_finish(&report.table(), &disallowed, &summary, json, &report)
+}
+
+/// One outcome the design does not allow, with the command that reproduces it.
+fn not_allowed_line(
+    what: &str,
+    verdict: &str,
+    case: Option<&str>,
+    detail: &str,
+    repro_args: &str,
+) -> String {
+    format!(
+        "NOT ALLOWED {what}: {verdict}{}: {detail}\n  repro: {}",
+        case.map_or(String::new(), |c| format!(" ({c})")),
+        simulator::vopr_command(repro_args)
+    )
+}
+
+/// Prints a sweep's table, what was not allowed and a summary; writes the report; exits 1 if
+/// anything was not allowed.
+fn sweep_finish<T: serde::Serialize>(
+    table: &str,
+    disallowed: &[String],
+    summary: &str,
+    json: Option<PathBuf>,
+    report: &T,
+) -> ExitCode {
+    println!("{table}");
+    for line in disallowed {
+        println!("{line}");
     }
-    println!(
-        "{} pairs in {:.1}s, {} not allowed",
-        report.results.len(),
-        report.elapsed_s,
-        disallowed.len()
-    );
+    println!("{summary}, {} not allowed", disallowed.len());
     if let Some(path) = json {
-        if let Err(error) = corpus::store(&path, &report) {
+        if let Err(error) = corpus::store(&path, report) {
             return bad_input(error);
         }
     }

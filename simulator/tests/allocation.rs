@@ -171,14 +171,8 @@ fn append_and_read(rig: &mut Rig, messages: &[Vec<u8>]) {
 
 #[test]
 fn the_journal_and_the_disk_do_not_allocate_per_io() {
-    let config = Config {
-        sector_size: 512,
-        slot_count: 32,
-        message_size_max: 2048,
-        pipeline_max: 4,
-        iops_read_max: 4,
-        iops_write_max: 3,
-    };
+    // The scenario library's journal: 32 slots, 2 KiB prepares, 512-byte sectors.
+    let config = simulator::scenario::STAGE_JOURNAL;
     let mut rig = Rig::new(config);
     let all = messages(&config, 6 * config.slot_count);
     let (warm, measured) = all.split_at(2 * config.slot_count as usize);

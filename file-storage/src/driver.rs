@@ -234,7 +234,6 @@ impl<S: Storage> FileDriver<S> {
     fn recover(&mut self) -> Result<()> {
         let context = RecoveryContext {
             op_checkpoint: self.superblock.op_checkpoint,
-            op_prepare_max: self.superblock.op_prepare_max(),
             log_view: self.superblock.log_view,
             view_headers: Vec::new(),
         };

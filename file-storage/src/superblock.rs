@@ -73,7 +73,7 @@ pub enum CopyError {
 impl Superblock {
     /// The highest op that may be written before the next checkpoint.
     pub fn op_prepare_max(&self) -> u64 {
-        op_prepare_max(&self.config, self.op_checkpoint)
+        self.config.op_prepare_max(self.op_checkpoint)
     }
 
     /// Encodes copy `copy` as a whole 4 KiB block.
@@ -166,12 +166,6 @@ impl Superblock {
     pub fn layout(&self) -> Option<Layout> {
         Layout::new(&self.config)
     }
-}
-
-/// `op_checkpoint + slot_count - pipeline_max`: a slot is overwritten only once its op is
-/// checkpointed, and the pipeline's ops fit beside it.
-pub fn op_prepare_max(config: &Config, op_checkpoint: u64) -> u64 {
-    op_checkpoint + config.slot_count - config.pipeline_max
 }
 
 /// The reason that says most about a file neither of whose copies decodes: a version or

@@ -146,6 +146,18 @@ impl Config {
         Ok(())
     }
 
+    /// The highest op that may be prepared while `op_checkpoint` is the durable checkpoint:
+    /// a slot is overwritten only once its op is checkpointed, and a pipeline of ops fits
+    /// beside it. Every driver derives it from here (the simulator, the file driver, recovery).
+    /// It lies `pipeline_max` short of a ring past the checkpoint (TigerBeetle's lies a whole
+    /// ring past), so it never maps to the checkpoint's own slot.
+    pub fn op_prepare_max(&self, op_checkpoint: u64) -> u64 {
+        let op_prepare_max = op_checkpoint + self.slot_count - self.pipeline_max;
+        assert!(op_prepare_max > op_checkpoint);
+        assert!(op_prepare_max < op_checkpoint + self.slot_count);
+        op_prepare_max
+    }
+
     /// Redundant headers packed into one sector.
     pub fn headers_per_sector(&self) -> u64 {
         self.sector_size / HEADER_SIZE

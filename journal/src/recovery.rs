@@ -22,8 +22,6 @@ use thiserror::Error;
 pub struct RecoveryContext {
     /// The op of the last durable checkpoint.
     pub op_checkpoint: u64,
-    /// The highest op that may be prepared before the next checkpoint.
-    pub op_prepare_max: u64,
     /// The view in which the durable log was last established.
     pub log_view: u32,
     /// Headers of the last view change (any order). Empty: no header is dropped for its view.
@@ -76,9 +74,6 @@ impl Journal {
         self.mutations += 1;
         assert_eq!(self.status, Status::Init, "recover is called once");
         assert!(self.io_idle());
-        assert!(context.op_checkpoint <= context.op_prepare_max);
-        // A torn prepare's older-wrap header must be from before the checkpoint (see cut_torn).
-        assert!(context.op_prepare_max < context.op_checkpoint + self.config.slot_count);
         for header in &context.view_headers {
             assert!(header.valid_checksum() && !header.is_reserved());
             assert!(header.view <= context.log_view);
@@ -263,6 +258,7 @@ impl Journal {
         assert_eq!(self.faulty.count_ones(), slot_count);
         let recovery = self.recovery.take().expect("recovering");
         let context = &recovery.context;
+        let op_prepare_max = self.config.op_prepare_max(context.op_checkpoint);
         let redundant: Vec<Option<Header>> = (0..slot_count)
             .map(|s| self.header_ok(recovery.redundant[s], s))
             .map(|header| match header {
@@ -301,12 +297,8 @@ impl Journal {
 
         let mut cases: Vec<(&'static str, Decision)> = Vec::with_capacity(slot_count);
         for slot in 0..slot_count {
-            let inputs = self.recovery_inputs(
-                redundant[slot],
-                prepares[slot],
-                op_max,
-                context.op_prepare_max,
-            );
+            let inputs =
+                self.recovery_inputs(redundant[slot], prepares[slot], op_max, op_prepare_max);
             let case = match decision_table::decide(&inputs) {
                 Ok(case) => case,
                 Err(impossible) => panic!("slot {slot}: {impossible} (inputs {inputs:?})"),
@@ -354,7 +346,7 @@ impl Journal {
                 decision,
                 redundant[slot],
                 prepares[slot],
-                context.op_prepare_max,
+                op_prepare_max,
             );
             self.slot_recoveries[slot] = Some(SlotRecovery { label, decision });
             if decision == Decision::Vsr && self.solo {
@@ -505,26 +497,19 @@ impl Journal {
                 })
                 .collect();
         }
-        let (op_checkpoint, op_prepare_max) = (context.op_checkpoint, context.op_prepare_max);
+        let op_checkpoint = context.op_checkpoint;
+        let op_prepare_max = self.config.op_prepare_max(op_checkpoint);
         if op_max < op_checkpoint || (!self.solo && op_max >= op_prepare_max) {
             return Vec::new();
         }
-        // With the head at the checkpoint, `op_prepare_max` is left out of the range when it maps
-        // to the checkpoint's own slot (TigerBeetle's prepare max is a whole ring past the
-        // checkpoint, so there it always does): that slot holds the head, no torn append. Our
-        // prepare max lies `pipeline_max` short of a ring, in a slot of its own, and an append
-        // of it torn right after a checkpoint must be cut like any other (DESIGN.md §2.6 leaves
-        // it out unconditionally; with two slots a solo replica then reported its only append
-        // past a fresh checkpoint unrecoverable).
+        // DESIGN.md §2.6 leaves `op_prepare_max` out of the range when the head is at the
+        // checkpoint, because TigerBeetle's prepare max is a whole ring past the checkpoint and
+        // maps to the checkpoint's own slot, which holds the head. Ours lies `pipeline_max` short
+        // of a ring, in a slot of its own (`Config::op_prepare_max`), so an append of it torn
+        // right after a checkpoint is cut like any other (left out, a solo replica with two
+        // slots reported its only append past a fresh checkpoint unrecoverable).
         let slot_count = self.config.slot_count;
-        let op_last = if op_checkpoint > 0
-            && op_max == op_checkpoint
-            && op_prepare_max % slot_count == op_checkpoint % slot_count
-        {
-            op_prepare_max - 1
-        } else {
-            op_prepare_max
-        };
+        let op_last = op_prepare_max;
         // A cluster replica's head is certain only above `op_max`. A solo replica appends up to
         // `pipeline_max` prepares at once and commits an op only once it and every op before it
         // are durable, so every append a crash tore lies in `(commit, commit + pipeline_max]`,

@@ -23,16 +23,6 @@ const SEED: u64 = 0x00c0_ffee;
 
 // ---------------------------------------------------------------- helpers
 
-/// A recovery context with explicit bounds and no view headers.
-fn bounds(op_checkpoint: u64, op_prepare_max: u64) -> RecoveryContext {
-    RecoveryContext {
-        op_checkpoint,
-        op_prepare_max,
-        log_view: u32::MAX / 2,
-        view_headers: Vec::new(),
-    }
-}
-
 /// Body sizes that give one- to four-sector prepares.
 fn body_size(op: u64) -> usize {
     (op as usize * 389 + 90) % 1800
@@ -414,7 +404,7 @@ fn case_a_both_copies_bad() {
         w.corrupt_redundant(3);
         w.corrupt_prepare(3);
         w.expect_loaded[3] = None;
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(3, "@A", decision)]);
     }
 }
@@ -435,7 +425,7 @@ fn case_b_reserved_header_broken_prepare() {
         w.set_redundant(3, &Header::reserved(CLUSTER, 3));
         w.corrupt_prepare(3);
         w.expect_loaded[3] = None;
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(3, "@B", decision)]);
     }
 }
@@ -448,7 +438,7 @@ fn case_c_valid_header_broken_prepare() {
         w.write(1..=5, 0);
         w.corrupt_prepare(3);
         w.expect_loaded[3] = None;
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(3, "@C", Vsr)]);
     }
 }
@@ -462,7 +452,7 @@ fn case_d_broken_header_reserved_prepare() {
         let mut w = World::new(solo);
         w.write(1..=2, 0);
         w.corrupt_redundant(9);
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(9, "@D", decision)]);
         if solo {
             assert_eq!(disk_redundant(&w.h, 9), Ok(Header::reserved(CLUSTER, 9)));
@@ -483,7 +473,7 @@ fn case_e_broken_header_valid_prepare_below_head() {
         if !solo {
             w.expect_loaded[3] = None;
         }
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(3, "@E", decision)]);
         // The intact prepare is still vouched for, so peers can be served.
         assert_eq!(w.h.journal.prepare_checksum(3), Some(op3.checksum));
@@ -498,7 +488,7 @@ fn case_f_broken_header_head_prepare() {
         let mut w = World::new(solo);
         w.write(1..=5, 0);
         w.corrupt_redundant(5);
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(5, "@F", Fix)]);
     }
 }
@@ -512,7 +502,7 @@ fn case_g_reserved_header_valid_prepare() {
         w.write(1..=4, 0);
         w.write_prepare_then_crash(5, 0);
         assert_eq!(disk_redundant(&w.h, 5), Ok(Header::reserved(CLUSTER, 5)));
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(5, "@G", Fix)]);
     }
 }
@@ -525,20 +515,20 @@ fn case_h_prepare_beyond_op_prepare_max() {
     let mut w = World::new(false);
     w.write(1..=17, 0);
     w.expect_loaded[1] = None;
-    let events = w.recover(context(4, &w.h.config));
+    let events = w.recover(context(4));
     w.check(&events, &[(1, "@H", Cut)]);
 }
 
-/// @H in the first wrap. Ops 1..=6 written, durable checkpoint 0 with op_prepare_max 4: slots 5
-/// and 6 are cut; the unused slots 7..=15 (whose reserved ops exceed 4) stay @L.
+/// @H in the first wrap. Ops 1..=14 written, durable checkpoint 0 with op_prepare_max 12:
+/// slots 13 and 14 are cut; the unused slot 15 (whose reserved op exceeds 12) stays @L.
 #[test]
 fn case_h_in_the_first_wrap() {
     let mut w = World::new(false);
-    w.write(1..=6, 0);
-    w.expect_loaded[5] = None;
-    w.expect_loaded[6] = None;
-    let events = w.recover(bounds(0, 4));
-    w.check(&events, &[(5, "@H", Cut), (6, "@H", Cut)]);
+    w.write(1..=14, 0);
+    w.expect_loaded[13] = None;
+    w.expect_loaded[14] = None;
+    let events = w.recover(context(0));
+    w.check(&events, &[(13, "@H", Cut), (14, "@H", Cut)]);
 }
 
 /// @I. A cluster replica wrote ops 1..=17; the prepare write of op 17 was lost (slot 1 still holds
@@ -551,7 +541,7 @@ fn case_i_header_beyond_op_prepare_max_prepare_older() {
     let op1 = w.by_checksum[&w.chain[&1].checksum].clone();
     w.set_prepare(1, &op1);
     w.expect_loaded[1] = None;
-    let events = w.recover(context(4, &w.h.config));
+    let events = w.recover(context(4));
     w.check(&events, &[(1, "@I", Cut)]);
 }
 
@@ -563,7 +553,7 @@ fn case_j_header_beyond_op_prepare_max_prepare_reserved() {
     w.write(1..=17, 0);
     w.format_prepare(1);
     w.expect_loaded[1] = None;
-    let events = w.recover(context(4, &w.h.config));
+    let events = w.recover(context(4));
     w.check(&events, &[(1, "@J", Cut)]);
 }
 
@@ -577,7 +567,7 @@ fn case_j_in_the_first_wrap() {
     w.write(1..=13, 0);
     w.format_prepare(13);
     w.expect_loaded[13] = None;
-    let events = w.recover(context(0, &w.h.config));
+    let events = w.recover(context(0));
     w.check(&events, &[(13, "@J", Cut)]);
 }
 
@@ -590,7 +580,7 @@ fn case_k_valid_header_reserved_prepare() {
         w.write(1..=5, 0);
         w.format_prepare(3);
         w.expect_loaded[3] = None;
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(3, "@K", Vsr)]);
     }
 }
@@ -600,7 +590,7 @@ fn case_k_valid_header_reserved_prepare() {
 fn case_l_never_used() {
     for solo in [false, true] {
         let mut w = World::new(solo);
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[]);
         assert_eq!(w.h.journal.op_maximum(), 0);
     }
@@ -615,7 +605,7 @@ fn case_m_header_from_older_wrap() {
         w.write(1..=16, 0);
         w.write_prepare_then_crash(17, 0);
         assert_eq!(disk_redundant(&w.h, 1).map(|h| h.op), Ok(1));
-        let events = w.recover(context(5, &w.h.config));
+        let events = w.recover(context(5));
         w.check(&events, &[(1, "@M", Fix)]);
     }
 }
@@ -630,7 +620,7 @@ fn case_n_prepare_from_older_wrap() {
         let op1 = w.by_checksum[&w.chain[&1].checksum].clone();
         w.set_prepare(1, &op1);
         w.expect_loaded[1] = None;
-        let events = w.recover(context(5, &w.h.config));
+        let events = w.recover(context(5));
         w.check(&events, &[(1, "@N", Vsr)]);
     }
 }
@@ -647,7 +637,7 @@ fn case_o_same_op_other_view() {
         w.write_prepare_then_crash(5, 1);
         assert_eq!(disk_redundant(&w.h, 5).map(|h| h.view), Ok(0));
         w.expect_loaded[5] = None;
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(5, "@O", Vsr)]);
     }
 }
@@ -658,7 +648,7 @@ fn case_p_normal() {
     for solo in [false, true] {
         let mut w = World::new(solo);
         w.write(1..=12, 0);
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[]);
         assert_eq!(w.h.journal.op_maximum(), 12);
     }
@@ -675,10 +665,10 @@ fn vsr_beside_fix_is_written_invalid_and_stays_faulty() {
         w.corrupt_redundant(5);
         w.corrupt_prepare(4);
         w.expect_loaded[4] = None;
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(4, "@C", Vsr), (5, "@F", Fix)]);
         assert_eq!(disk_redundant(&w.h, 4), Err(HeaderError::ChecksumInvalid));
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(4, "@A", Vsr)]);
     }
 }
@@ -699,7 +689,7 @@ fn cut_torn_below_the_head_for_a_solo_pipeline() {
         w.write(7..=7, 0);
         w.tear_prepare(&m6);
         w.expect_loaded[6] = None;
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(6, "@B", decision)]);
         assert_eq!(w.h.journal.op_maximum(), 7);
         if solo {
@@ -719,7 +709,7 @@ fn cut_torn_first_wrap() {
         w.write(1..=5, 0);
         let m6 = w.message(6, 0);
         w.tear_prepare(&m6);
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(6, "@B", decision)]);
         if solo {
             assert_eq!(w.h.journal.recovery_result(), Ok(()));
@@ -741,15 +731,14 @@ fn cut_torn_older_wrap() {
         let m18 = w.message(18, 0);
         w.tear_prepare(&m18);
         w.expect_loaded[2] = None;
-        let events = w.recover(context(6, &w.h.config));
+        let events = w.recover(context(6));
         w.check(&events, &[(2, "@C", CutTorn)]);
         assert_eq!(w.h.journal.op_maximum(), 17);
     }
 }
 
-/// The head at the checkpoint (17) and the prepare max right after it (18, as with two slots and a
-/// pipeline of one): op 18's append torn over an older wrap is cut, for both kinds. Its slot (2)
-/// is not the checkpoint's (17), so nothing there can be the head.
+/// The head at the checkpoint (17): op 18's append torn over an older wrap is cut, for both
+/// kinds. Its slot (2) is not the checkpoint's (1), so nothing there can be the head.
 #[test]
 fn cut_torn_at_the_prepare_max_right_after_the_checkpoint() {
     for solo in [false, true] {
@@ -758,7 +747,7 @@ fn cut_torn_at_the_prepare_max_right_after_the_checkpoint() {
         let m18 = w.message(18, 0);
         w.tear_prepare(&m18);
         w.expect_loaded[2] = None;
-        let events = w.recover(bounds(17, 18));
+        let events = w.recover(context(17));
         w.check(&events, &[(2, "@C", CutTorn)]);
         assert_eq!(w.h.journal.op_maximum(), 17);
     }
@@ -783,26 +772,26 @@ fn cut_torn_refused_when_the_head_is_uncertain() {
     // Control: the single tear is cut.
     for solo in [false, true] {
         let mut w = torn(solo);
-        let events = w.recover(context(8, &w.h.config));
+        let events = w.recover(context(8));
         w.check(&events, &[(2, "@C", CutTorn)]);
     }
     // Cluster: a vsr slot with a broken header in the range.
     let mut w = torn(false);
     w.corrupt_redundant(4);
     w.expect_loaded[4] = None;
-    let events = w.recover(context(8, &w.h.config));
+    let events = w.recover(context(8));
     w.check(&events, &[(2, "@C", Vsr), (4, "@E", Vsr)]);
     // Solo: the same header fault is a fix and the tear is still cut.
     let mut w = torn(true);
     w.corrupt_redundant(4);
-    let events = w.recover(context(8, &w.h.config));
+    let events = w.recover(context(8));
     w.check(&events, &[(2, "@C", CutTorn), (4, "@E", Fix)]);
     // Solo: both copies of op 4 lost.
     let mut w = torn(true);
     w.corrupt_redundant(4);
     w.corrupt_prepare(4);
     w.expect_loaded[4] = None;
-    let events = w.recover(context(8, &w.h.config));
+    let events = w.recover(context(8));
     w.check(&events, &[(2, "@C", CutTorn), (4, "@A", CutTorn)]);
     assert_eq!(w.h.journal.recovery_result(), Ok(()));
 }
@@ -819,14 +808,14 @@ fn recorded_fault_is_not_fixed_from_the_prepare_it_distrusted() {
     let other = message(5, 1, w.chain[&4].checksum, body_size(5) + 1);
     w.set_prepare(5, &other);
     w.expect_loaded[5] = None;
-    let events = w.recover(context(0, &w.h.config));
+    let events = w.recover(context(0));
     w.check(&events, &[(5, "@O", Vsr)]);
     // A later write of the slot's header sector (a neighbour's append) carries the fault.
     assert!(!w.h.journal.header_redundant(5).valid_checksum());
     let recorded = *w.h.journal.header_redundant(5);
     w.set_redundant(5, &recorded);
     assert_eq!(disk_redundant(&w.h, 5), Err(HeaderError::ChecksumInvalid));
-    let events = w.recover(context(0, &w.h.config));
+    let events = w.recover(context(0));
     w.check(&events, &[(5, "@F", Vsr)]);
 }
 
@@ -849,7 +838,7 @@ fn cut_torn_refused_first_wrap_with_a_second_fault() {
             let base = (8 * w.h.config.message_size_max) as usize;
             w.h.wal_prepares[base..base + 512].fill(0xa5);
         }
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         if expect_cut {
             w.check(&events, &[(6, "@B", CutTorn), (8, "@A", CutTorn)]);
             assert_eq!(w.h.journal.recovery_result(), Ok(()));
@@ -883,7 +872,7 @@ fn cut_torn_at_most_iops_write_max() {
             w.expect_loaded[slot as usize] = None;
             expect.push((slot, "@C", decision));
         }
-        let events = w.recover(context(9, &w.h.config));
+        let events = w.recover(context(9));
         w.check(&events, &expect);
     }
 }
@@ -904,7 +893,7 @@ fn torn_append_with_its_header_sector_landed() {
         w.h.crash_with(|_, _| false);
         let base = (6 * w.h.config.message_size_max) as usize;
         w.h.wal_prepares[base..base + sector].copy_from_slice(&m6[..sector]);
-        let events = w.recover(context(0, &w.h.config));
+        let events = w.recover(context(0));
         w.check(&events, &[(6, "@B", decision)]);
     }
 }
@@ -930,7 +919,7 @@ fn torn_append_over_an_older_wrap_with_its_first_sector_lost() {
         );
         assert!(disk_prepare(&w.h, 2).is_none());
         w.expect_loaded[2] = None;
-        let events = w.recover(context(6, &w.h.config));
+        let events = w.recover(context(6));
         w.check(&events, &[(2, "@C", decision)]);
     }
 }
@@ -945,7 +934,7 @@ fn solo_vsr_is_a_typed_error() {
     w.write(1..=6, 0);
     w.corrupt_prepare(3);
     w.expect_loaded[3] = None;
-    let events = w.recover(context(0, &w.h.config));
+    let events = w.recover(context(0));
     w.check(&events, &[(3, "@C", Vsr)]);
     let error = RecoveryError::Unrecoverable {
         slot: 3,
@@ -984,7 +973,6 @@ fn headers_from_a_view_not_yet_durable_are_dropped() {
         let op5 = w.chain[&5];
         let context = RecoveryContext {
             op_checkpoint: 0,
-            op_prepare_max: 12,
             log_view,
             view_headers: vec![op4],
         };
@@ -1165,7 +1153,7 @@ fn check_crash(solo: bool, shape: Shape, seed: u64, stop_after: usize, crash: Cr
         ..
     } = workload(solo, shape, seed, stop_after, crash);
     let config = h.config;
-    let events = recover_journal(&mut h, context(shape.op_checkpoint, &config));
+    let events = recover_journal(&mut h, context(shape.op_checkpoint));
     let at = format!("solo {solo} {shape:?} seed {seed} after {stop_after} completions, {crash:?}");
     // Every acknowledged op above the checkpoint is intact and reads back exactly (ops at or below
     // it are in the state machine, and a newer wrap may overwrite them).
@@ -1270,7 +1258,7 @@ fn smallest_geometry_wraps_crashes_and_recovers() {
         assert!(h.find(IoKind::Write, Zone::WalHeaders).is_some());
         h.crash_with(|_, _| false);
         // The ring holds ops 6..=9; op_prepare_max = 6 + 4 - 1 = 9.
-        let events = recover_journal(&mut h, context(6, &config));
+        let events = recover_journal(&mut h, context(6));
         assert!(events.contains(&Event::RecoveryDone));
         assert_eq!(h.journal.recovery_result(), Ok(()), "solo {solo}");
         assert_eq!(
@@ -1318,7 +1306,7 @@ fn resealed_prepare_with_impossible_size_is_corrupt_not_a_panic() {
         forged.size = size;
         forged.set_checksum();
         forged.encode(&mut h.wal_prepares[offset..offset + HEADER_SIZE as usize]);
-        recover_journal(&mut h, context(0, &config));
+        recover_journal(&mut h, context(0));
         let recovery = h
             .journal
             .slot_recoveries()

@@ -59,7 +59,6 @@ impl Rig {
         };
         rig.journal.recover(RecoveryContext {
             op_checkpoint: 0,
-            op_prepare_max: config.slot_count - config.pipeline_max,
             log_view: 0,
             view_headers: Vec::new(),
         });

@@ -45,10 +45,9 @@ pub struct Harness {
     pub writes_applied: Vec<(Zone, u64, u64)>,
 }
 
-pub fn context(op_checkpoint: u64, config: &Config) -> RecoveryContext {
+pub fn context(op_checkpoint: u64) -> RecoveryContext {
     RecoveryContext {
         op_checkpoint,
-        op_prepare_max: op_checkpoint + config.slot_count - config.pipeline_max,
         log_view: u32::MAX / 2,
         view_headers: Vec::new(),
     }
@@ -82,7 +81,7 @@ impl Harness {
             rng: ChaCha8Rng::seed_from_u64(seed),
             writes_applied: Vec::new(),
         };
-        harness.recover(context(0, &config));
+        harness.recover(context(0));
         harness
     }
 

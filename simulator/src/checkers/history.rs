@@ -132,8 +132,7 @@ impl Simulation {
         let replica = &self.replicas[index];
         let journal = &replica.journal;
         let superblock = &replica.superblock;
-        let prepare_max =
-            crate::replica::op_prepare_max(journal.config(), superblock.op_checkpoint);
+        let prepare_max = journal.config().op_prepare_max(superblock.op_checkpoint);
         for slot in 0..journal.config().slot_count {
             let header = *journal.header(slot);
             if header.is_reserved() {

@@ -33,7 +33,7 @@ use journal::{Event, Header, IoId, ReadError, WriteOutcome, Zone};
 use network::{Envelope, Message, Network};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use replica::{Replica, Status, Superblock, ZONE_HEADERS, ZONE_PREPARES};
+use replica::{counted, Replica, Status, Superblock, ZONE_HEADERS, ZONE_PREPARES};
 use std::collections::BTreeMap;
 
 /// Ticks between a primary's heartbeats (commit, and retransmission of its pipeline).
@@ -686,7 +686,7 @@ impl Simulation {
                     .range_faulty(ZONE_HEADERS, sector_offset, config.sector_size);
         }
         let context = replica.recovery_context();
-        replica.journal.recover(context);
+        counted(&mut replica.journal, |j| j.recover(context));
         self.trace
             .record(tick, index as u8, &[2], || "restart: recovering".into());
     }
@@ -714,7 +714,7 @@ impl Simulation {
                         let slot = completion.offset / replica.journal.config().message_size_max;
                         replica.damage_read[slot as usize] = None;
                     }
-                    replica.journal.complete_write(id);
+                    counted(&mut replica.journal, |j| j.complete_write(id));
                 }
                 IoKind::Read => {
                     let slot = completion.offset / replica.journal.config().message_size_max;
@@ -725,8 +725,12 @@ impl Simulation {
                     self.read_delivered = (completion.zone == ZONE_PREPARES)
                         .then(|| ReadDelivered::new(slot, data, &self.messages));
                     match data {
-                        Some(data) => replica.journal.complete_read(id, Ok(data)),
-                        None => replica.journal.complete_read(id, Err(ReadError)),
+                        Some(data) => {
+                            counted(&mut replica.journal, |j| j.complete_read(id, Ok(data)))
+                        }
+                        None => counted(&mut replica.journal, |j| {
+                            j.complete_read(id, Err(ReadError))
+                        }),
                     }
                 }
             }
@@ -881,7 +885,9 @@ impl Simulation {
                     .position(|r| r.peer == index && r.op == op && r.checksum == checksum);
                 if let Ok(handle) = result {
                     let bytes = self.replicas[index].journal.read_message(handle).to_vec();
-                    self.replicas[index].journal.read_release(handle);
+                    counted(&mut self.replicas[index].journal, |j| {
+                        j.read_release(handle)
+                    });
                     if self.messages.get(&checksum) != Some(&bytes) {
                         return Err(self.failure("read", format!("r{index} read_prepare(op {op}, checksum {checksum:08x}) returned bytes that differ from what was written")));
                     }

@@ -5,7 +5,7 @@
 //! headers (by hash chain), and a solo replica's restart.
 
 use super::network::Message;
-use super::replica::{PipelineEntry, Status};
+use super::replica::{counted, PipelineEntry, Status};
 use super::{Check, Simulation, RETRY_TICKS};
 use journal::{Header, ReadPurpose, ReadReject, WriteStart, Writing};
 use rand::Rng;
@@ -48,7 +48,7 @@ impl Simulation {
         message.extend_from_slice(&body);
         self.messages.insert(header.checksum, message.clone());
         let replica = &mut self.replicas[index];
-        replica.journal.set_header_as_dirty(&header);
+        counted(&mut replica.journal, |j| j.set_header_as_dirty(&header));
         replica.inbox.insert(header.op, (header, message.clone()));
         replica.pipeline.push_back(PipelineEntry {
             header,
@@ -207,7 +207,9 @@ impl Simulation {
                     .add_event("readopt_same_checksum_in_flight", 1);
             }
         }
-        self.replicas[index].journal.set_header_as_dirty(header);
+        counted(&mut self.replicas[index].journal, |j| {
+            j.set_header_as_dirty(header)
+        });
         true
     }
 
@@ -249,7 +251,9 @@ impl Simulation {
         for (op, checksum) in removed {
             self.forget_entry(index, op, checksum);
         }
-        self.replicas[index].journal.remove_entries_from(op_min);
+        counted(&mut self.replicas[index].journal, |j| {
+            j.remove_entries_from(op_min)
+        });
     }
 
     pub(crate) fn on_prepare_ok(
@@ -368,7 +372,7 @@ impl Simulation {
             match bytes {
                 Some(bytes) => {
                     let replica = &mut self.replicas[index];
-                    match replica.journal.write_prepare(&bytes) {
+                    match counted(&mut replica.journal, |j| j.write_prepare(&bytes)) {
                         WriteStart::Started | WriteStart::SkippedClean => {
                             replica.inbox.remove(&op);
                         }
@@ -554,10 +558,9 @@ impl Simulation {
                 .any(|&(z, o, l)| z == zone && o < offset + len && offset < o + l)
         };
         self.check_prepare_claim(index, slot, Some(checksum), &in_flight)?;
-        match self.replicas[index]
-            .journal
-            .read_prepare(op, checksum, ReadPurpose::Repair)
-        {
+        match counted(&mut self.replicas[index].journal, |j| {
+            j.read_prepare(op, checksum, ReadPurpose::Repair)
+        }) {
             Ok(()) => {
                 self.replicas[index].repair_reads_in_flight += 1;
                 self.serving.push(super::Serving {

@@ -274,13 +274,12 @@ impl Replica {
 
     /// The highest op this replica may write: it overwrites only checkpointed ops.
     pub fn op_prepare_max(&self) -> u64 {
-        op_prepare_max(self.journal.config(), self.op_checkpoint)
+        self.journal.config().op_prepare_max(self.op_checkpoint)
     }
 
     pub fn recovery_context(&self) -> RecoveryContext {
         RecoveryContext {
             op_checkpoint: self.superblock.op_checkpoint,
-            op_prepare_max: op_prepare_max(self.journal.config(), self.superblock.op_checkpoint),
             log_view: self.superblock.log_view,
             view_headers: self.superblock.view_headers.clone(),
         }
@@ -315,7 +314,9 @@ impl Replica {
     /// so that a crash (which reverts to that checkpoint and cuts anything past it) never makes it
     /// forget an op it acknowledged.
     pub fn op_prepare_ok_max(&self) -> u64 {
-        op_prepare_max(self.journal.config(), self.superblock.op_checkpoint)
+        self.journal
+            .config()
+            .op_prepare_max(self.superblock.op_checkpoint)
     }
 
     /// The head of the replica's log: the highest op its journal holds a header for, and at
@@ -377,6 +378,15 @@ impl Replica {
     }
 }
 
-pub fn op_prepare_max(config: &Config, op_checkpoint: u64) -> u64 {
-    op_checkpoint + config.slot_count - config.pipeline_max
+/// Calls a journal operation that may change a slot, and asserts that the journal counted it in
+/// `mutations()`: the simulator's caches (the journal checker's skip of an unchanged replica,
+/// `op_head`'s memo) trust that count, so a call it misses would hide a change from them.
+pub(crate) fn counted<T>(journal: &mut Journal, call: impl FnOnce(&mut Journal) -> T) -> T {
+    let before = journal.mutations();
+    let result = call(journal);
+    assert!(
+        journal.mutations() > before,
+        "the journal did not count a call that may change its slots in mutations()"
+    );
+    result
 }

@@ -18,7 +18,7 @@
 //!    `start_view`. Backups adopt it the same way.
 
 use super::network::{DoViewChange, Message};
-use super::replica::{op_prepare_max, PipelineEntry, Status, ViewPlan};
+use super::replica::{PipelineEntry, Status, ViewPlan};
 use super::{Check, Simulation, RETRY_TICKS};
 use crate::checkers::history::CanonicalBreak;
 use std::collections::BTreeMap;
@@ -339,7 +339,10 @@ impl Simulation {
             .values()
             .filter(|v| !truncated && v.log_view == log_view_max)
         {
-            let high = op_prepare_max(&self.config.journal, vote.checkpoint_header.op);
+            let high = self
+                .config
+                .journal
+                .op_prepare_max(vote.checkpoint_header.op);
             for (slot, _) in vote.faulty.iter().enumerate().filter(|(_, f)| **f) {
                 let slot = slot as u64;
                 // The op above the head that this slot would hold, if within the voter's window.
@@ -431,7 +434,7 @@ impl Simulation {
             .expect("votes");
         let replica = &self.replicas[index];
         if checkpoint_max.op > replica.op_checkpoint
-            && plan.op_head > op_prepare_max(&self.config.journal, replica.op_checkpoint)
+            && plan.op_head > self.config.journal.op_prepare_max(replica.op_checkpoint)
         {
             self.state_sync(index, checkpoint_max);
         }

@@ -35,6 +35,9 @@ pub struct Scenario {
     pub outcome: Outcome,
     script: fn(&mut Stage) -> Result<Target, String>,
     replica_count: u8,
+    /// Crashes and view changes in quick succession on the stage (they rewrite ops in new
+    /// versions); none otherwise.
+    view_changes: bool,
 }
 
 /// What a recovery decided for the target slot, and whether the replica reported it
@@ -336,6 +339,7 @@ pub fn all() -> Vec<Scenario> {
         outcome: Repaired,
         script,
         replica_count: 3,
+        view_changes: false,
     };
     let solo = |name, about, label, decision, outcome, script| Scenario {
         name,
@@ -345,6 +349,7 @@ pub fn all() -> Vec<Scenario> {
         outcome,
         script,
         replica_count: 1,
+        view_changes: false,
     };
     vec![
         cluster("a_header_and_prepare_rot", "bit rot in a committed op's header and in its prepare", "@A", Vsr, |s| {
@@ -464,18 +469,28 @@ pub fn all() -> Vec<Scenario> {
             decision: Vsr,
             outcome: Repaired,
             replica_count: 3,
+            view_changes: true,
+            script: new_version_prepare_lost,
+        },
+        Scenario {
+            name: "o_then_crash_before_repair",
+            about: "as @O, and the replica crashes again before the slot is repaired: its header is now the fault the first recovery wrote invalid, and the older version's prepare beside it must not become a clean slot",
+            label: "@E",
+            decision: Vsr,
+            outcome: Repaired,
+            replica_count: 3,
+            view_changes: true,
             script: |s| {
-                s.commit(4)?;
-                let replica = s.backup();
-                s.simulation.ops_target = 400;
-                let (id, op, slot) = s.until_write(replica, Zone::WalPrepares, "a prepare write over another version of its op", |s, slot, op| {
-                    let r = &s.simulation.replicas[replica];
-                    let offset = slot * s.config().message_size_max;
-                    let sector = r.disk.peek(ZONE_PREPARES, offset, s.config().sector_size);
-                    let on_disk = journal::Header::decode(&sector[..HEADER_SIZE as usize]);
-                    on_disk.is_ok_and(|h| !h.is_reserved() && h.op == op && h.checksum != r.journal.header(slot).checksum)
-                })?;
-                s.lose_then_crash(replica, id, op, slot)?;
+                let Target { replica, slot, .. } = new_version_prepare_lost(s)?;
+                let first = s.await_recovery(replica, slot)?;
+                if (first.0, first.1) != ("@O", Decision::Vsr) {
+                    return Err(format!("the first recovery decided {} {}, not @O vsr", first.0, first.1.name()));
+                }
+                // Crash before the slot's prepare is repaired.
+                if !s.simulation.replicas[replica].journal.faulty(slot) {
+                    return Err(format!("r{replica} repaired slot {slot} at its recovery"));
+                }
+                s.simulation.crash(replica);
                 Ok(Target::new(replica, slot))
             },
         },
@@ -532,22 +547,81 @@ pub fn all() -> Vec<Scenario> {
         }),
         solo("solo_torn_append_cut", "restated from replica_test (torn prepare): a solo replica crashes with its head append's prepare write torn; recovery cuts it", "@B", CutTorn, Repaired, |s| {
             s.commit(10)?;
-            // A tear that lands none of the prepare's first sector leaves the slot as it was
-            // (`@L`): tear the next append again until one breaks the prepare.
-            for attempt in 0..8 {
-                let op = s.simulation.op_committed_max() + 1;
-                s.simulation.ops_target = op;
-                let (id, _, slot) = s.until_write(0, Zone::WalPrepares, "the head append's prepare write", |_, _, o| o == op)?;
+            torn_head_append(s, 0, ("@B", CutTorn), false)
+        }),
+        cluster("c_torn_append_cut", "a backup crashes after the ring wrapped with its head append's prepare write torn (its header sector not yet written): the head is certain above the highest op, so recovery cuts it", "@C", CutTorn, |s| {
+            s.commit(40)?;
+            let replica = s.backup();
+            torn_head_append(s, replica, ("@C", Decision::CutTorn), true)
+        }),
+        solo("solo_hole_then_crash_in_new_view", "a solo replica's pipeline lands op k+1 while op k's prepare is torn; recovery cuts k, the replica truncates at the hole and starts a new view; it crashes again before rewriting k+1: k+1's header, from a view its durable log view excludes, reads as reserved", "@G", Fix, Repaired, |s| {
+            s.commit(10)?;
+            let slot_count = s.config().slot_count;
+            let message_size_max = s.config().message_size_max;
+            let sector_size = s.config().sector_size;
+            // Pipelines of four appends until one lands op k+1 (prepare and header) while op
+            // k's prepare write is still in flight.
+            for _ in 0..16 {
+                let op_base = s.simulation.op_committed_max();
+                s.simulation.ops_target = op_base + s.config().pipeline_max;
+                let mut hole = None;
+                s.until("a pipeline append landing above one still in flight", |s| {
+                    let r = &s.simulation.replicas[0];
+                    if !r.status.is_up() {
+                        return false;
+                    }
+                    for (&id, &(zone, offset, _)) in &r.in_flight_writes {
+                        if zone != Zone::WalPrepares {
+                            continue;
+                        }
+                        let op = r.journal.header(offset / message_size_max).op;
+                        let above = (op + 1) % slot_count;
+                        let expected = r.journal.header(above);
+                        let headers_per_sector = sector_size / HEADER_SIZE;
+                        let sector = r.disk.peek(ZONE_HEADERS, above / headers_per_sector * sector_size, sector_size);
+                        let at = (above % headers_per_sector * HEADER_SIZE) as usize;
+                        let landed = journal::Header::decode(&sector[at..at + HEADER_SIZE as usize])
+                            .is_ok_and(|h| h.op == op + 1 && h.checksum == expected.checksum)
+                            && r.journal.prepare_checksum(above) == Some(expected.checksum)
+                            && !r.in_flight_writes.values().any(|&(z, o, _)| {
+                                z == Zone::WalPrepares && o == above * message_size_max
+                            });
+                        if op > op_base && landed {
+                            hole = Some((id, op));
+                            return true;
+                        }
+                    }
+                    s.simulation.op_committed_max() >= s.simulation.ops_target
+                })?;
+                let Some((id, op)) = hole else { continue };
                 if !s.simulation.replicas[0].disk.aim_write(id, WriteAim::Tear) {
                     return Err("tear refused".into());
                 }
+                // Op k+1 as it landed before the crash.
+                let landed = s.simulation.replicas[0].journal.header((op + 1) % slot_count).checksum;
                 s.simulation.crash(0);
-                let recovered = s.await_recovery(0, slot)?;
-                if (recovered.0, recovered.1) == ("@B", CutTorn) || attempt == 7 {
-                    return Ok(Target { replica: 0, slot, recovered: Some(recovered) });
+                // Append op k again after the restart, but not k+1.
+                s.simulation.ops_target = op;
+                let log_view = s.simulation.replicas[0].superblock.log_view;
+                s.await_recovery(0, op % slot_count)?;
+                // The replica truncates at the hole and moves to a new view: crash again once
+                // that view is durable, while the disk still holds op k+1 of the old view.
+                let above = (op + 1) % slot_count;
+                s.until("the new view durable", |s| {
+                    s.simulation.replicas[0].superblock.log_view > log_view
+                })?;
+                let r = &s.simulation.replicas[0];
+                let headers_per_sector = sector_size / HEADER_SIZE;
+                let sector = r.disk.peek(ZONE_HEADERS, above / headers_per_sector * sector_size, sector_size);
+                let at = (above % headers_per_sector * HEADER_SIZE) as usize;
+                let on_disk = journal::Header::decode(&sector[at..at + HEADER_SIZE as usize]);
+                if on_disk.map(|h| h.checksum) != Ok(landed) {
+                    return Err(format!("op {} was written again before the new view was durable", op + 1));
                 }
+                s.simulation.crash(0);
+                return Ok(Target::new(0, above));
             }
-            unreachable!("the last attempt returns")
+            Err("no pipeline landed an append above one in flight".into())
         }),
         cluster("tb_prepare_corruption_r3", "restated from replica_test (prepare corruption, R=3): a committed prepare rots on one replica; a peer repairs it", "@C", Vsr, |s| {
             s.commit(20)?;
@@ -569,6 +643,79 @@ pub fn all() -> Vec<Scenario> {
     ]
 }
 
+/// The `@O` moment: crashes and view changes in quick succession rewrite an op in a new version
+/// on a backup; that prepare write is lost under its landed header, and the backup crashes.
+fn new_version_prepare_lost(s: &mut Stage) -> Result<Target, String> {
+    s.commit(4)?;
+    let replica = s.backup();
+    s.simulation.ops_target = 400;
+    let (id, op, slot) = s.until_write(
+        replica,
+        Zone::WalPrepares,
+        "a prepare write over another version of its op",
+        |s, slot, op| {
+            let r = &s.simulation.replicas[replica];
+            let offset = slot * s.config().message_size_max;
+            let sector = r.disk.peek(ZONE_PREPARES, offset, s.config().sector_size);
+            let on_disk = journal::Header::decode(&sector[..HEADER_SIZE as usize]);
+            on_disk.is_ok_and(|h| {
+                !h.is_reserved() && h.op == op && h.checksum != r.journal.header(slot).checksum
+            })
+        },
+    )?;
+    s.lose_then_crash(replica, id, op, slot)?;
+    Ok(Target::new(replica, slot))
+}
+
+/// Tears the prepare write of the next append on `replica` and crashes it, until recovery
+/// decides `want` for the slot (a tear that lands none of the prepare's first sector leaves the
+/// slot as it was): at most eight appends. With `break_header` the tear also breaks the
+/// prepare's header, as a first sector half written does (a cluster takes a torn prepare whose
+/// header landed whole for a possibly misdirected write, and does not cut it).
+fn torn_head_append(
+    s: &mut Stage,
+    replica: usize,
+    want: (&'static str, Decision),
+    break_header: bool,
+) -> Result<Target, String> {
+    let mut recovered = None;
+    let mut slot = 0;
+    for _ in 0..8 {
+        let op = s.simulation.op_committed_max() + 1;
+        s.simulation.ops_target = op;
+        let (id, _, write_slot) = s.until_write(
+            replica,
+            Zone::WalPrepares,
+            "the head append's prepare write",
+            |_, _, o| o == op,
+        )?;
+        slot = write_slot;
+        if !s.simulation.replicas[replica]
+            .disk
+            .aim_write(id, WriteAim::Tear)
+        {
+            return Err("tear refused".into());
+        }
+        s.simulation.crash(replica);
+        if break_header {
+            // The tear leaves the prepare's first sector half written: its header is broken.
+            s.rot_prepare(replica, slot)?;
+        }
+        let this = s.await_recovery(replica, slot)?;
+        recovered = Some(this);
+        if (this.0, this.1) == want {
+            break;
+        }
+        // Let the cluster settle before the next append.
+        s.commit(op)?;
+    }
+    Ok(Target {
+        replica,
+        slot,
+        recovered,
+    })
+}
+
 /// Runs one scenario: its script, then the recovery, then the outcome. `Ok` names what it saw.
 /// An assertion inside the run (the journal's or the simulator's) is caught and reported.
 pub fn run(scenario: &Scenario) -> Result<String, String> {
@@ -583,7 +730,7 @@ pub fn run(scenario: &Scenario) -> Result<String, String> {
 }
 
 fn run_script(scenario: &Scenario) -> Result<String, String> {
-    let mut stage = Stage::new(scenario.replica_count, scenario.label == "@O");
+    let mut stage = Stage::new(scenario.replica_count, scenario.view_changes);
     let target = (scenario.script)(&mut stage)?;
     let Target {
         replica,

@@ -157,16 +157,19 @@ impl Simulation {
             .op_checkpoint
             .max(op_head.saturating_sub(config.slot_count - 1))
             .min(op_head);
+        // The journal's headers of the range, newest first (as a DVC carries them).
+        let mut held = vec![journal::Header::default(); config.slot_count as usize];
+        let held_count = journal.copy_latest_headers_between(op_low, op_head, &mut held);
+        let mut held_ascending = held[..held_count].iter().rev().peekable();
         let mut headers = Vec::new();
         for op in op_low..=op_head {
             // The checkpoint's header is known from the checkpoint, whatever the slot holds now.
+            let held_header = held_ascending.next_if(|h| h.op == op);
+            assert!(held_ascending.peek().is_none_or(|h| h.op > op));
             let header = if op == replica.op_checkpoint {
                 Some(&replica.checkpoint_header)
             } else {
-                view_headers
-                    .iter()
-                    .find(|h| h.op == op)
-                    .or_else(|| journal.header_with_op(op))
+                view_headers.iter().find(|h| h.op == op).or(held_header)
             };
             if let Some(header) = header {
                 let clean = journal.has_header(header) && !journal.has_dirty(header);

@@ -11,6 +11,8 @@
 //! - A recovery reports a decision for every slot, and the journal's state after it agrees with
 //!   each decision; its clean slots are compared with the disk even where the disk marks damage
 //!   (recovery read every slot).
+//! - A read marks a slot faulty only when it rejected damaged bytes of the entry the slot holds:
+//!   no false faults.
 //! - `io_idle` is never claimed while the disk holds I/O the journal submitted.
 //! - `dirty_count` / `faulty_count` agree with the slots (in `journal_disk.rs`).
 
@@ -29,6 +31,8 @@ pub(crate) struct ReadDelivered {
     pub padding_zero: bool,
     /// The checksum of the prepare the bytes are exactly (header, body, zero padding), if any.
     pub intact: Option<u32>,
+    /// Whether the journal held the slot faulty before this read completed.
+    pub faulty_before: bool,
 }
 
 impl ReadDelivered {
@@ -37,6 +41,7 @@ impl ReadDelivered {
         slot: u64,
         data: Option<&[u8]>,
         messages: &std::collections::BTreeMap<u32, Vec<u8>>,
+        faulty_before: bool,
     ) -> ReadDelivered {
         let header = data
             .and_then(|data| Header::decode(data).ok())
@@ -50,6 +55,7 @@ impl ReadDelivered {
                 claimed: None,
                 padding_zero: false,
                 intact: None,
+                faulty_before,
             };
         };
         let size = header.size as usize;
@@ -62,6 +68,7 @@ impl ReadDelivered {
             claimed: Some(header.checksum),
             padding_zero,
             intact: (exact && padding_zero).then_some(header.checksum),
+            faulty_before,
         }
     }
 }
@@ -116,7 +123,30 @@ impl Simulation {
             ));
         }
         self.replicas[index].damage_read[slot as usize] = Some(checksum);
+        self.read_fault_justified = true;
         Ok(())
+    }
+
+    /// After a prepare read completed: the journal marks a slot faulty on a read only when it
+    /// rejected damaged bytes of the entry it holds there (checked by `check_read_rejected`).
+    /// A false fault is not harmless: it costs a repair, makes a solo replica report an op
+    /// unrecoverable, and a faulty slot never counts as a nack in a view change.
+    pub(crate) fn check_read_fault_justified(
+        &self,
+        index: usize,
+        delivered: ReadDelivered,
+    ) -> Result<(), Failure> {
+        let journal = &self.replicas[index].journal;
+        if delivered.faulty_before || !journal.faulty(delivered.slot) || self.read_fault_justified {
+            return Ok(());
+        }
+        Err(self.failure(
+            "knowledge",
+            format!(
+                "r{index} marked slot {} faulty on a read that found no damage in the entry it holds",
+                delivered.slot
+            ),
+        ))
     }
 
     /// Right after a recovery: a decision for every slot, the journal's state agrees with each,

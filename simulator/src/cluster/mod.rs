@@ -99,6 +99,9 @@ pub struct Simulation {
     /// For the prepare read completion being handled: what the disk delivered (see the *read*
     /// and *knowledge* checkers).
     read_delivered: Option<ReadDelivered>,
+    /// The read being completed was rejected for damage in the entry its slot holds: the one
+    /// reason a read may mark the slot faulty.
+    pub(crate) read_fault_justified: bool,
     /// Aimed faults: prepare writes made to be lost, by (replica, op, checksum); the replica
     /// crashes as soon as the write's header sector lands (see `RunConfig::aim_probability`).
     pub(crate) aimed: Vec<(usize, u64, u32)>,
@@ -167,6 +170,7 @@ impl Simulation {
             view_change_waiting: None,
             storms: Vec::new(),
             read_delivered: None,
+            read_fault_justified: false,
             aimed: Vec::new(),
             crash_due: Vec::new(),
         };
@@ -722,8 +726,10 @@ impl Simulation {
                         .result
                         .is_ok()
                         .then(|| replica.disk.completed_read_data());
+                    let faulty_before = replica.journal.faulty(slot);
                     self.read_delivered = (completion.zone == ZONE_PREPARES)
-                        .then(|| ReadDelivered::new(slot, data, &self.messages));
+                        .then(|| ReadDelivered::new(slot, data, &self.messages, faulty_before));
+                    self.read_fault_justified = false;
                     match data {
                         Some(data) => {
                             counted(&mut replica.journal, |j| j.complete_read(id, Ok(data)))
@@ -735,7 +741,9 @@ impl Simulation {
                 }
             }
             self.drain_events(index)?;
-            self.read_delivered = None;
+            if let Some(delivered) = self.read_delivered.take() {
+                self.check_read_fault_justified(index, delivered)?;
+            }
         }
         self.drain_events(index)?;
         if self.replicas[index].status.is_up() {

@@ -20,8 +20,11 @@
 //!   a typed error, never a panic);
 //! - no slot is unrecoverable: a solo WAL that only crashed must come back (availability; with
 //!   `strict_availability` off, a slot of an unacknowledged op is tolerated and counted);
-//! - every *acknowledged* op (its `append` returned before a completed barrier) that no later
-//!   append has overwritten reads back with exactly the bytes written;
+//! - every *acknowledged* op (a `sync` returned after its `append`: its batch committed) that no
+//!   later append has overwritten reads back with exactly the bytes written; ops of a batch whose
+//!   `sync` did not return may be missing, never corrupt;
+//! - the recovered log is one hash chain from the checkpoint to the head, with no op above the
+//!   head (torn appends of a batch are cut, and the driver truncates at the first hole);
 //! - every op the journal claims (each non-reserved slot header) reads back, with exactly the bytes
 //!   that were written for its checksum: no corrupt or invented prepare is ever returned;
 //! - a second crash while recovery writes back repaired headers (any proper subset of those
@@ -55,7 +58,7 @@ use std::panic::{self, AssertUnwindSafe};
 pub enum Step {
     /// Append the next op with a body of this many bytes.
     Append { body_size: usize },
-    /// `FileDriver::sync`: acknowledge everything appended so far.
+    /// `FileDriver::sync`: commit the batch, acknowledging everything appended so far.
     Sync,
 }
 
@@ -107,6 +110,28 @@ pub fn workload_random(
     steps
 }
 
+/// `batch_count` batches of `batch_size` appends each (bodies up to `body_size_max`, seeded),
+/// each committed by one sync: group commit.
+pub fn workload_batches(
+    seed: u64,
+    batch_size: u64,
+    batch_count: u64,
+    body_size_max: usize,
+) -> Vec<Step> {
+    assert!(batch_size >= 1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut steps = Vec::new();
+    for _ in 0..batch_count {
+        for _ in 0..batch_size {
+            steps.push(Step::Append {
+                body_size: rng.gen_range(0..=body_size_max),
+            });
+        }
+        steps.push(Step::Sync);
+    }
+    steps
+}
+
 /// Runs the workload on a recording in-memory storage.
 pub fn record(workload: &Workload) -> Result<Trace, Error> {
     let layout = Layout::new(&workload.config).ok_or(Error::UnsupportedConfig(
@@ -134,7 +159,7 @@ pub fn record(workload: &Workload) -> Result<Trace, Error> {
                 let message = prepare::prepare(
                     workload.cluster,
                     op,
-                    0,
+                    driver.log_view(),
                     head.checksum,
                     &prepare::body(op, body_size),
                 );
@@ -151,7 +176,12 @@ pub fn record(workload: &Workload) -> Result<Trace, Error> {
                     .storage_mut()
                     .mark(RecordedOp::Appended { op, checksum });
             }
-            Step::Sync => driver.sync()?,
+            Step::Sync => {
+                driver.sync()?;
+                let op = driver.op_durable();
+                assert_eq!(op, driver.head().op);
+                driver.storage_mut().mark(RecordedOp::Acknowledged { op });
+            }
         }
     }
     let log = std::mem::take(&mut driver.storage_mut().log);
@@ -189,7 +219,7 @@ impl ExploreOptions {
             seed,
             states_per_epoch_max: 4096,
             subset_writes_max: 10,
-            tear_writes_last: 2,
+            tear_writes_last: 16,
             tear_sectors_max: 8,
             strict_availability: true,
             append_after_recovery: true,
@@ -224,6 +254,9 @@ pub enum ViolationKind {
     Unreadable { op: u64, why: String },
     /// The recovered WAL did not take one more append, or lost it on reopen.
     AppendAfterRecovery(String),
+    /// The recovered log is not one hash chain from the checkpoint to the head: `op` is
+    /// missing, does not name its parent, or lies above the head.
+    BrokenChain { op: u64 },
     /// A second crash while recovery wrote back repaired headers (the writes of `subset`
     /// landed) left a state that broke these checks.
     CrashDuringRecovery {
@@ -256,6 +289,9 @@ pub struct Exploration {
     pub open_refused: u64,
     /// Unrecoverable slots of unacknowledged ops, tolerated when not strict.
     pub unrecoverable_unacked: u64,
+    /// Recovered states whose log the driver truncated at a hole (a batch op landed above a
+    /// torn one), starting a new view.
+    pub states_truncated: u64,
     /// Recovery cases over all states: label → slots.
     pub cases: BTreeMap<&'static str, u64>,
     /// Hash of every state's description and outcome.
@@ -332,6 +368,21 @@ pub fn explore(trace: &Trace, options: &ExploreOptions) -> Exploration {
                 }
             }
             RecordedOp::Appended { op, checksum } => appended_pending.push((*op, *checksum)),
+            RecordedOp::Acknowledged {
+                op: op_acknowledged,
+            } => {
+                for (op, checksum) in appended_pending.drain(..) {
+                    assert!(op <= *op_acknowledged);
+                    // Still required only if no later append overwrote it meanwhile.
+                    let overwritten = trace.log[..index].iter().any(|e| {
+                        matches!(e, RecordedOp::Appending { op: later, .. }
+                            if *later > op && (*later - op) % trace.config.slot_count == 0)
+                    });
+                    if !overwritten {
+                        expectation.required.insert(op, checksum);
+                    }
+                }
+            }
             RecordedOp::Created => {
                 created_pending = true;
                 if !trace.base_formatted {
@@ -351,13 +402,9 @@ pub fn explore(trace: &Trace, options: &ExploreOptions) -> Exploration {
                 for (offset, bytes) in pending.drain(..) {
                     durable[offset as usize..][..bytes.len()].copy_from_slice(bytes);
                 }
-                for (op, checksum) in appended_pending.drain(..) {
-                    // Still required only if no later append overwrote it meanwhile.
-                    let overwritten = trace.log[..index].iter().any(|e| {
-                        matches!(e, RecordedOp::Appending { op: later, .. }
-                            if *later > op && (*later - op) % trace.config.slot_count == 0)
-                    });
-                    if !overwritten {
+                if created_pending && !trace.base_formatted {
+                    // The root is acknowledged by create's own barrier.
+                    for (op, checksum) in appended_pending.extract_if(.., |(op, _)| *op == 0) {
                         expectation.required.insert(op, checksum);
                     }
                 }
@@ -416,7 +463,7 @@ pub fn final_state(trace: &Trace) -> (Vec<u8>, Expectation) {
             RecordedOp::Appended { op, checksum } => {
                 expectation.required.insert(*op, *checksum);
             }
-            RecordedOp::Created => {}
+            RecordedOp::Acknowledged { .. } | RecordedOp::Created => {}
         }
     }
     assert!(synced, "the trace ends with a sync");
@@ -607,9 +654,16 @@ fn run_state(
             head,
             cases,
             recovery_crash_states,
+            ops_truncated,
         } => {
             exploration.recovery_crash_states += recovery_crash_states;
-            let _ = write!(summary, "ok {head} +{recovery_crash_states}");
+            if *ops_truncated > 0 {
+                exploration.states_truncated += 1;
+            }
+            let _ = write!(
+                summary,
+                "ok {head} +{recovery_crash_states} -{ops_truncated}"
+            );
             for (label, count) in cases {
                 *exploration.cases.entry(label).or_default() += count;
                 let _ = write!(summary, " {label}{count}");
@@ -646,6 +700,8 @@ pub enum Outcome {
         head: u64,
         cases: BTreeMap<&'static str, u64>,
         recovery_crash_states: u64,
+        /// Ops the driver removed above the first hole.
+        ops_truncated: u64,
     },
     /// `open` refused a file that was never durably formatted, with this typed error.
     Refused(String),
@@ -755,22 +811,51 @@ fn check_image_once(
             }),
         }
     }
-    // Recovery's own writes: its repaired header sectors, then a barrier.
+    // The recovered log: one hash chain from the checkpoint to the head, nothing above it.
+    let journal = driver.journal();
+    let op_checkpoint = driver.superblock().op_checkpoint;
+    let op_head = driver.head().op;
+    for op in op_checkpoint..=op_head {
+        let chained = journal.header_with_op(op).is_some_and(|header| {
+            op == op_checkpoint
+                || journal
+                    .header_with_op(op - 1)
+                    .is_none_or(|parent| parent.checksum == header.parent)
+        });
+        if !chained {
+            kinds.push(ViolationKind::BrokenChain { op });
+        }
+    }
+    if journal.op_maximum() != op_head {
+        kinds.push(ViolationKind::BrokenChain {
+            op: journal.op_maximum(),
+        });
+    }
+    // Recovery's own writes: its repaired header sectors, then a barrier; then, if it truncated
+    // the log at a hole, the superblock of the new view and a barrier.
     let recovery_log = std::mem::take(&mut driver.storage_mut().log);
     driver.storage_mut().set_recording(false);
     let mut recovery_crash_states = 0;
     if let Some(image_before) = image_before.filter(|_| kinds.is_empty()) {
+        let report = driver.recovery_report();
+        let fix_writes = report.fix_writes as usize;
         let writes: Vec<&RecordedOp> = recovery_log
             .iter()
             .filter(|e| matches!(e, RecordedOp::Write { .. }))
             .collect();
-        assert_eq!(writes.len() as u64, driver.recovery_report().fix_writes);
+        let superblock_writes = usize::from(report.ops_truncated > 0);
+        assert_eq!(writes.len(), fix_writes + superblock_writes);
+        // Only the fix writes share an epoch; the superblock follows their barrier.
+        let writes = &writes[..fix_writes];
         let subsets = (1u64 << writes.len().min(6)).min(RECOVERY_CRASH_SUBSETS_MAX);
-        // Subset 0 is the image itself (already checked); the full set is the recovered state.
-        for subset in 1..subsets {
-            if writes.len() < 64 && subset == (1u64 << writes.len()) - 1 {
-                continue;
-            }
+        let subset_all = (writes.len() < 64).then(|| (1u64 << writes.len()) - 1);
+        // Subset 0 is the image itself (already checked); the full set is the recovered state,
+        // unless a superblock write followed it (then a crash before that write leaves it).
+        let mut chosen: Vec<u64> = (1..subsets).filter(|&s| Some(s) != subset_all).collect();
+        if superblock_writes > 0 {
+            chosen.extend(subset_all.filter(|&s| s > 0));
+        }
+        for subset in chosen {
             let mut image = image_before.clone();
             for (i, write) in writes.iter().enumerate() {
                 if subset >> i & 1 == 1 {
@@ -788,6 +873,7 @@ fn check_image_once(
         }
     }
     let head = driver.head().op;
+    let ops_truncated = driver.recovery_report().ops_truncated;
     let cases = driver.recovery_report().cases.iter().fold(
         BTreeMap::new(),
         |mut cases, (&(label, _), &count)| {
@@ -805,6 +891,7 @@ fn check_image_once(
             head,
             cases,
             recovery_crash_states,
+            ops_truncated,
         }
     } else {
         violations(kinds, 0)
@@ -822,7 +909,13 @@ fn append_and_reopen(
 ) -> Result<(), String> {
     let head = *driver.head();
     let op = head.op + 1;
-    let message = prepare::prepare(cluster, op, 0, head.checksum, &prepare::body(op, 200));
+    let message = prepare::prepare(
+        cluster,
+        op,
+        driver.log_view(),
+        head.checksum,
+        &prepare::body(op, 200),
+    );
     let checksum = Header::decode(&message)
         .map_err(|e| e.to_string())?
         .checksum;

@@ -462,9 +462,10 @@ impl<S: Storage> FileDriver<S> {
     // ---------------------------------------------------------------- commands
 
     /// Appends a prepare for op `head + 1`, chained to the head and carrying
-    /// [`FileDriver::log_view`], to the open batch: its sectors are written when this returns, its header sector is held,
-    /// and it is acknowledged when the next [`FileDriver::sync`] returns. A full batch
-    /// (`pipeline_max` ops) is committed first, and so is the batch before a checkpoint.
+    /// [`FileDriver::log_view`], to the open batch: its sectors are written when this returns,
+    /// its header sector is held, and it is acknowledged when the next [`FileDriver::sync`]
+    /// returns. A full batch (`pipeline_max` ops) is committed first, and so is the batch before
+    /// a checkpoint.
     pub fn append(&mut self, message: &[u8]) -> Result<()> {
         if self.poisoned {
             return Err(Error::Poisoned);

@@ -46,7 +46,7 @@ use crate::layout::Layout;
 use crate::prepare;
 use crate::record::{RecordedOp, RecordingStorage};
 use crate::storage::MemoryStorage;
-use journal::{Config, Header};
+use journal::{Config, Header, HEADER_SIZE};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -210,6 +210,11 @@ pub struct ExploreOptions {
     pub strict_availability: bool,
     /// After each recovery, append one op, sync and reopen.
     pub append_after_recovery: bool,
+    /// After each state whose recovery truncated the log at a hole (and so started a new view),
+    /// append a batch of this many ops to the recovered file, commit it, and explore that
+    /// batch's crash states too (`states_per_epoch_max` of them per epoch, at most 16): a second
+    /// crash, with the first one's acknowledged ops still required. 0: off.
+    pub follow_up_batch: u64,
 }
 
 impl ExploreOptions {
@@ -223,6 +228,7 @@ impl ExploreOptions {
             tear_sectors_max: 8,
             strict_availability: true,
             append_after_recovery: true,
+            follow_up_batch: 0,
         }
     }
 
@@ -257,6 +263,12 @@ pub enum ViolationKind {
     /// The recovered log is not one hash chain from the checkpoint to the head: `op` is
     /// missing, does not name its parent, or lies above the head.
     BrokenChain { op: u64 },
+    /// A crash during the batch appended after a truncating recovery (`follow_up_batch`) left
+    /// states that broke these checks: how many, and the first one's kinds.
+    SecondCrash {
+        violations: u64,
+        first: Vec<ViolationKind>,
+    },
     /// A second crash while recovery wrote back repaired headers (the writes of `subset`
     /// landed) left a state that broke these checks.
     CrashDuringRecovery {
@@ -330,13 +342,6 @@ struct PendingWrite<'a> {
 
 /// Explores every epoch of the trace.
 pub fn explore(trace: &Trace, options: &ExploreOptions) -> Exploration {
-    assert!(options.states_per_epoch_max >= 2);
-    assert!(options.tear_sectors_max < 64);
-    let mut exploration = Exploration {
-        digest: FNV_OFFSET,
-        ..Exploration::default()
-    };
-    let mut durable = trace.base.clone();
     let mut expectation = Expectation {
         open_must_succeed: trace.base_formatted,
         ..Expectation::default()
@@ -348,6 +353,23 @@ pub fn explore(trace: &Trace, options: &ExploreOptions) -> Exploration {
     if trace.base_formatted {
         expectation.required.insert(0, root.checksum);
     }
+    explore_from(trace, options, expectation)
+}
+
+/// [`explore`] from what the trace's base image must already show.
+fn explore_from(
+    trace: &Trace,
+    options: &ExploreOptions,
+    mut expectation: Expectation,
+) -> Exploration {
+    assert!(options.states_per_epoch_max >= 2);
+    assert!(options.tear_sectors_max < 64);
+    let mut exploration = Exploration {
+        digest: FNV_OFFSET,
+        ..Exploration::default()
+    };
+    let mut durable = trace.base.clone();
+    let root = Header::root(trace.cluster);
     let mut created_pending = false;
     let mut appended_pending: Vec<(u64, u32)> = Vec::new();
     let mut pending: Vec<(u64, &[u8])> = Vec::new();
@@ -881,6 +903,10 @@ fn check_image_once(
             cases
         },
     );
+    if options.follow_up_batch > 0 && crash_during_recovery && ops_truncated > 0 && kinds.is_empty()
+    {
+        kinds.extend(follow_up(trace, options, &mut driver, expectation));
+    }
     if options.append_after_recovery && kinds.is_empty() {
         if let Err(why) = append_and_reopen(&mut driver, cluster) {
             kinds.push(ViolationKind::AppendAfterRecovery(why));
@@ -900,6 +926,82 @@ fn check_image_once(
 
 fn violations(kinds: Vec<ViolationKind>, unacked: u64) -> Outcome {
     Outcome::Violations { kinds, unacked }
+}
+
+/// Appends and commits a batch of `follow_up_batch` ops on a recovered driver (recording it),
+/// then explores every crash state of that batch (module doc): a second crash.
+fn follow_up(
+    trace: &Trace,
+    options: &ExploreOptions,
+    driver: &mut FileDriver<RecordingStorage<MemoryStorage>>,
+    expectation: &Expectation,
+) -> Option<ViolationKind> {
+    let base = driver.storage().inner.bytes.clone();
+    driver.storage_mut().log.clear();
+    driver.storage_mut().set_recording(true);
+    let body_size_max = (trace.config.message_size_max - HEADER_SIZE) as usize;
+    let nested = Expectation {
+        open_must_succeed: true,
+        ..expectation.clone()
+    };
+    let mut failure = None;
+    for _ in 0..options.follow_up_batch {
+        let head = *driver.head();
+        let op = head.op + 1;
+        let body = prepare::body(op, (op as usize * 389 + 90) % body_size_max);
+        let message = prepare::prepare(trace.cluster, op, driver.log_view(), head.checksum, &body);
+        let checksum = Header::decode(&message).map_or(0, |h| h.checksum);
+        driver.storage_mut().mark(RecordedOp::Appending {
+            op,
+            checksum,
+            message: message.clone(),
+        });
+        if let Err(error) = driver.append(&message) {
+            failure = Some(error.to_string());
+            break;
+        }
+        driver
+            .storage_mut()
+            .mark(RecordedOp::Appended { op, checksum });
+    }
+    if failure.is_none() {
+        match driver.sync() {
+            Ok(()) => {
+                let op = driver.op_durable();
+                driver.storage_mut().mark(RecordedOp::Acknowledged { op });
+            }
+            Err(error) => failure = Some(error.to_string()),
+        }
+    }
+    let log = std::mem::take(&mut driver.storage_mut().log);
+    driver.storage_mut().set_recording(false);
+    if let Some(why) = failure {
+        return Some(ViolationKind::AppendAfterRecovery(why));
+    }
+    // The truncated ops' checksums stay known (their bytes may come back unacknowledged), and
+    // so do the acknowledged ones below the head.
+    assert!(nested.required.keys().all(|&op| op <= driver.op_durable()));
+    let nested_trace = Trace {
+        config: trace.config,
+        cluster: trace.cluster,
+        base,
+        base_formatted: true,
+        log,
+    };
+    let nested_options = ExploreOptions {
+        states_per_epoch_max: options.states_per_epoch_max.min(16),
+        follow_up_batch: 0,
+        ..*options
+    };
+    let exploration = explore_from(&nested_trace, &nested_options, nested);
+    (exploration.violation_count > 0).then(|| ViolationKind::SecondCrash {
+        violations: exploration.violation_count,
+        first: exploration
+            .violations
+            .first()
+            .map(|v| v.kinds.clone())
+            .unwrap_or_default(),
+    })
 }
 
 /// One more append, a sync, a reopen: the new op must be the head and read back.

@@ -192,6 +192,33 @@ fn group_commit_batches_of_1_2_4_8_recover_every_crash_state() {
     }
 }
 
+/// A second crash after a truncating recovery. Recovery may have written back (`fix`) the header
+/// of an op above the hole, which the driver then truncated; appending that op number again and
+/// crashing with the new prepare torn leaves the stale header beside it, which looks exactly like
+/// an acknowledged op whose prepare rotted, unless the new view tells them apart. For every
+/// state of batches of 2 and 4 whose recovery truncated, a batch is appended in the new view and
+/// its crash states are explored too (sampled, up to 16 a barrier).
+#[test]
+fn second_crash_after_a_truncating_recovery_recovers() {
+    for batch_size in [2u64, 4] {
+        let trace = crash_explore::record(&Workload {
+            config: config_batch(),
+            cluster: CLUSTER,
+            steps: workload_batched(batch_size as usize, 24),
+            record_create: false,
+            ordering: WriteOrdering::BarrierAfterPrepare,
+        })
+        .expect("workload runs");
+        let options = ExploreOptions {
+            follow_up_batch: batch_size,
+            ..ExploreOptions::exhaustive(batch_size)
+        };
+        let exploration = explore(&trace, &options);
+        assert_clean(&exploration);
+        assert!(exploration.states_truncated > 0, "{exploration:?}");
+    }
+}
+
 /// A crash anywhere inside `create` leaves either a typed error on open or an empty WAL.
 #[test]
 fn crash_during_create_is_refused_or_empty() {

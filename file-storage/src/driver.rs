@@ -126,7 +126,6 @@ pub struct FileDriver<S: Storage> {
     /// file offset -> the newest bytes the journal asked to write there.
     batch_headers: BTreeMap<u64, Vec<u8>>,
     poisoned: bool,
-    read_buffer: Vec<u8>,
     /// While recovering: the writes recovery asked for, held back until it succeeds.
     overlay: Option<Vec<(u64, Vec<u8>)>>,
     report: RecoveryReport,
@@ -263,7 +262,6 @@ impl<S: Storage> FileDriver<S> {
             batch_count: 0,
             batch_headers: BTreeMap::new(),
             poisoned: false,
-            read_buffer: vec![0; config.message_size_max as usize],
             overlay: Some(Vec::new()),
             report: RecoveryReport {
                 op_checkpoint: superblock.op_checkpoint,
@@ -715,12 +713,13 @@ impl<S: Storage> FileDriver<S> {
         )
     }
 
+    /// Reads straight into the journal's buffer for the request (no copy of its own).
     fn run_read(&mut self, request: IoRequest) {
         let offset = self
             .layout
             .file_offset(request.zone, request.offset, request.len);
-        let len = request.len as usize;
-        let buffer = &mut self.read_buffer[..len];
+        let buffer = self.journal.io_read_buffer(request.id);
+        assert_eq!(buffer.len() as u64, request.len);
         match self.storage.read_at(offset, buffer) {
             Ok(()) => {
                 if let Some(overlay) = &self.overlay {
@@ -728,7 +727,7 @@ impl<S: Storage> FileDriver<S> {
                         patch(buffer, offset, *write_offset, bytes);
                     }
                 }
-                self.journal.complete_read(request.id, Ok(buffer));
+                self.journal.complete_read_filled(request.id);
             }
             // The journal treats an unreadable range as corrupt data.
             Err(_) => self.journal.complete_read(request.id, Err(ReadError)),

@@ -164,6 +164,7 @@ fn group_commit_batches_of_1_2_4_8_recover_every_crash_state() {
             })
             .count();
         assert_eq!(syncs, 2 * batches + checkpoints, "batch {batch_size}");
+        assert_batch_write_order(&trace);
         let exploration = explore(&trace, &ExploreOptions::exhaustive(batch_size as u64));
         eprintln!(
             "batch {batch_size}: epochs {} states {} recovery-crash states {} truncated {} cases {:?}",
@@ -190,6 +191,63 @@ fn group_commit_batches_of_1_2_4_8_recover_every_crash_state() {
             exploration.cases
         );
     }
+}
+
+/// Issue 20's write order, read off the trace: between a batch's first append and the barrier
+/// after its prepares no header sector is written; between that barrier and the next, only
+/// header sectors, each once, one for each sector holding an op of the batch.
+fn assert_batch_write_order(trace: &Trace) {
+    use file_storage::RecordedOp;
+    let config = trace.config;
+    let layout = file_storage::Layout::new(&config).expect("fits");
+    let is_header = |offset: u64| {
+        (layout.wal_headers_offset..layout.wal_headers_offset + layout.wal_headers_size)
+            .contains(&offset)
+    };
+    let mut batch_ops: Vec<u64> = Vec::new();
+    let mut prepares_durable = false;
+    let mut sectors_written: Vec<u64> = Vec::new();
+    for entry in &trace.log {
+        match entry {
+            RecordedOp::Appended { op, .. } => {
+                assert!(!prepares_durable, "append inside a commit");
+                batch_ops.push(*op);
+            }
+            RecordedOp::Write { offset, .. } if is_header(*offset) => {
+                assert!(
+                    prepares_durable,
+                    "header sector before its prepares' barrier"
+                );
+                assert!(!sectors_written.contains(offset), "header sector twice");
+                sectors_written.push(*offset);
+            }
+            RecordedOp::Write { .. } => assert!(!prepares_durable, "prepare inside a commit"),
+            RecordedOp::Sync if !batch_ops.is_empty() && !prepares_durable => {
+                prepares_durable = true;
+            }
+            RecordedOp::Sync if prepares_durable => {
+                let mut expected: Vec<u64> = batch_ops
+                    .iter()
+                    .map(|op| {
+                        let sector = (op % config.slot_count) / config.headers_per_sector();
+                        layout.wal_headers_offset + sector * config.sector_size
+                    })
+                    .collect();
+                expected.sort_unstable();
+                expected.dedup();
+                sectors_written.sort_unstable();
+                assert_eq!(sectors_written, expected, "batch {batch_ops:?}");
+                sectors_written.clear();
+                batch_ops.clear();
+                prepares_durable = false;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        batch_ops.is_empty() && !prepares_durable,
+        "a batch left open"
+    );
 }
 
 /// A second crash after a truncating recovery. Recovery may have written back (`fix`) the header
@@ -263,6 +321,9 @@ fn same_seed_same_states_and_digest() {
 #[test]
 fn explorer_catches_a_driver_without_the_prepare_barrier() {
     let trace = record(workload_short(), WriteOrdering::UnorderedUnsafe, false);
+    // The write-order check sees it in the trace itself.
+    let order = std::panic::catch_unwind(|| assert_batch_write_order(&trace));
+    assert!(order.is_err(), "header sectors written before the barrier");
     let exploration = explore(&trace, &ExploreOptions::exhaustive(1));
     assert!(exploration.violation_count > 0, "{exploration:?}");
     assert!(exploration.violations.iter().all(|v| v

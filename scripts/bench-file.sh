@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The file driver against plain I/O on the same filesystem, in one run of a few seconds:
-# append+sync/s for 4 KiB and 64 KiB bodies vs a raw pwrite+fdatasync loop (buffered, then
+# acknowledged append/s with group commit (batches of 1, 4, 16 per sync; 4 KiB and 64 KiB bodies)
+# vs a raw pwrite+fdatasync-per-record loop (buffered, then
 # O_DIRECT where allowed), and recovery of a full WAL vs a sequential read + crc32c.
 # Usage: scripts/bench-file.sh [DIR] [--seconds S]   (DIR defaults to target/bench-file)
 set -euo pipefail

@@ -1,8 +1,10 @@
 //! Opens the WAL file at PATH (creating it if it does not exist), appends N hash-chained
-//! prepares, syncs, reopens it through recovery and prints what recovery found.
+//! prepares with group commit (batches of B, each acknowledged by one `append_batch`: its
+//! prepares, one barrier, its header sectors, one barrier), reopens it through recovery and
+//! prints what recovery found.
 //!
 //! ```text
-//! cargo run --release -p file-storage --example wal -- PATH N [--direct]
+//! cargo run --release -p file-storage --example wal -- PATH N [--batch B] [--direct]
 //! ```
 //!
 //! Exit codes: 0 done, 1 an I/O error or a failed check, 2 bad input (arguments, or a file that
@@ -14,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const CLUSTER: u128 = 0x00fa_11ed;
-const USAGE: &str = "usage: wal PATH N [--direct]   (N: prepares to append, 0..=1000000)";
+const USAGE: &str = "usage: wal PATH N [--batch B] [--direct]   (N: prepares to append, \
+                     0..=1000000; B: appends per sync, 1..=8, default 8)";
 
 /// 4 KiB sectors, 128 slots of 16 KiB: a 2 MiB file.
 const CONFIG: Config = Config {
@@ -28,14 +31,14 @@ const CONFIG: Config = Config {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (path, count, direct) = match parse(&args) {
+    let (path, count, batch, direct) = match parse(&args) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("error: {message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    match run(&path, count, direct) {
+    match run(&path, count, batch, direct) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {}: {error}", path.display());
@@ -45,28 +48,45 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse(args: &[String]) -> Result<(PathBuf, u64, bool), String> {
-    let direct = args.iter().any(|a| a == "--direct");
-    let positional: Vec<&String> = args.iter().filter(|a| *a != "--direct").collect();
+fn parse(args: &[String]) -> Result<(PathBuf, u64, u64, bool), String> {
+    let mut direct = false;
+    let mut batch = CONFIG.pipeline_max;
+    let mut positional = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--direct" => direct = true,
+            "--batch" => {
+                batch = match iter.next().map(|b| b.parse::<u64>()) {
+                    Some(Ok(b)) if (1..=CONFIG.pipeline_max).contains(&b) => b,
+                    _ => {
+                        return Err(format!(
+                            "--batch takes a whole number in 1..={}",
+                            CONFIG.pipeline_max
+                        ))
+                    }
+                }
+            }
+            flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
+            _ => positional.push(arg),
+        }
+    }
     let [path, count] = positional[..] else {
         return Err(format!(
             "expected PATH and N, got {} arguments",
             positional.len()
         ));
     };
-    if let Some(flag) = positional.iter().find(|a| a.starts_with("--")) {
-        return Err(format!("unknown flag {flag}"));
-    }
     let count: u64 = count
         .parse()
         .map_err(|_| format!("N must be a whole number, got {count:?}"))?;
     if count > 1_000_000 {
         return Err(format!("N must be at most 1000000, got {count}"));
     }
-    Ok((PathBuf::from(path), count, direct))
+    Ok((PathBuf::from(path), count, batch, direct))
 }
 
-fn run(path: &Path, count: u64, direct: bool) -> Result<(), Error> {
+fn run(path: &Path, count: u64, batch: u64, direct: bool) -> Result<(), Error> {
     let options = Options {
         direct,
         ..Options::default()
@@ -90,18 +110,33 @@ fn run(path: &Path, count: u64, direct: bool) -> Result<(), Error> {
         (driver.journal().config().message_size_max - journal::HEADER_SIZE) as usize;
     let op_first = driver.head().op + 1;
     let mut last = None;
-    for op in op_first..op_first + count {
-        let head = *driver.head();
-        let body = prepare::body(op, (op as usize * 997) % body_size_max);
-        let message = prepare::prepare(CLUSTER, op, 0, head.checksum, &body);
-        driver.append(&message)?;
-        last = Some(message);
+    let mut batches = 0u64;
+    let mut op = op_first;
+    while op < op_first + count {
+        // One batch: each message chained to the one before, all acknowledged together.
+        let mut messages = Vec::new();
+        let mut parent = driver.head().checksum;
+        while op < op_first + count && (messages.len() as u64) < batch {
+            let body = prepare::body(op, (op as usize * 997) % body_size_max);
+            let message = prepare::prepare(CLUSTER, op, driver.log_view(), parent, &body);
+            parent = Header::decode(&message)
+                .map_err(|_| Error::Append("built message"))?
+                .checksum;
+            messages.push(message);
+            op += 1;
+        }
+        driver.append_batch(&messages)?;
+        assert_eq!(driver.op_durable(), op - 1);
+        batches += 1;
+        last = messages.pop();
     }
-    driver.sync()?;
-    println!(
-        "appended ops {op_first}..={} and synced",
-        op_first + count - 1
-    );
+    if count > 0 {
+        println!(
+            "appended ops {op_first}..={} in {batches} batches of up to {batch}, each acknowledged \
+             after 2 fdatasync",
+            op_first + count - 1
+        );
+    }
     drop(driver);
 
     let (mut driver, _) = FileDriver::open_file(path, CLUSTER, options)?;
@@ -116,6 +151,13 @@ fn run(path: &Path, count: u64, direct: bool) -> Result<(), Error> {
         .map(|((label, decision), slots)| format!("{label} {decision:?} x{slots}"))
         .collect();
     println!("recovery cases: {}", cases.join(", "));
+    if report.ops_truncated > 0 {
+        println!(
+            "truncated {} ops above a hole a crash left in a batch; new view {}",
+            report.ops_truncated,
+            driver.log_view()
+        );
+    }
     if let Some(message) = last {
         let header = Header::decode(&message).map_err(|_| Error::Append("built message"))?;
         let read = driver.read(header.op, header.checksum)?;

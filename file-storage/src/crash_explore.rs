@@ -20,8 +20,11 @@
 //!   a typed error, never a panic);
 //! - no slot is unrecoverable: a solo WAL that only crashed must come back (availability; with
 //!   `strict_availability` off, a slot of an unacknowledged op is tolerated and counted);
-//! - every *acknowledged* op (its `append` returned before a completed barrier) that no later
-//!   append has overwritten reads back with exactly the bytes written;
+//! - every *acknowledged* op (a `sync` returned after its `append`: its batch committed) that no
+//!   later append has overwritten reads back with exactly the bytes written; ops of a batch whose
+//!   `sync` did not return may be missing, never corrupt;
+//! - the recovered log is one hash chain from the checkpoint to the head, with no op above the
+//!   head (torn appends of a batch are cut, and the driver truncates at the first hole);
 //! - every op the journal claims (each non-reserved slot header) reads back, with exactly the bytes
 //!   that were written for its checksum: no corrupt or invented prepare is ever returned;
 //! - a second crash while recovery writes back repaired headers (any proper subset of those
@@ -43,7 +46,7 @@ use crate::layout::Layout;
 use crate::prepare;
 use crate::record::{RecordedOp, RecordingStorage};
 use crate::storage::MemoryStorage;
-use journal::{Config, Header};
+use journal::{Config, Header, HEADER_SIZE};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -55,7 +58,7 @@ use std::panic::{self, AssertUnwindSafe};
 pub enum Step {
     /// Append the next op with a body of this many bytes.
     Append { body_size: usize },
-    /// `FileDriver::sync`: acknowledge everything appended so far.
+    /// `FileDriver::sync`: commit the batch, acknowledging everything appended so far.
     Sync,
 }
 
@@ -107,6 +110,28 @@ pub fn workload_random(
     steps
 }
 
+/// `batch_count` batches of `batch_size` appends each (bodies up to `body_size_max`, seeded),
+/// each committed by one sync: group commit.
+pub fn workload_batches(
+    seed: u64,
+    batch_size: u64,
+    batch_count: u64,
+    body_size_max: usize,
+) -> Vec<Step> {
+    assert!(batch_size >= 1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut steps = Vec::new();
+    for _ in 0..batch_count {
+        for _ in 0..batch_size {
+            steps.push(Step::Append {
+                body_size: rng.gen_range(0..=body_size_max),
+            });
+        }
+        steps.push(Step::Sync);
+    }
+    steps
+}
+
 /// Runs the workload on a recording in-memory storage.
 pub fn record(workload: &Workload) -> Result<Trace, Error> {
     let layout = Layout::new(&workload.config).ok_or(Error::UnsupportedConfig(
@@ -134,7 +159,7 @@ pub fn record(workload: &Workload) -> Result<Trace, Error> {
                 let message = prepare::prepare(
                     workload.cluster,
                     op,
-                    0,
+                    driver.log_view(),
                     head.checksum,
                     &prepare::body(op, body_size),
                 );
@@ -151,7 +176,12 @@ pub fn record(workload: &Workload) -> Result<Trace, Error> {
                     .storage_mut()
                     .mark(RecordedOp::Appended { op, checksum });
             }
-            Step::Sync => driver.sync()?,
+            Step::Sync => {
+                driver.sync()?;
+                let op = driver.op_durable();
+                assert_eq!(op, driver.head().op);
+                driver.storage_mut().mark(RecordedOp::Acknowledged { op });
+            }
         }
     }
     let log = std::mem::take(&mut driver.storage_mut().log);
@@ -180,6 +210,11 @@ pub struct ExploreOptions {
     pub strict_availability: bool,
     /// After each recovery, append one op, sync and reopen.
     pub append_after_recovery: bool,
+    /// After each state whose recovery truncated the log at a hole (and so started a new view),
+    /// append a batch of this many ops to the recovered file, commit it, and explore that
+    /// batch's crash states too (`states_per_epoch_max` of them per epoch, at most 16): a second
+    /// crash, with the first one's acknowledged ops still required. 0: off.
+    pub follow_up_batch: u64,
 }
 
 impl ExploreOptions {
@@ -189,10 +224,11 @@ impl ExploreOptions {
             seed,
             states_per_epoch_max: 4096,
             subset_writes_max: 10,
-            tear_writes_last: 2,
+            tear_writes_last: 16,
             tear_sectors_max: 8,
             strict_availability: true,
             append_after_recovery: true,
+            follow_up_batch: 0,
         }
     }
 
@@ -224,6 +260,15 @@ pub enum ViolationKind {
     Unreadable { op: u64, why: String },
     /// The recovered WAL did not take one more append, or lost it on reopen.
     AppendAfterRecovery(String),
+    /// The recovered log is not one hash chain from the checkpoint to the head: `op` is
+    /// missing, does not name its parent, or lies above the head.
+    BrokenChain { op: u64 },
+    /// A crash during the batch appended after a truncating recovery (`follow_up_batch`) left
+    /// states that broke these checks: how many, and the first one's kinds.
+    SecondCrash {
+        violations: u64,
+        first: Vec<ViolationKind>,
+    },
     /// A second crash while recovery wrote back repaired headers (the writes of `subset`
     /// landed) left a state that broke these checks.
     CrashDuringRecovery {
@@ -256,6 +301,9 @@ pub struct Exploration {
     pub open_refused: u64,
     /// Unrecoverable slots of unacknowledged ops, tolerated when not strict.
     pub unrecoverable_unacked: u64,
+    /// Recovered states whose log the driver truncated at a hole (a batch op landed above a
+    /// torn one), starting a new view.
+    pub states_truncated: u64,
     /// Recovery cases over all states: label → slots.
     pub cases: BTreeMap<&'static str, u64>,
     /// Hash of every state's description and outcome.
@@ -294,13 +342,6 @@ struct PendingWrite<'a> {
 
 /// Explores every epoch of the trace.
 pub fn explore(trace: &Trace, options: &ExploreOptions) -> Exploration {
-    assert!(options.states_per_epoch_max >= 2);
-    assert!(options.tear_sectors_max < 64);
-    let mut exploration = Exploration {
-        digest: FNV_OFFSET,
-        ..Exploration::default()
-    };
-    let mut durable = trace.base.clone();
     let mut expectation = Expectation {
         open_must_succeed: trace.base_formatted,
         ..Expectation::default()
@@ -312,6 +353,23 @@ pub fn explore(trace: &Trace, options: &ExploreOptions) -> Exploration {
     if trace.base_formatted {
         expectation.required.insert(0, root.checksum);
     }
+    explore_from(trace, options, expectation)
+}
+
+/// [`explore`] from what the trace's base image must already show.
+fn explore_from(
+    trace: &Trace,
+    options: &ExploreOptions,
+    mut expectation: Expectation,
+) -> Exploration {
+    assert!(options.states_per_epoch_max >= 2);
+    assert!(options.tear_sectors_max < 64);
+    let mut exploration = Exploration {
+        digest: FNV_OFFSET,
+        ..Exploration::default()
+    };
+    let mut durable = trace.base.clone();
+    let root = Header::root(trace.cluster);
     let mut created_pending = false;
     let mut appended_pending: Vec<(u64, u32)> = Vec::new();
     let mut pending: Vec<(u64, &[u8])> = Vec::new();
@@ -332,6 +390,21 @@ pub fn explore(trace: &Trace, options: &ExploreOptions) -> Exploration {
                 }
             }
             RecordedOp::Appended { op, checksum } => appended_pending.push((*op, *checksum)),
+            RecordedOp::Acknowledged {
+                op: op_acknowledged,
+            } => {
+                for (op, checksum) in appended_pending.drain(..) {
+                    assert!(op <= *op_acknowledged);
+                    // Still required only if no later append overwrote it meanwhile.
+                    let overwritten = trace.log[..index].iter().any(|e| {
+                        matches!(e, RecordedOp::Appending { op: later, .. }
+                            if *later > op && (*later - op) % trace.config.slot_count == 0)
+                    });
+                    if !overwritten {
+                        expectation.required.insert(op, checksum);
+                    }
+                }
+            }
             RecordedOp::Created => {
                 created_pending = true;
                 if !trace.base_formatted {
@@ -351,13 +424,9 @@ pub fn explore(trace: &Trace, options: &ExploreOptions) -> Exploration {
                 for (offset, bytes) in pending.drain(..) {
                     durable[offset as usize..][..bytes.len()].copy_from_slice(bytes);
                 }
-                for (op, checksum) in appended_pending.drain(..) {
-                    // Still required only if no later append overwrote it meanwhile.
-                    let overwritten = trace.log[..index].iter().any(|e| {
-                        matches!(e, RecordedOp::Appending { op: later, .. }
-                            if *later > op && (*later - op) % trace.config.slot_count == 0)
-                    });
-                    if !overwritten {
+                if created_pending && !trace.base_formatted {
+                    // The root is acknowledged by create's own barrier.
+                    for (op, checksum) in appended_pending.extract_if(.., |(op, _)| *op == 0) {
                         expectation.required.insert(op, checksum);
                     }
                 }
@@ -416,7 +485,7 @@ pub fn final_state(trace: &Trace) -> (Vec<u8>, Expectation) {
             RecordedOp::Appended { op, checksum } => {
                 expectation.required.insert(*op, *checksum);
             }
-            RecordedOp::Created => {}
+            RecordedOp::Acknowledged { .. } | RecordedOp::Created => {}
         }
     }
     assert!(synced, "the trace ends with a sync");
@@ -607,9 +676,16 @@ fn run_state(
             head,
             cases,
             recovery_crash_states,
+            ops_truncated,
         } => {
             exploration.recovery_crash_states += recovery_crash_states;
-            let _ = write!(summary, "ok {head} +{recovery_crash_states}");
+            if *ops_truncated > 0 {
+                exploration.states_truncated += 1;
+            }
+            let _ = write!(
+                summary,
+                "ok {head} +{recovery_crash_states} -{ops_truncated}"
+            );
             for (label, count) in cases {
                 *exploration.cases.entry(label).or_default() += count;
                 let _ = write!(summary, " {label}{count}");
@@ -646,6 +722,8 @@ pub enum Outcome {
         head: u64,
         cases: BTreeMap<&'static str, u64>,
         recovery_crash_states: u64,
+        /// Ops the driver removed above the first hole.
+        ops_truncated: u64,
     },
     /// `open` refused a file that was never durably formatted, with this typed error.
     Refused(String),
@@ -755,22 +833,51 @@ fn check_image_once(
             }),
         }
     }
-    // Recovery's own writes: its repaired header sectors, then a barrier.
+    // The recovered log: one hash chain from the checkpoint to the head, nothing above it.
+    let journal = driver.journal();
+    let op_checkpoint = driver.superblock().op_checkpoint;
+    let op_head = driver.head().op;
+    for op in op_checkpoint..=op_head {
+        let chained = journal.header_with_op(op).is_some_and(|header| {
+            op == op_checkpoint
+                || journal
+                    .header_with_op(op - 1)
+                    .is_none_or(|parent| parent.checksum == header.parent)
+        });
+        if !chained {
+            kinds.push(ViolationKind::BrokenChain { op });
+        }
+    }
+    if journal.op_maximum() != op_head {
+        kinds.push(ViolationKind::BrokenChain {
+            op: journal.op_maximum(),
+        });
+    }
+    // Recovery's own writes: its repaired header sectors, then a barrier; then, if it truncated
+    // the log at a hole, the superblock of the new view and a barrier.
     let recovery_log = std::mem::take(&mut driver.storage_mut().log);
     driver.storage_mut().set_recording(false);
     let mut recovery_crash_states = 0;
     if let Some(image_before) = image_before.filter(|_| kinds.is_empty()) {
+        let report = driver.recovery_report();
+        let fix_writes = report.fix_writes as usize;
         let writes: Vec<&RecordedOp> = recovery_log
             .iter()
             .filter(|e| matches!(e, RecordedOp::Write { .. }))
             .collect();
-        assert_eq!(writes.len() as u64, driver.recovery_report().fix_writes);
+        let superblock_writes = usize::from(report.ops_truncated > 0);
+        assert_eq!(writes.len(), fix_writes + superblock_writes);
+        // Only the fix writes share an epoch; the superblock follows their barrier.
+        let writes = &writes[..fix_writes];
         let subsets = (1u64 << writes.len().min(6)).min(RECOVERY_CRASH_SUBSETS_MAX);
-        // Subset 0 is the image itself (already checked); the full set is the recovered state.
-        for subset in 1..subsets {
-            if writes.len() < 64 && subset == (1u64 << writes.len()) - 1 {
-                continue;
-            }
+        let subset_all = (writes.len() < 64).then(|| (1u64 << writes.len()) - 1);
+        // Subset 0 is the image itself (already checked); the full set is the recovered state,
+        // unless a superblock write followed it (then a crash before that write leaves it).
+        let mut chosen: Vec<u64> = (1..subsets).filter(|&s| Some(s) != subset_all).collect();
+        if superblock_writes > 0 {
+            chosen.extend(subset_all.filter(|&s| s > 0));
+        }
+        for subset in chosen {
             let mut image = image_before.clone();
             for (i, write) in writes.iter().enumerate() {
                 if subset >> i & 1 == 1 {
@@ -788,6 +895,7 @@ fn check_image_once(
         }
     }
     let head = driver.head().op;
+    let ops_truncated = driver.recovery_report().ops_truncated;
     let cases = driver.recovery_report().cases.iter().fold(
         BTreeMap::new(),
         |mut cases, (&(label, _), &count)| {
@@ -795,6 +903,10 @@ fn check_image_once(
             cases
         },
     );
+    if options.follow_up_batch > 0 && crash_during_recovery && ops_truncated > 0 && kinds.is_empty()
+    {
+        kinds.extend(follow_up(trace, options, &mut driver, expectation));
+    }
     if options.append_after_recovery && kinds.is_empty() {
         if let Err(why) = append_and_reopen(&mut driver, cluster) {
             kinds.push(ViolationKind::AppendAfterRecovery(why));
@@ -805,6 +917,7 @@ fn check_image_once(
             head,
             cases,
             recovery_crash_states,
+            ops_truncated,
         }
     } else {
         violations(kinds, 0)
@@ -815,6 +928,82 @@ fn violations(kinds: Vec<ViolationKind>, unacked: u64) -> Outcome {
     Outcome::Violations { kinds, unacked }
 }
 
+/// Appends and commits a batch of `follow_up_batch` ops on a recovered driver (recording it),
+/// then explores every crash state of that batch (module doc): a second crash.
+fn follow_up(
+    trace: &Trace,
+    options: &ExploreOptions,
+    driver: &mut FileDriver<RecordingStorage<MemoryStorage>>,
+    expectation: &Expectation,
+) -> Option<ViolationKind> {
+    let base = driver.storage().inner.bytes.clone();
+    driver.storage_mut().log.clear();
+    driver.storage_mut().set_recording(true);
+    let body_size_max = (trace.config.message_size_max - HEADER_SIZE) as usize;
+    let nested = Expectation {
+        open_must_succeed: true,
+        ..expectation.clone()
+    };
+    let mut failure = None;
+    for _ in 0..options.follow_up_batch {
+        let head = *driver.head();
+        let op = head.op + 1;
+        let body = prepare::body(op, (op as usize * 389 + 90) % body_size_max);
+        let message = prepare::prepare(trace.cluster, op, driver.log_view(), head.checksum, &body);
+        let checksum = Header::decode(&message).map_or(0, |h| h.checksum);
+        driver.storage_mut().mark(RecordedOp::Appending {
+            op,
+            checksum,
+            message: message.clone(),
+        });
+        if let Err(error) = driver.append(&message) {
+            failure = Some(error.to_string());
+            break;
+        }
+        driver
+            .storage_mut()
+            .mark(RecordedOp::Appended { op, checksum });
+    }
+    if failure.is_none() {
+        match driver.sync() {
+            Ok(()) => {
+                let op = driver.op_durable();
+                driver.storage_mut().mark(RecordedOp::Acknowledged { op });
+            }
+            Err(error) => failure = Some(error.to_string()),
+        }
+    }
+    let log = std::mem::take(&mut driver.storage_mut().log);
+    driver.storage_mut().set_recording(false);
+    if let Some(why) = failure {
+        return Some(ViolationKind::AppendAfterRecovery(why));
+    }
+    // The truncated ops' checksums stay known (their bytes may come back unacknowledged), and
+    // so do the acknowledged ones below the head.
+    assert!(nested.required.keys().all(|&op| op <= driver.op_durable()));
+    let nested_trace = Trace {
+        config: trace.config,
+        cluster: trace.cluster,
+        base,
+        base_formatted: true,
+        log,
+    };
+    let nested_options = ExploreOptions {
+        states_per_epoch_max: options.states_per_epoch_max.min(16),
+        follow_up_batch: 0,
+        ..*options
+    };
+    let exploration = explore_from(&nested_trace, &nested_options, nested);
+    (exploration.violation_count > 0).then(|| ViolationKind::SecondCrash {
+        violations: exploration.violation_count,
+        first: exploration
+            .violations
+            .first()
+            .map(|v| v.kinds.clone())
+            .unwrap_or_default(),
+    })
+}
+
 /// One more append, a sync, a reopen: the new op must be the head and read back.
 fn append_and_reopen(
     driver: &mut FileDriver<RecordingStorage<MemoryStorage>>,
@@ -822,7 +1011,13 @@ fn append_and_reopen(
 ) -> Result<(), String> {
     let head = *driver.head();
     let op = head.op + 1;
-    let message = prepare::prepare(cluster, op, 0, head.checksum, &prepare::body(op, 200));
+    let message = prepare::prepare(
+        cluster,
+        op,
+        driver.log_view(),
+        head.checksum,
+        &prepare::body(op, 200),
+    );
     let checksum = Header::decode(&message)
         .map_err(|e| e.to_string())?
         .checksum;

@@ -3,19 +3,48 @@
 //! The journal is sans-IO; this is its real-file driver. Each public call issues a journal
 //! command, then drains `poll_io`, carries out each request against the storage (zone offsets
 //! mapped through the [`Layout`]), reports the completion, and drains `poll_event` until the
-//! command's event arrives. Nothing is in flight between calls.
+//! command's event arrives. No journal I/O is in flight between calls.
 //!
-//! Durability. The journal never writes a redundant header before its prepare is *complete*;
-//! on a real file a completed `pwrite` is not yet durable, so with
-//! [`WriteOrdering::BarrierAfterPrepare`] (the default) the driver puts an `fdatasync` between
-//! the prepare write and its completion. The redundant header write that follows becomes durable
-//! at the next barrier: the next append's, or [`FileDriver::sync`]. An op is acknowledged (safe
-//! from any crash) once `append` has returned and a `sync` has returned after it.
+//! # Group commit: `append` queues, `sync` commits
 //!
-//! Checkpoints. The ring holds `slot_count` slots; an op may overwrite a slot only when the op
-//! there is at or below the durable `op_checkpoint`. When an append would pass `op_prepare_max`,
-//! the driver first syncs, then advances the checkpoint by half a ring in the superblock (the
-//! other copy), then syncs again. Ops at or below the checkpoint are the ones the ring may drop.
+//! [`FileDriver::append`] adds one prepare to the open *batch*: the journal's write path runs in
+//! full (`set_header_as_dirty`, `write_prepare`), the prepare's sectors are written to the file
+//! (not yet durable), and the redundant-header sector write the journal asks for next is *held*
+//! by the driver (completed to the journal, kept in memory, keyed by its offset: a later request
+//! for the same sector, which the journal fills from `headers_redundant` and so covers every op
+//! of the batch in it, replaces the earlier one). [`FileDriver::sync`] commits the batch:
+//!
+//! 1. one barrier: every prepare of the batch is durable;
+//! 2. each distinct header sector the batch touched, written once with its newest bytes;
+//! 3. one barrier: the headers are durable; every op of the batch is acknowledged.
+//!
+//! So a batch of any size costs two `fdatasync`s, and the write-ordering rule (no redundant
+//! header reaches the file before its prepare is durable) holds for every op of it: no header
+//! byte of the batch is written before barrier 1. A batch holds at most `pipeline_max` ops
+//! (`append` on a full batch commits it first): a crash may land some of a batch's prepares and
+//! tear others, and recovery cuts torn appends only within one pipeline of the head.
+//! [`FileDriver::append_batch`] appends several messages and commits them.
+//!
+//! An op is acknowledged (safe from any crash) once a `sync` that began after its `append`
+//! returned ([`FileDriver::op_durable`]). [`WriteOrdering::UnorderedUnsafe`] writes the header
+//! sectors at once and has one barrier per batch: wrong on crash, kept for the explorer's tests.
+//!
+//! # Recovery truncates at the first hole
+//!
+//! A crash during a batch can leave a later prepare of it landed beside an earlier one torn:
+//! recovery cuts the torn one (`cut_torn`), and the log has a hole. The driver keeps the longest
+//! hash chain from the checkpoint, removes every op above it (`remove_entries_from`) and starts a
+//! new view: `view` and `log_view` + 1, the kept head recorded in the superblock
+//! (`view_head_op`, `view_head_view`), then a barrier. Recovery takes that head as the view
+//! header, so a header of a truncated version (which recovery may have fixed on disk) reads as
+//! never written and a torn re-append beside it is cut. Appends carry the log view.
+//!
+//! # Checkpoints
+//!
+//! The ring holds `slot_count` slots; an op may overwrite a slot only when the op there is at or
+//! below the durable `op_checkpoint`. When an append would pass `op_prepare_max`, the driver
+//! first commits the open batch, then advances the checkpoint by half a ring in the superblock
+//! (the other copy), then syncs. Ops at or below the checkpoint are the ones the ring may drop.
 //!
 //! Recovery writes nothing until it has succeeded: its header write-backs (`fix`) are held in
 //! memory and applied (then synced) only if no slot is unrecoverable, so a failed `open` leaves
@@ -36,10 +65,12 @@ use std::path::Path;
 /// Where the driver puts barriers of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteOrdering {
-    /// `fdatasync` after every prepare write, before the journal may write its header. Correct.
+    /// A batch's header sectors are held until a barrier has made all its prepares durable.
+    /// Correct.
     BarrierAfterPrepare,
-    /// No barrier of the driver's own: a header may reach the disk before its prepare. Unsafe on
-    /// crash; kept so that tests can show the crash explorer catching it.
+    /// Header sectors are written as soon as the journal asks, one barrier per batch: a header
+    /// may reach the disk before its prepare. Unsafe on crash; kept so that tests can show the
+    /// crash explorer catching it.
     UnorderedUnsafe,
 }
 
@@ -70,6 +101,9 @@ pub struct RecoveryReport {
     pub ops_present: u64,
     /// Header sectors recovery wrote back.
     pub fix_writes: u64,
+    /// Ops recovery found above the first hole (or break in the hash chain) past the
+    /// checkpoint, which the driver removed; when non-zero it also started a new view.
+    pub ops_truncated: u64,
     /// How many slots each (case, decision) covered.
     pub cases: BTreeMap<(&'static str, Decision), u64>,
 }
@@ -82,10 +116,16 @@ pub struct FileDriver<S: Storage> {
     superblock: Superblock,
     layout: Layout,
     ordering: WriteOrdering,
-    /// The header of the highest op.
+    /// The header of the highest op (of the open batch too).
     head: Header,
+    /// The highest op acknowledged: committed by a `sync`, or recovered.
+    op_durable: u64,
+    /// Ops appended since the last commit.
+    batch_count: u64,
+    /// The open batch's redundant-header sector writes, held until its prepares are durable:
+    /// file offset -> the newest bytes the journal asked to write there.
+    batch_headers: BTreeMap<u64, Vec<u8>>,
     poisoned: bool,
-    read_buffer: Vec<u8>,
     /// While recovering: the writes recovery asked for, held back until it succeeds.
     overlay: Option<Vec<(u64, Vec<u8>)>>,
     report: RecoveryReport,
@@ -173,6 +213,8 @@ impl<S: Storage> FileDriver<S> {
                 view: 0,
                 log_view: 0,
                 file_size: layout.file_size,
+                view_head_op: 0,
+                view_head_view: 0,
             };
             storage
                 .write_at(
@@ -216,14 +258,17 @@ impl<S: Storage> FileDriver<S> {
             layout,
             ordering: options.ordering,
             head: Header::root(cluster),
+            op_durable: 0,
+            batch_count: 0,
+            batch_headers: BTreeMap::new(),
             poisoned: false,
-            read_buffer: vec![0; config.message_size_max as usize],
             overlay: Some(Vec::new()),
             report: RecoveryReport {
                 op_checkpoint: superblock.op_checkpoint,
                 op_head: 0,
                 ops_present: 0,
                 fix_writes: 0,
+                ops_truncated: 0,
                 cases: BTreeMap::new(),
             },
         };
@@ -235,7 +280,7 @@ impl<S: Storage> FileDriver<S> {
         let context = RecoveryContext {
             op_checkpoint: self.superblock.op_checkpoint,
             log_view: self.superblock.log_view,
-            view_headers: Vec::new(),
+            view_headers: self.view_headers(),
         };
         self.journal.recover(context);
         self.run_io()?;
@@ -269,11 +314,8 @@ impl<S: Storage> FileDriver<S> {
                 .sync()
                 .map_err(Error::io("sync repaired headers"))?;
         }
-        let op_head = self.journal.op_maximum();
-        self.head = *self
-            .journal
-            .header_with_op(op_head)
-            .expect("the head op is held");
+        let op_head = self.truncate_at_first_hole()?;
+        self.op_durable = op_head;
         self.report.op_head = op_head;
         for (slot, recovery) in self.journal.slot_recoveries() {
             *self
@@ -286,6 +328,82 @@ impl<S: Storage> FileDriver<S> {
             }
         }
         Ok(())
+    }
+
+    /// The view header recovery needs: the head kept when the log view began (none while the
+    /// log view is 0). Only its op and view matter to recovery; it is sealed so that it is a
+    /// valid header.
+    fn view_headers(&self) -> Vec<Header> {
+        if self.superblock.log_view == 0 {
+            return Vec::new();
+        }
+        let mut header = Header::root(self.journal.cluster());
+        if self.superblock.view_head_op > 0 {
+            header.op = self.superblock.view_head_op;
+            header.view = self.superblock.view_head_view;
+            header.operation = journal::header::OPERATION_APPLICATION_MIN;
+            header.set_checksum();
+        }
+        assert!(header.valid_checksum() && !header.is_reserved());
+        assert!(header.view < self.superblock.log_view);
+        vec![header]
+    }
+
+    /// Keeps the longest hash chain from the checkpoint up; removes every op above it and, if
+    /// there were any, starts a new view durably (module doc). Returns the head op.
+    fn truncate_at_first_hole(&mut self) -> Result<u64> {
+        let op_checkpoint = self.superblock.op_checkpoint;
+        let op_maximum = self.journal.op_maximum();
+        let op_last = op_maximum.min(self.superblock.op_prepare_max());
+        let mut op_head = op_checkpoint;
+        for op in op_checkpoint + 1..=op_last {
+            let Some(header) = self.journal.header_with_op(op) else {
+                break;
+            };
+            if self
+                .journal
+                .header_with_op(op - 1)
+                .is_some_and(|parent| parent.checksum != header.parent)
+            {
+                break;
+            }
+            op_head = op;
+        }
+        let Some(head) = self.journal.header_with_op(op_head).copied() else {
+            // The checkpoint's op was made durable before the checkpoint and no op may overwrite
+            // its slot before the next one: a file without it is not a WAL this driver wrote.
+            return Err(Error::Unrecoverable {
+                slots: vec![(self.journal.slot_for_op(op_head), "checkpoint op missing")],
+            });
+        };
+        self.head = head;
+        if op_head == op_maximum {
+            return Ok(op_head);
+        }
+        assert!(op_head < op_maximum);
+        self.report.ops_truncated = (op_head + 1..=op_maximum)
+            .filter(|&op| self.journal.header_with_op(op).is_some())
+            .count() as u64;
+        self.journal.remove_entries_from(op_head + 1);
+        assert_eq!(self.journal.op_maximum(), op_head);
+        let view = self.superblock.view + 1;
+        let superblock = Superblock {
+            sequence: self.superblock.sequence + 1,
+            view,
+            log_view: view,
+            view_head_op: op_head,
+            view_head_view: head.view,
+            ..self.superblock
+        };
+        let copy = superblock.sequence % 2;
+        let result = self
+            .storage
+            .write_at(Layout::superblock_offset(copy), &superblock.encode(copy));
+        self.poison_on_error(result, "write the superblock of a new view")?;
+        let result = self.storage.sync();
+        self.poison_on_error(result, "sync the superblock of a new view")?;
+        self.superblock = superblock;
+        Ok(op_head)
     }
 
     // ---------------------------------------------------------------- accessors
@@ -302,9 +420,24 @@ impl<S: Storage> FileDriver<S> {
         &self.layout
     }
 
-    /// The header of the highest op.
+    /// The header of the highest op, of the open batch too.
     pub fn head(&self) -> &Header {
         &self.head
+    }
+
+    /// The highest acknowledged op: every op up to it survives any crash.
+    pub fn op_durable(&self) -> u64 {
+        self.op_durable
+    }
+
+    /// Ops appended since the last commit.
+    pub fn batch_len(&self) -> u64 {
+        self.batch_count
+    }
+
+    /// The view appends must carry (the log view; it moves when recovery truncates).
+    pub fn log_view(&self) -> u32 {
+        self.superblock.log_view
     }
 
     pub fn recovery_report(&self) -> &RecoveryReport {
@@ -325,22 +458,31 @@ impl<S: Storage> FileDriver<S> {
 
     // ---------------------------------------------------------------- commands
 
-    /// Appends a prepare for op `head + 1`, chained to the head. It is written when this returns
-    /// and durable after the next [`FileDriver::sync`].
+    /// Appends a prepare for op `head + 1`, chained to the head and carrying
+    /// [`FileDriver::log_view`], to the open batch: its sectors are written when this returns,
+    /// its header sector is held, and it is acknowledged when the next [`FileDriver::sync`]
+    /// returns. A full batch (`pipeline_max` ops) is committed first, and so is the batch before
+    /// a checkpoint.
     pub fn append(&mut self, message: &[u8]) -> Result<()> {
         if self.poisoned {
             return Err(Error::Poisoned);
         }
         let header = self.check_message(message)?;
+        if self.batch_count == self.journal.config().pipeline_max {
+            self.sync()?;
+        }
         if header.op > self.superblock.op_prepare_max() {
+            self.sync()?;
             self.checkpoint()?;
         }
         assert!(header.op <= self.superblock.op_prepare_max());
+        assert!(self.batch_count < self.journal.config().pipeline_max);
         self.journal.set_header_as_dirty(&header);
         let start = self.journal.write_prepare(message);
-        // One write at a time and nothing in flight between calls: the IOP is free, and a new
-        // op's slot is dirty.
+        // Every request is completed before a call returns: the IOP is free, and a new op's slot
+        // is dirty.
         assert_eq!(start, WriteStart::Started);
+        self.batch_count += 1;
         self.run_io()?;
         let mut outcome = None;
         while let Some(event) = self.journal.poll_event() {
@@ -359,17 +501,55 @@ impl<S: Storage> FileDriver<S> {
         // Nothing else runs: no race can leave the slot dirty.
         assert_eq!(outcome, Some(WriteOutcome::Written));
         assert!(!self.journal.has_dirty(&header));
+        if self.ordering == WriteOrdering::BarrierAfterPrepare {
+            // The op's header sector is held, not written.
+            let sector_offset = self.header_sector_offset(header.op);
+            assert!(self.batch_headers.contains_key(&sector_offset));
+        }
         self.head = header;
         Ok(())
     }
 
-    /// The barrier: every op appended before this call is durable when it returns.
+    /// Appends every message (each as [`FileDriver::append`]), then commits: when this returns,
+    /// all of them are acknowledged. More than `pipeline_max` messages make several batches.
+    pub fn append_batch<M: AsRef<[u8]>>(&mut self, messages: &[M]) -> Result<()> {
+        for message in messages {
+            self.append(message.as_ref())?;
+        }
+        self.sync()
+    }
+
+    /// Commits the open batch (module doc): a barrier, each header sector it touched written
+    /// once, a barrier. Every op appended before this call is acknowledged when it returns.
     pub fn sync(&mut self) -> Result<()> {
         if self.poisoned {
             return Err(Error::Poisoned);
         }
+        if self.batch_count == 0 {
+            assert!(self.batch_headers.is_empty());
+            assert_eq!(self.op_durable, self.head.op);
+            return Ok(());
+        }
         let result = self.storage.sync();
-        self.poison_on_error(result, "sync the WAL")
+        self.poison_on_error(result, "sync the batch's prepares")?;
+        let headers = std::mem::take(&mut self.batch_headers);
+        match self.ordering {
+            WriteOrdering::BarrierAfterPrepare => {
+                // Each op's header sector, once: at most one a batch op.
+                assert!(!headers.is_empty());
+                assert!(headers.len() as u64 <= self.batch_count);
+                for (offset, bytes) in &headers {
+                    let result = self.storage.write_at(*offset, bytes);
+                    self.poison_on_error(result, "write the batch's header sectors")?;
+                }
+                let result = self.storage.sync();
+                self.poison_on_error(result, "sync the batch's header sectors")?;
+            }
+            WriteOrdering::UnorderedUnsafe => assert!(headers.is_empty()),
+        }
+        self.batch_count = 0;
+        self.op_durable = self.head.op;
+        Ok(())
     }
 
     /// The prepare `(op, checksum)`, read from the file and verified by the journal.
@@ -436,17 +616,21 @@ impl<S: Storage> FileDriver<S> {
         if header.view > self.superblock.log_view {
             return Err(Error::Append("view is past the log view"));
         }
+        if header.view < self.superblock.log_view {
+            return Err(Error::Append("view is below the log view"));
+        }
         Ok(header)
     }
 
     /// Advances the checkpoint by half a ring, durably, before the ring overwrites those ops.
+    /// The open batch is committed already.
     fn checkpoint(&mut self) -> Result<()> {
         let config = *self.journal.config();
         let op_checkpoint = self.superblock.op_checkpoint + config.slot_count / 2;
         // The config rule `pipeline_max <= slot_count / 2` keeps the new checkpoint written.
         assert!(op_checkpoint <= self.head.op);
-        let result = self.storage.sync();
-        self.poison_on_error(result, "sync before a checkpoint")?;
+        assert_eq!(self.batch_count, 0);
+        assert_eq!(self.op_durable, self.head.op);
         let superblock = Superblock {
             sequence: self.superblock.sequence + 1,
             op_checkpoint,
@@ -501,27 +685,40 @@ impl<S: Storage> FileDriver<S> {
             // Recovery's write-backs wait until recovery has succeeded.
             assert_eq!(request.zone, Zone::WalHeaders);
             overlay.push((offset, bytes.to_vec()));
+        } else if request.zone == Zone::WalHeaders
+            && self.ordering == WriteOrdering::BarrierAfterPrepare
+        {
+            // The batch's prepares are not durable yet: hold the sector until they are. The
+            // journal copied it from `headers_redundant` just now, so it covers every op of the
+            // batch in it; a later copy of the same sector replaces this one.
+            assert!(self.batch_count > 0);
+            self.batch_headers.insert(offset, bytes.to_vec());
         } else {
             let result = self.storage.write_at(offset, bytes);
             self.poison_on_error(result, "write to the WAL")?;
-            if request.zone == Zone::WalPrepares
-                && self.ordering == WriteOrdering::BarrierAfterPrepare
-            {
-                // The prepare must be durable before its redundant header is written.
-                let result = self.storage.sync();
-                self.poison_on_error(result, "sync a prepare before its header")?;
-            }
         }
         self.journal.complete_write(request.id);
         Ok(())
     }
 
+    /// The file offset of the redundant-header sector that holds `op`'s slot.
+    fn header_sector_offset(&self, op: u64) -> u64 {
+        let config = self.journal.config();
+        let sector = self.journal.slot_for_op(op) / config.headers_per_sector();
+        self.layout.file_offset(
+            Zone::WalHeaders,
+            sector * config.sector_size,
+            config.sector_size,
+        )
+    }
+
+    /// Reads straight into the journal's buffer for the request (no copy of its own).
     fn run_read(&mut self, request: IoRequest) {
         let offset = self
             .layout
             .file_offset(request.zone, request.offset, request.len);
-        let len = request.len as usize;
-        let buffer = &mut self.read_buffer[..len];
+        let buffer = self.journal.io_read_buffer(request.id);
+        assert_eq!(buffer.len() as u64, request.len);
         match self.storage.read_at(offset, buffer) {
             Ok(()) => {
                 if let Some(overlay) = &self.overlay {
@@ -529,7 +726,7 @@ impl<S: Storage> FileDriver<S> {
                         patch(buffer, offset, *write_offset, bytes);
                     }
                 }
-                self.journal.complete_read(request.id, Ok(buffer));
+                self.journal.complete_read_filled(request.id);
             }
             // The journal treats an unreadable range as corrupt data.
             Err(_) => self.journal.complete_read(request.id, Err(ReadError)),

@@ -32,8 +32,8 @@ pub enum Error {
     /// A valid superblock of a format version this code does not read.
     #[error("unsupported format version {found} (this build reads version {expected})")]
     UnsupportedVersion { found: u32, expected: u32 },
-    /// A valid superblock copy in the wrong place, or with reserved bytes set.
-    #[error("corrupt file header: superblock copy misplaced or reserved bytes set")]
+    /// A valid superblock copy in the wrong place, or with view fields that disagree.
+    #[error("corrupt file header: superblock copy misplaced or its views disagree")]
     SuperblockMisplaced,
     /// The file belongs to another cluster.
     #[error("file belongs to cluster {found:#x}, expected cluster {expected:#x}")]

@@ -10,7 +10,8 @@
 //! - [`file`]: [`FileStorage`], `pread`/`pwrite`/`fdatasync` on a preallocated file, optional
 //!   `O_DIRECT`;
 //! - [`driver`]: [`FileDriver`], which owns a journal and a storage and carries out each request
-//!   synchronously: `create`, `open` (validate + recover), `append`, `sync`, `read`;
+//!   synchronously: `create`, `open` (validate + recover + truncate at the first hole), `append`
+//!   (to the open batch), `sync` (group commit: two barriers per batch), `append_batch`, `read`;
 //! - [`prepare`]: building hash-chained prepare messages;
 //! - [`record`]: [`RecordingStorage`], a storage that logs every write and barrier;
 //! - [`crash_explore`]: enumerates the crash states of a recorded run (ALICE/CrashMonkey style),

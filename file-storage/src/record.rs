@@ -18,8 +18,10 @@ pub enum RecordedOp {
         checksum: u32,
         message: Vec<u8>,
     },
-    /// `append` of `op` returned: durable at the next `Sync`.
+    /// `append` of `op` returned: its prepare is written, its batch not yet committed.
     Appended { op: u64, checksum: u32 },
+    /// `sync` returned: every op appended so far, up to `op`, is acknowledged.
+    Acknowledged { op: u64 },
     /// `create` returned: the file is a formatted WAL from the next `Sync` on.
     Created,
 }
@@ -46,7 +48,10 @@ impl<S: Storage> RecordingStorage<S> {
     pub fn mark(&mut self, op: RecordedOp) {
         assert!(matches!(
             op,
-            RecordedOp::Appending { .. } | RecordedOp::Appended { .. } | RecordedOp::Created
+            RecordedOp::Appending { .. }
+                | RecordedOp::Appended { .. }
+                | RecordedOp::Acknowledged { .. }
+                | RecordedOp::Created
         ));
         if self.recording {
             self.log.push(op);

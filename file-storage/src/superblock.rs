@@ -6,7 +6,7 @@
 //! | offset | size | field              | meaning / invariant                                      |
 //! |-------:|-----:|--------------------|----------------------------------------------------------|
 //! |      0 |    8 | `magic`            | `b"WALSIMFS"`: this is a walsim WAL file                  |
-//! |      8 |    4 | `format_version`   | `FORMAT_VERSION` (1)                                      |
+//! |      8 |    4 | `format_version`   | `FORMAT_VERSION` (2)                                      |
 //! |     12 |    4 | `copy`             | which copy this is (0 or 1): catches a misplaced write    |
 //! |     16 |   16 | `cluster`          | cluster id; must match the cluster the caller expects     |
 //! |     32 |    8 | `sequence`         | +1 on every superblock write; the newer valid copy wins   |
@@ -20,7 +20,8 @@
 //! |     96 |    4 | `view`             | the replica's view (0 for a solo WAL)                     |
 //! |    100 |    4 | `log_view`         | the view of the durable log; appended views are ≤ this    |
 //! |    104 |    8 | `file_size`        | bytes of the whole file; must equal the layout's size     |
-//! |    112 |   12 | reserved           | zero                                                     |
+//! |    112 |    8 | `view_head_op`     | the head when `log_view` began (0 while `log_view` is 0)  |
+//! |    120 |    4 | `view_head_view`   | that head's view (< `log_view`; 0 while `log_view` is 0)  |
 //! |    124 |    4 | `checksum`         | crc32c of bytes 0..124                                    |
 //!
 //! Why two copies: a superblock write can tear like any other write. Writes alternate between
@@ -28,6 +29,14 @@
 //! copy: the newest valid one is the durable state. The checkpoint is advanced only after the
 //! ops it covers are durable, and ops past the old `op_prepare_max` are written only after the
 //! new superblock is durable.
+//!
+//! Why `view_head_*`: a solo WAL appends a batch of prepares at once, and a crash may land a
+//! later one of them and tear an earlier one. Recovery cuts the torn ones; the driver then
+//! truncates the log at the first hole and starts a new view (`view` and `log_view` + 1), with
+//! the head it kept recorded here. Recovery reads a header of an op above `view_head_op` whose
+//! view is not `log_view` as never written (a version the WAL truncated), so that a stale header
+//! beside a torn re-append of the same op is cut rather than taken for a lost acknowledged op.
+//! Version 2 added these fields (version 1 kept the 12 bytes zero).
 
 use crate::layout::{Layout, SUPERBLOCK_COPY_COUNT, SUPERBLOCK_COPY_SIZE};
 use journal::bytes::{array_at, u32_at, u64_at};
@@ -36,11 +45,10 @@ use journal::Config;
 /// `b"WALSIMFS"`.
 pub const MAGIC: [u8; 8] = *b"WALSIMFS";
 /// The version this code writes and accepts.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes of the record inside each copy's block.
 pub const SUPERBLOCK_RECORD_SIZE: usize = 128;
 const CHECKSUM_OFFSET: usize = 124;
-const RESERVED_OFFSET: usize = 112;
 
 const _: () = assert!(SUPERBLOCK_RECORD_SIZE as u64 <= SUPERBLOCK_COPY_SIZE);
 const _: () = assert!(CHECKSUM_OFFSET + 4 == SUPERBLOCK_RECORD_SIZE);
@@ -55,6 +63,10 @@ pub struct Superblock {
     pub view: u32,
     pub log_view: u32,
     pub file_size: u64,
+    /// The head op when `log_view` began: ops above it carry `log_view` (0 while it is 0).
+    pub view_head_op: u64,
+    /// The view of that head's header.
+    pub view_head_view: u32,
 }
 
 /// Why one copy did not decode.
@@ -66,7 +78,7 @@ pub enum CopyError {
     Checksum,
     /// Checksum-valid, but of a format version this code does not read.
     Version(u32),
-    /// Checksum-valid, but names the other copy, or reserved bytes are set.
+    /// Checksum-valid, but names the other copy, or its view fields disagree.
     Misplaced,
 }
 
@@ -96,6 +108,8 @@ impl Superblock {
         record[96..100].copy_from_slice(&self.view.to_le_bytes());
         record[100..104].copy_from_slice(&self.log_view.to_le_bytes());
         record[104..112].copy_from_slice(&self.file_size.to_le_bytes());
+        record[112..120].copy_from_slice(&self.view_head_op.to_le_bytes());
+        record[120..124].copy_from_slice(&self.view_head_view.to_le_bytes());
         let checksum = crc32c::crc32c(&record[..CHECKSUM_OFFSET]);
         record[CHECKSUM_OFFSET..].copy_from_slice(&checksum.to_le_bytes());
         // Pair assertion: what is written decodes to itself.
@@ -118,11 +132,17 @@ impl Superblock {
         if version != FORMAT_VERSION {
             return Err(CopyError::Version(version));
         }
-        if u64::from(u32_at(record, 12)) != copy
-            || record[RESERVED_OFFSET..CHECKSUM_OFFSET]
-                .iter()
-                .any(|&b| b != 0)
-        {
+        if u64::from(u32_at(record, 12)) != copy {
+            return Err(CopyError::Misplaced);
+        }
+        let (view, log_view) = (u32_at(record, 96), u32_at(record, 100));
+        let (view_head_op, view_head_view) = (u64_at(record, 112), u32_at(record, 120));
+        let view_head_ok = if log_view == 0 {
+            view_head_op == 0 && view_head_view == 0
+        } else {
+            view_head_view < log_view
+        };
+        if log_view > view || !view_head_ok {
             return Err(CopyError::Misplaced);
         }
         Ok(Superblock {
@@ -137,9 +157,11 @@ impl Superblock {
                 iops_write_max: u64_at(record, 80),
             },
             op_checkpoint: u64_at(record, 88),
-            view: u32_at(record, 96),
-            log_view: u32_at(record, 100),
+            view,
+            log_view,
             file_size: u64_at(record, 104),
+            view_head_op,
+            view_head_view,
         })
     }
 
@@ -199,6 +221,8 @@ mod tests {
             view: 3,
             log_view: 3,
             file_size: 99,
+            view_head_op: 500,
+            view_head_view: 2,
         }
     }
 
@@ -208,7 +232,7 @@ mod tests {
         let block = sample().encode(1);
         assert_eq!(block.len(), 4096);
         assert_eq!(&block[0..8], b"WALSIMFS");
-        assert_eq!(block[8..12], 1u32.to_le_bytes());
+        assert_eq!(block[8..12], 2u32.to_le_bytes());
         assert_eq!(block[12..16], 1u32.to_le_bytes());
         assert_eq!(block[16..32], sample().cluster.to_le_bytes());
         assert_eq!(block[32..40], 7u64.to_le_bytes());
@@ -217,7 +241,8 @@ mod tests {
         assert_eq!(block[88..96], 512u64.to_le_bytes());
         assert_eq!(block[96..100], 3u32.to_le_bytes());
         assert_eq!(block[104..112], 99u64.to_le_bytes());
-        assert!(block[112..124].iter().all(|&b| b == 0));
+        assert_eq!(block[112..120], 500u64.to_le_bytes());
+        assert_eq!(block[120..124], 2u32.to_le_bytes());
         assert_eq!(block[124..128], crc32c::crc32c(&block[..124]).to_le_bytes());
         assert!(block[128..].iter().all(|&b| b == 0));
     }

@@ -36,6 +36,54 @@ fn create_with_ops(path: &Path, count: u64, options: Options) -> Vec<(u32, Vec<u
     written
 }
 
+/// Group commit: `append` queues (written, not acknowledged), `sync` acknowledges the batch, a
+/// batch never exceeds the pipeline (`append_batch` of 20 on a pipeline of 8 commits as it goes),
+/// and an appended op reads back before its batch is committed.
+#[test]
+fn append_queues_until_sync_and_append_batch_commits() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = directory.path().join("wal");
+    let (mut driver, _) =
+        FileDriver::create_file(&path, CLUSTER, config(), Options::default()).expect("create");
+    let mut parent = driver.head().checksum;
+    let mut messages = Vec::new();
+    for op in 1..=20u64 {
+        let message = prepare::prepare(CLUSTER, op, 0, parent, &prepare::body(op, 3000));
+        parent = Header::decode(&message).expect("decodes").checksum;
+        messages.push(message);
+    }
+    for message in &messages[..3] {
+        driver.append(message).expect("append");
+    }
+    assert_eq!((driver.batch_len(), driver.op_durable()), (3, 0));
+    let checksum = Header::decode(&messages[2]).expect("decodes").checksum;
+    assert_eq!(driver.read(3, checksum).expect("read"), messages[2]);
+    driver.sync().expect("sync");
+    assert_eq!((driver.batch_len(), driver.op_durable()), (0, 3));
+    for message in &messages[3..11] {
+        driver.append(message).expect("append");
+    }
+    assert_eq!((driver.batch_len(), driver.op_durable()), (8, 3));
+    // The batch is full (pipeline_max): the next append commits it first.
+    driver.append(&messages[11]).expect("append");
+    assert_eq!((driver.batch_len(), driver.op_durable()), (1, 11));
+    driver.append_batch(&messages[12..]).expect("append_batch");
+    assert_eq!((driver.batch_len(), driver.op_durable()), (0, 20));
+    // Nothing to commit: no barrier, nothing changes.
+    driver.sync().expect("empty sync");
+    drop(driver);
+    let (mut driver, _) = FileDriver::open_file(&path, CLUSTER, Options::default()).expect("open");
+    assert_eq!((driver.head().op, driver.op_durable()), (20, 20));
+    assert_eq!(driver.recovery_report().ops_truncated, 0);
+    for (index, message) in messages.iter().enumerate() {
+        let checksum = Header::decode(message).expect("decodes").checksum;
+        assert_eq!(
+            &driver.read(index as u64 + 1, checksum).expect("read"),
+            message
+        );
+    }
+}
+
 #[test]
 fn round_trip_through_a_real_file_across_wraps() {
     let directory = tempfile::tempdir().expect("tempdir");

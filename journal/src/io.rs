@@ -2,7 +2,8 @@
 //!
 //! A driver owns the disk. It drains [`IoRequest`]s with `Journal::poll_io`, carries each out
 //! (a write's bytes come from `Journal::io_write_buffer`), and reports each back with
-//! `Journal::complete_read` or `Journal::complete_write`, in any order. It drains [`Event`]s with
+//! `Journal::complete_read` or `Journal::complete_write`, in any order (a driver may instead read
+//! straight into `Journal::io_read_buffer` and report `Journal::complete_read_filled`). It drains [`Event`]s with
 //! `Journal::poll_event`. Offsets are relative to the start of the zone and sector-aligned.
 
 use crate::decision_table::Decision;

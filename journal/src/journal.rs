@@ -388,19 +388,50 @@ impl Journal {
 
     /// Reports a finished read: the bytes read, or the disk's error.
     pub fn complete_read(&mut self, id: IoId, result: Result<&[u8], ReadError>) {
+        let ok = match result {
+            Ok(bytes) => {
+                let buffer = self.io_read_buffer(id);
+                assert_eq!(
+                    bytes.len(),
+                    buffer.len(),
+                    "read completion of the wrong length"
+                );
+                buffer.copy_from_slice(bytes);
+                true
+            }
+            Err(ReadError) => {
+                assert!(!id.kind_write);
+                false
+            }
+        };
+        self.complete_read_done(id, ok);
+    }
+
+    /// The buffer a read request is to fill, exactly the request's length: a driver may read
+    /// into it and then report [`Journal::complete_read_filled`], saving the copy that
+    /// [`Journal::complete_read`] makes.
+    pub fn io_read_buffer(&mut self, id: IoId) -> &mut [u8] {
+        assert!(!id.kind_write);
+        let read = &mut self.reads[id.index as usize];
+        assert_eq!(read.generation, id.generation, "stale read id");
+        assert!(
+            !matches!(read.stage, ReadStage::Free | ReadStage::Held),
+            "read buffer of an idle IOP"
+        );
+        &mut read.buffer[..read.len]
+    }
+
+    /// Reports a finished read whose bytes the driver put in [`Journal::io_read_buffer`].
+    pub fn complete_read_filled(&mut self, id: IoId) {
+        self.complete_read_done(id, true);
+    }
+
+    fn complete_read_done(&mut self, id: IoId, ok: bool) {
         self.mutations += 1;
         assert!(!id.kind_write);
         let index = id.index as usize;
-        let read = &mut self.reads[index];
+        let read = &self.reads[index];
         assert_eq!(read.generation, id.generation, "stale read completion");
-        let ok = match result {
-            Ok(bytes) => {
-                assert_eq!(bytes.len(), read.len, "read completion of the wrong length");
-                read.buffer[..read.len].copy_from_slice(bytes);
-                true
-            }
-            Err(ReadError) => false,
-        };
         match read.stage {
             ReadStage::Prepare => self.read_prepare_on_read(index, ok),
             ReadStage::RecoveryHeaders => self.recover_headers_on_read(index, ok),
@@ -897,7 +928,7 @@ impl Journal {
         }
         let size_ceil = self.config.sector_ceil(size as u64) as usize;
         if size_ceil > bytes.len()
-            || (bytes[size..size_ceil].iter().any(|&byte| byte != 0)
+            || (!crate::bytes::all_zero(&bytes[size..size_ceil])
                 && !canary::active(Canary::ReadSkipsPaddingCheck))
         {
             return Some(ReadReject::NonZeroPadding);

@@ -207,7 +207,7 @@ impl Journal {
         {
             return (true, None);
         }
-        if bytes[size..size_ceil].iter().any(|&byte| byte != 0) {
+        if !crate::bytes::all_zero(&bytes[size..size_ceil]) {
             return (true, None);
         }
         (true, Some(header))

@@ -166,12 +166,12 @@ mod tests {
             .disk
             .peek(ZONE_PREPARES, offset, size)
             .to_vec();
-        let intact = ReadDelivered::new(slot, Some(&bytes), &simulation.messages);
+        let intact = ReadDelivered::new(slot, Some(&bytes), &simulation.messages, false);
         assert_eq!(intact.intact, Some(header.checksum));
         bytes[HEADER_BODY_BYTE] ^= 1;
-        let damaged = ReadDelivered::new(slot, Some(&bytes), &simulation.messages);
+        let damaged = ReadDelivered::new(slot, Some(&bytes), &simulation.messages, false);
         assert_eq!(damaged.intact, None);
-        let failed = ReadDelivered::new(slot, None, &simulation.messages);
+        let failed = ReadDelivered::new(slot, None, &simulation.messages, false);
         for delivered in [damaged, failed] {
             let failure = simulation
                 .check_read_rejected(
@@ -226,6 +226,53 @@ mod tests {
                 Some(damaged),
             )
             .expect("the entry moved on: the damage is not its");
+    }
+
+    /// A read may newly mark a slot faulty only when `check_read_rejected` found damage in the
+    /// entry the slot holds: a fault the simulator cannot account for fails *knowledge*.
+    #[test]
+    fn knowledge_checker_refuses_a_false_fault() {
+        use super::knowledge::ReadDelivered;
+        use journal::ReadPurpose;
+        let mut simulation = quiet_cluster();
+        let (slot, header, offset) = head_slot(&simulation);
+        let size = simulation
+            .config
+            .journal
+            .sector_ceil(u64::from(header.size));
+        let mut bytes = simulation.replicas[1]
+            .disk
+            .peek(ZONE_PREPARES, offset, size)
+            .to_vec();
+        bytes[HEADER_BODY_BYTE] ^= 1;
+        // The journal reads damaged bytes of its own entry: it marks the slot faulty.
+        let journal = &mut simulation.replicas[1].journal;
+        journal
+            .read_prepare(header.op, header.checksum, ReadPurpose::Repair)
+            .expect("a read IOP is free");
+        let request = journal.poll_io().expect("the read is issued");
+        journal.complete_read(request.id, Ok(&bytes));
+        assert!(journal.faulty(slot));
+        let delivered = ReadDelivered::new(slot, Some(&bytes), &simulation.messages, false);
+        simulation.read_fault_justified = false;
+        let failure = simulation
+            .check_read_fault_justified(1, delivered)
+            .expect_err("nothing justified the fault");
+        assert_eq!(failure.checker, "knowledge");
+        assert!(
+            failure.message.contains("found no damage"),
+            "{}",
+            failure.message
+        );
+        simulation.read_fault_justified = true;
+        simulation
+            .check_read_fault_justified(1, delivered)
+            .expect("a rejection of damaged bytes justifies it");
+        simulation.read_fault_justified = false;
+        let already = ReadDelivered::new(slot, Some(&bytes), &simulation.messages, true);
+        simulation
+            .check_read_fault_justified(1, already)
+            .expect("the slot was faulty before the read");
     }
 
     /// Damage the journal has read is compared even where the disk marks it; damage nobody read

@@ -279,9 +279,9 @@ impl Simulation {
         }
         if let Some(op) = self.unavailable_op() {
             // Like TigerBeetle's VOPR (`core_missing_prepare`): the cluster is correctly stuck,
-            // not broken. An uncommitted op is needed to finish a view change, no replica holds
-            // it, and faulty slots that may have acknowledged it keep enough votes from proving
-            // it uncommitted. Counted, and traced, not failed.
+            // not broken. An uncommitted op is needed to finish a view change or to commit, no
+            // replica holds it, and faulty slots that may have acknowledged it keep enough votes
+            // from proving it uncommitted. Counted, and traced, not failed.
             let tick = self.tick;
             self.coverage.add_event("liveness_op_unavailable", 1);
             self.trace.record(tick, 0, &[18, op], || {
@@ -294,12 +294,24 @@ impl Simulation {
         Err(self.failure("liveness", self.liveness_report()))
     }
 
-    /// The op a stuck view change waits for, if no replica holds any version of it clean and
-    /// it was never committed (ground truth): VSR cannot tell it from an acknowledged op lost to
-    /// a fault, so it must not truncate it, and nobody can supply it.
+    /// The op the cluster is stuck on, if no replica holds any version of it clean and it was
+    /// never committed (ground truth): VSR cannot tell it from an acknowledged op lost to a
+    /// fault, so it must not truncate it, and nobody can supply it. Stuck on: the op a view
+    /// change waits for, or, with a primary in normal status, the op after its commit (its
+    /// view started while a copy was still intact somewhere, and every copy broke later).
     fn unavailable_op(&self) -> Option<u64> {
-        let (op, checksum) = self.view_change_waiting?;
-        if self.primary_normal().is_some() || self.committed.get(op).is_some() {
+        let (op, checksum) = match self.primary_normal() {
+            None => self.view_change_waiting?,
+            Some(primary) => {
+                let replica = &self.replicas[primary];
+                let op = replica.commit_max + 1;
+                if op > replica.op_head() {
+                    return None;
+                }
+                (op, replica.journal.header_with_op(op).map(|h| h.checksum))
+            }
+        };
+        if self.committed.get(op).is_some() {
             return None;
         }
         // Held clean by some replica: in the version the chain names, or (version unknown) by a

@@ -223,7 +223,31 @@ impl Simulation {
 
     /// Runs to the end: workload, then the liveness phase, then the final checks.
     pub fn run(mut self) -> Outcome {
-        let result = self.run_phases();
+        // A replay keeps what happened up to an assertion inside the run, so that the story of
+        // a panicking seed can be told too; its hash is 0, as `run_with` reports it.
+        let mut panicked = false;
+        let result = if self.trace.keeps_lines() {
+            let phases =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_phases()));
+            phases.unwrap_or_else(|panic| {
+                panicked = true;
+                Err(self.failure("assertion", crate::panic_message(panic.as_ref())))
+            })
+        } else {
+            self.run_phases()
+        };
+        if panicked {
+            return Outcome {
+                seed: self.config.seed,
+                trace_hash: 0,
+                ticks: self.tick,
+                ops: 0,
+                coverage: self.coverage.clone(),
+                failure: result.err(),
+                recorded: self.recorded(),
+                config: self.config,
+            };
+        }
         let ops = self
             .primary_normal()
             .map_or(0, |index| self.replicas[index].op_head());

@@ -53,7 +53,9 @@ svg text { font: 11px ui-monospace, monospace; fill: #333; }
 svg .fault:hover, svg .event:hover { stroke: #000; stroke-width: 2; }
 svg rect.cell:hover { stroke: #000; stroke-width: 2; }
 .muted { color: #777; }
+ul.slots { margin: 2px 0 8px; padding-left: 20px; font-size: 13px; }
 tr.failed td { background: #fde8e8; }
+h3.failed { color: #c62828; }
 ";
 
 /// Colours of the fault kinds (markers and the fault table).
@@ -118,11 +120,27 @@ pub fn seed_page(outcome: &Outcome, overrides: &Overrides) -> String {
         Some(failure) => {
             let _ = writeln!(
                 out,
-                "<div class=\"verdict-failed\" id=\"failure\"><p><b>FAILED</b>: checker <span class=\"checker\">{}</span> at tick {}</p><pre>{}</pre></div>",
+                "<div class=\"verdict-failed\" id=\"failure\"><p><b>FAILED</b>: checker <span class=\"checker\">{}</span> at tick {}</p><pre>{}</pre>",
                 escape(failure.checker),
                 failure.tick,
                 escape(&failure.message)
             );
+            // The rings as the failing tick's recovery left them, when a recovery failed.
+            let at_failure = recorded
+                .rings
+                .iter()
+                .rev()
+                .find(|(_, p)| p.moment == Moment::Recovery && p.tick == failure.tick);
+            if let Some((_, picture)) = at_failure {
+                let _ = writeln!(
+                    out,
+                    "<p>The rings after r{}'s recovery at this tick ({}):</p>",
+                    picture.replica,
+                    escape(&recovery_summary(picture))
+                );
+                ring_svg(&mut out, picture);
+            }
+            out.push_str("</div>\n");
         }
         None => {
             let _ = writeln!(
@@ -140,12 +158,12 @@ pub fn seed_page(outcome: &Outcome, overrides: &Overrides) -> String {
     );
     let _ = writeln!(
         out,
-        "<p>{} replicas, {} slots of {} B ({} B sectors), {} ops, {} ticks, {} faults injected, trace_hash <code>{:016x}</code></p>",
+        "<p>{} replicas, {} slots of {} B ({} B sectors), {} ops to prepare, {} ticks, {} faults injected, trace_hash <code>{:016x}</code></p>",
         config.replica_count,
         config.journal.slot_count,
         config.journal.message_size_max,
         config.journal.sector_size,
-        outcome.ops,
+        config.ops_target,
         outcome.ticks,
         recorded.faults.len(),
         outcome.trace_hash
@@ -157,7 +175,7 @@ pub fn seed_page(outcome: &Outcome, overrides: &Overrides) -> String {
         );
     }
     timeline(&mut out, outcome, recorded);
-    rings(&mut out, recorded);
+    rings(&mut out, recorded, outcome.failure.as_ref().map(|f| f.tick));
     faults_table(&mut out, outcome, recorded);
     page_end(&mut out);
     out
@@ -336,7 +354,7 @@ fn timeline(out: &mut String, outcome: &Outcome, recorded: &Recorded) {
 /// Cell size of the ring grids.
 const CELL: f64 = 14.0;
 
-fn rings(out: &mut String, recorded: &Recorded) {
+fn rings(out: &mut String, recorded: &Recorded, failure_tick: Option<u64>) {
     let recoveries: Vec<&RingPicture> = recorded
         .rings
         .iter()
@@ -358,65 +376,79 @@ fn rings(out: &mut String, recorded: &Recorded) {
             .collect::<String>()
     );
     for picture in recoveries {
+        let failing = failure_tick == Some(picture.tick);
         let _ = writeln!(
             out,
-            "<h3>tick {} r{} recovered: {}</h3>",
+            "<h3{}>tick {} r{} recovered: {}{}</h3>",
+            if failing { " class=\"failed\"" } else { "" },
             picture.tick,
             picture.replica,
-            escape(&recovery_summary(picture))
+            escape(&recovery_summary(picture)),
+            if failing {
+                " (the checker failed here)"
+            } else {
+                ""
+            }
         );
-        let width = 40.0 + CELL * picture.slot_count as f64 + 300.0;
-        let height = 8.0 + (CELL + 12.0) * picture.rows.len() as f64;
-        let _ = writeln!(
+        ring_svg(out, picture);
+    }
+}
+
+/// One picture as a grid: a row per replica, a cell per slot, coloured by state; the
+/// recovering replica's cells name their case and decision.
+fn ring_svg(out: &mut String, picture: &RingPicture) {
+    let width = 40.0 + CELL * picture.slot_count as f64 + 300.0;
+    let height = 8.0 + (CELL + 12.0) * picture.rows.len() as f64;
+    let _ = writeln!(
             out,
             "<svg class=\"ring\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">"
         );
-        for (row_index, row) in picture.rows.iter().enumerate() {
-            let y = 4.0 + (CELL + 12.0) * row_index as f64;
-            let subject = row.replica == picture.replica;
+    for (row_index, row) in picture.rows.iter().enumerate() {
+        let y = 4.0 + (CELL + 12.0) * row_index as f64;
+        let subject = row.replica == picture.replica;
+        let _ = writeln!(
+            out,
+            "<text x=\"2\" y=\"{:.1}\"{}>r{}</text>",
+            y + CELL - 3.0,
+            if subject {
+                " style=\"font-weight:700\""
+            } else {
+                ""
+            },
+            row.replica
+        );
+        if row.cells.is_empty() {
             let _ = writeln!(
                 out,
-                "<text x=\"2\" y=\"{:.1}\"{}>r{}</text>",
+                "<text x=\"40\" y=\"{:.1}\" class=\"muted\">({})</text>",
                 y + CELL - 3.0,
-                if subject {
-                    " style=\"font-weight:700\""
-                } else {
-                    ""
-                },
-                row.replica
+                escape(&row.status)
             );
-            if row.cells.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "<text x=\"40\" y=\"{:.1}\" class=\"muted\">({})</text>",
-                    y + CELL - 3.0,
-                    escape(&row.status)
-                );
-                continue;
-            }
-            let head = row.op_head % picture.slot_count;
-            let checkpoint = row.op_checkpoint % picture.slot_count;
-            for (slot, cell) in row.cells.iter().enumerate() {
-                let cx = 40.0 + CELL * slot as f64;
-                let (stroke, width) = match cell.recovery {
-                    Some((_, decision)) if !recovered_clean(decision) => ("#000", 2.0),
-                    _ => ("#bbb", 0.5),
-                };
-                let title = match cell.recovery {
-                    Some((label, decision)) => format!(
-                        "r{} slot {slot}: {label} {decision}, op {}, now {}",
-                        row.replica,
-                        cell.op,
-                        cell.state.name()
-                    ),
-                    None => format!(
-                        "r{} slot {slot}: {}, op {}",
-                        row.replica,
-                        cell.state.name(),
-                        cell.op
-                    ),
-                };
-                let _ = writeln!(
+            continue;
+        }
+        let head = row.op_head % picture.slot_count;
+        let checkpoint = row.op_checkpoint % picture.slot_count;
+        for (slot, cell) in row.cells.iter().enumerate() {
+            let cx = 40.0 + CELL * slot as f64;
+            let (stroke, width) = match cell.recovery {
+                Some((_, decision)) if !recovered_clean(decision) => ("#000", 2.0),
+                _ => ("#bbb", 0.5),
+            };
+            let title = match cell.recovery {
+                Some((label, decision)) => format!(
+                    "r{} slot {slot}: {label} {decision}, op {}, now {}",
+                    row.replica,
+                    cell.op,
+                    cell.state.name()
+                ),
+                None => format!(
+                    "r{} slot {slot}: {}, op {}",
+                    row.replica,
+                    cell.state.name(),
+                    cell.op
+                ),
+            };
+            let _ = writeln!(
                     out,
                     "<rect class=\"cell\" x=\"{cx:.1}\" y=\"{y:.1}\" width=\"{}\" height=\"{}\" fill=\"{}\" stroke=\"{stroke}\" stroke-width=\"{width}\"><title>{}</title></rect>",
                     CELL - 1.0,
@@ -424,31 +456,50 @@ fn rings(out: &mut String, recorded: &Recorded) {
                     state_colour(cell.state),
                     escape(&title)
                 );
-                let marker = match (slot as u64 == checkpoint, slot as u64 == head) {
-                    (true, true) => "CH",
-                    (true, false) => "C",
-                    (false, true) => "H",
-                    (false, false) => "",
-                };
-                if !marker.is_empty() {
-                    let _ = writeln!(
-                        out,
-                        "<text x=\"{cx:.1}\" y=\"{:.1}\" style=\"font-size:9px\">{marker}</text>",
-                        y + CELL + 9.0
-                    );
-                }
+            let marker = match (slot as u64 == checkpoint, slot as u64 == head) {
+                (true, true) => "CH",
+                (true, false) => "C",
+                (false, true) => "H",
+                (false, false) => "",
+            };
+            if !marker.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{cx:.1}\" y=\"{:.1}\" style=\"font-size:9px\">{marker}</text>",
+                    y + CELL + 9.0
+                );
             }
-            let _ = writeln!(
-                out,
-                "<text x=\"{:.1}\" y=\"{:.1}\">head op {} checkpoint op {} {}</text>",
-                48.0 + CELL * picture.slot_count as f64,
-                y + CELL - 3.0,
-                row.op_head,
-                row.op_checkpoint,
-                escape(&row.status)
-            );
         }
-        out.push_str("</svg>\n");
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\">head op {} checkpoint op {} {}</text>",
+            48.0 + CELL * picture.slot_count as f64,
+            y + CELL - 3.0,
+            row.op_head,
+            row.op_checkpoint,
+            escape(&row.status)
+        );
+    }
+    out.push_str("</svg>\n");
+    // The slots that did not recover clean, in words (hovering shows every slot).
+    let subject = picture.rows.iter().find(|r| r.replica == picture.replica);
+    let not_clean: Vec<String> = subject
+        .into_iter()
+        .flat_map(|row| row.cells.iter().enumerate())
+        .filter_map(|(slot, cell)| {
+            let (label, decision) = cell.recovery?;
+            (!recovered_clean(decision)).then(|| {
+                format!(
+                    "<li>r{} slot {slot}: <b>{label} {decision}</b>, op {}, now {}</li>",
+                    picture.replica,
+                    cell.op,
+                    cell.state.name()
+                )
+            })
+        })
+        .collect();
+    if !not_clean.is_empty() {
+        let _ = writeln!(out, "<ul class=\"slots\">{}</ul>", not_clean.join(""));
     }
 }
 

@@ -262,10 +262,20 @@ fn report_is_well_formed_and_names_every_fault() {
 #[test]
 fn report_highlights_the_failing_checker_and_escapes_its_message() {
     let mut outcome = replayed(1);
+    // A failure at the tick of some recovery: the verdict shows the rings that recovery left.
+    let recovery_tick = outcome
+        .recorded
+        .as_ref()
+        .expect("replayed")
+        .rings
+        .iter()
+        .find(|(_, p)| p.moment == Moment::Recovery)
+        .map(|(_, p)| p.tick)
+        .expect("seed 1 recovers");
     outcome.failure = Some(simulator::checkers::Failure {
         checker: "acked",
         message: "r1 lost op 7 <b>&</b> \"quoted\"".into(),
-        tick: 123,
+        tick: recovery_tick,
     });
     let html = parse_clean(&seed_page(&outcome, &Overrides::default()));
     let failure = html

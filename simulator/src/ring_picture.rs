@@ -261,7 +261,10 @@ fn writing_slots(replica: &Replica) -> Vec<bool> {
                 offset / config.message_size_max,
                 offset / config.message_size_max,
             ),
-            Zone::WalHeaders => (offset / 128, (offset + len).div_ceil(128) - 1),
+            Zone::WalHeaders => (
+                offset / journal::HEADER_SIZE,
+                (offset + len).div_ceil(journal::HEADER_SIZE) - 1,
+            ),
         };
         for slot in first..=last.min(config.slot_count - 1) {
             writing[slot as usize] = true;

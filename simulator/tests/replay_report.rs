@@ -374,3 +374,71 @@ fn report_paths_are_checked_before_the_run() {
     parse_clean(&page);
     std::fs::remove_dir_all(&directory).expect("cleaned");
 }
+
+/// Every torn write the disk logged at a crash shows as `T` in that crash's picture, and every
+/// recovery's picture carries the decision the trace recorded for each slot.
+#[test]
+fn ring_pictures_agree_with_the_fault_log_and_the_trace() {
+    let mut torn_seen = 0;
+    for seed in 0..12 {
+        let outcome = replayed(seed);
+        let recorded = outcome.recorded.as_ref().expect("replayed");
+        let config = &outcome.config.journal;
+        for record in recorded
+            .faults
+            .iter()
+            .filter(|r| r.kind == fault_models::FaultKind::TornWrite)
+        {
+            let picture = recorded
+                .rings
+                .iter()
+                .map(|(_, p)| p)
+                .find(|p| {
+                    p.moment == Moment::Crash
+                        && p.tick == record.tick
+                        && p.replica == record.replica
+                })
+                .expect("a picture at every crash");
+            let row = &picture.rows[usize::from(record.replica)];
+            if row.cells.is_empty() {
+                continue; // Crashed while recovering: its journal held nothing to draw.
+            }
+            for slot in
+                simulator::replay::record_slots(config, record.zone, record.offset, record.len)
+            {
+                assert_eq!(
+                    row.cells[slot as usize].state,
+                    simulator::ring_picture::SlotState::Torn,
+                    "seed {seed} tick {} r{} slot {slot}",
+                    record.tick,
+                    record.replica
+                );
+                torn_seen += 1;
+            }
+        }
+        for (at, picture) in recorded
+            .rings
+            .iter()
+            .filter(|(_, p)| p.moment == Moment::Recovery)
+        {
+            let row = &picture.rows[usize::from(picture.replica)];
+            // The slot lines of this recovery are the lines just before the picture.
+            let slot_lines: Vec<_> = recorded.lines[..*at]
+                .iter()
+                .rev()
+                .take_while(|l| {
+                    l.tag == simulator::trace::tag::SLOT_RECOVERED
+                        && l.tick == picture.tick
+                        && l.replica == picture.replica
+                })
+                .collect();
+            assert_eq!(slot_lines.len(), row.cells.len(), "seed {seed}");
+            for line in slot_lines {
+                let slot = line.words[0] as usize;
+                let (label, decision) = row.cells[slot].recovery.expect("decided");
+                assert_eq!(line.text, format!("slot {slot}: {label} {decision}"));
+            }
+        }
+    }
+    assert!(torn_seen > 0, "seeds 0..12 tear some write at a crash");
+}

@@ -93,12 +93,18 @@ pub fn load<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Corp
 
 /// Writes `value` to `path` atomically (temporary file, sync, rename).
 pub fn store<T: Serialize>(path: &Path, value: &T) -> Result<(), CorpusError> {
+    let mut text = serde_json::to_string_pretty(value).expect("corpus serializes");
+    text.push('\n');
+    store_text(path, &text)
+}
+
+/// Writes `text` to `path` atomically (a temporary file beside it, then a rename): a reader
+/// never sees half a file.
+pub fn store_text(path: &Path, text: &str) -> Result<(), CorpusError> {
     let error = |source| CorpusError::Write {
         path: path.into(),
         source,
     };
-    let mut text = serde_json::to_string_pretty(value).expect("corpus serializes");
-    text.push('\n');
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);

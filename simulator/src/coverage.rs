@@ -9,6 +9,11 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Coverage(pub BTreeMap<String, BTreeMap<String, u64>>);
 
+/// Whether a fuzz run of a complete range must reach the case `label`.
+pub fn is_required(label: &str) -> bool {
+    REACHABLE.iter().any(|(reachable, _)| *reachable == label)
+}
+
 impl Coverage {
     pub fn add(&mut self, label: &str, decision: Decision, count: u64) {
         *self

@@ -12,6 +12,9 @@ pub mod cluster;
 pub mod corpus;
 pub mod coverage;
 pub mod fuzz;
+pub mod replay;
+pub mod report_html;
+pub mod ring_picture;
 pub mod scenario;
 pub mod shrink;
 pub mod swarm;
@@ -61,7 +64,7 @@ pub fn run_with(seed: u64, overrides: &Overrides, keep_trace: bool) -> Outcome {
                     tick: 0,
                 }),
                 config,
-                trace_lines: None,
+                recorded: None,
             }
         }
     }

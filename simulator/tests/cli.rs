@@ -99,7 +99,8 @@ fn corrupt_seed_file_is_refused_and_left_untouched() {
 #[test]
 fn every_subcommand_has_help() {
     for subcommand in [
-        "run", "fuzz", "replay", "shrink", "corpus", "merge", "table", "scenario", "sweep",
+        "run", "fuzz", "replay", "report", "shrink", "corpus", "merge", "table", "scenario",
+        "sweep",
     ] {
         let output = vopr(&[subcommand, "--help"]);
         assert_eq!(output.status.code(), Some(0), "{subcommand} --help");

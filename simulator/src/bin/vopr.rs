@@ -88,6 +88,9 @@ enum Command {
         /// Write the JSON report here (atomically).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write the coverage table and the failures as an HTML page here (atomically).
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Change every seed's drawn configuration (the reachable-case check then does not
         /// apply).
         #[command(flatten)]
@@ -97,6 +100,28 @@ enum Command {
     /// each slot's recovery decision.
     Replay {
         seed: u64,
+        /// Print every slot of every recovery, not only those that did not recover clean.
+        #[arg(long)]
+        verbose: bool,
+        /// Only this replica's events, faults and ring rows.
+        #[arg(long)]
+        replica: Option<u8>,
+        /// Only events, faults and recovery decisions of this slot.
+        #[arg(long)]
+        slot: Option<u64>,
+        /// Only ticks `A..B` (B exclusive).
+        #[arg(long, value_parser = parse_range)]
+        ticks: Option<(u64, u64)>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
+    },
+    /// Write one seed's report as a self-contained HTML page: a timeline per replica with every
+    /// fault, the rings at each recovery, the failing checker and the repro command.
+    Report {
+        seed: u64,
+        /// The HTML file to write (atomically).
+        #[arg(long)]
+        html: PathBuf,
         #[command(flatten)]
         overrides: OverrideArgs,
     },
@@ -346,8 +371,31 @@ fn main() -> ExitCode {
                 json,
             }),
         },
-        Command::Replay { seed, overrides } => match overrides.overrides() {
-            Ok(overrides) => replay(seed, &overrides),
+        Command::Replay {
+            seed,
+            verbose,
+            replica,
+            slot,
+            ticks,
+            overrides,
+        } => match overrides.overrides() {
+            Ok(overrides) => {
+                let filter = simulator::replay::Filter {
+                    verbose,
+                    replica,
+                    slot,
+                    ticks,
+                };
+                replay(seed, &overrides, &filter)
+            }
+            Err(message) => bad_input(message),
+        },
+        Command::Report {
+            seed,
+            html,
+            overrides,
+        } => match overrides.overrides() {
+            Ok(overrides) => report(seed, &overrides, &html),
             Err(message) => bad_input(message),
         },
         Command::Shrink { seed, overrides } => match overrides.overrides() {
@@ -364,6 +412,7 @@ fn main() -> ExitCode {
             shard,
             time_budget,
             json,
+            html,
             overrides,
         } => {
             let overrides = match overrides.overrides() {
@@ -378,7 +427,7 @@ fn main() -> ExitCode {
                 time_budget,
                 overrides,
             };
-            fuzz_command(&options, json)
+            fuzz_command(&options, json, html)
         }
         Command::Merge { reports, json } => merge_command(&reports, json),
         Command::Corpus { command } => corpus_command(command),
@@ -425,22 +474,52 @@ fn run(seed: u64, overrides: &Overrides) -> ExitCode {
     }
 }
 
-fn replay(seed: u64, overrides: &Overrides) -> ExitCode {
+fn replay(seed: u64, overrides: &Overrides, filter: &simulator::replay::Filter) -> ExitCode {
     let outcome = simulator::run_with(seed, overrides, true);
-    println!(
-        "config: {}",
-        serde_json::to_string(&outcome.config).unwrap_or_default()
-    );
-    for line in outcome.trace_lines.unwrap_or_default() {
-        println!("{line}");
+    if let Some(replica) = filter.replica {
+        if replica >= outcome.config.replica_count {
+            return bad_input(format!(
+                "--replica {replica}: seed {seed} runs {} replicas",
+                outcome.config.replica_count
+            ));
+        }
     }
-    println!("trace_hash={:016x}", outcome.trace_hash);
-    match outcome.failure {
-        None => ExitCode::SUCCESS,
+    if let Some(slot) = filter.slot {
+        if slot >= outcome.config.journal.slot_count {
+            return bad_input(format!(
+                "--slot {slot}: seed {seed} has a ring of {} slots",
+                outcome.config.journal.slot_count
+            ));
+        }
+    }
+    print!("{}", simulator::replay::render(&outcome, overrides, filter));
+    if outcome.failure.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn report(seed: u64, overrides: &Overrides, path: &std::path::Path) -> ExitCode {
+    if let Err(message) = report_directory_exists("--html", path) {
+        return bad_input(message);
+    }
+    let outcome = simulator::run_with(seed, overrides, true);
+    let page = simulator::report_html::seed_page(&outcome, overrides);
+    if let Err(error) = corpus::store_text(path, &page) {
+        return bad_input(error);
+    }
+    match &outcome.failure {
+        None => {
+            println!("seed {seed}: passed; report in {}", path.display());
+            ExitCode::SUCCESS
+        }
         Some(failure) => {
             println!(
-                "FAILED checker={} tick={}: {}",
-                failure.checker, failure.tick, failure.message
+                "seed {seed}: FAILED checker={} tick={}; report in {}",
+                failure.checker,
+                failure.tick,
+                path.display()
             );
             ExitCode::from(1)
         }
@@ -535,11 +614,13 @@ fn verdict(report: &Report) -> ExitCode {
     }
 }
 
-fn fuzz_command(options: &FuzzOptions, json: Option<PathBuf>) -> ExitCode {
+fn fuzz_command(options: &FuzzOptions, json: Option<PathBuf>, html: Option<PathBuf>) -> ExitCode {
     // Refuse an unwritable report path before the range runs, not after.
-    if let Some(path) = &json {
-        if let Err(message) = report_directory_exists(path) {
-            return bad_input(message);
+    for (flag, path) in [("--json", &json), ("--html", &html)] {
+        if let Some(path) = path {
+            if let Err(message) = report_directory_exists(flag, path) {
+                return bad_input(message);
+            }
         }
     }
     let (bar, progress) = progress_reporter(options.seeds().len() as u64);
@@ -550,6 +631,12 @@ fn fuzz_command(options: &FuzzOptions, json: Option<PathBuf>) -> ExitCode {
     report_print(&report);
     if let Some(path) = json {
         if let Err(error) = corpus::store(&path, &report) {
+            return bad_input(error);
+        }
+    }
+    if let Some(path) = html {
+        let page = simulator::report_html::fuzz_page(&report);
+        if let Err(error) = corpus::store_text(&path, &page) {
             return bad_input(error);
         }
     }
@@ -569,7 +656,7 @@ struct SweepArgs {
 fn sweep_command(args: SweepArgs) -> ExitCode {
     use simulator::sweep::{self, Coordinates, SweepOptions, SweepZone, FAULT_KINDS};
     if let Some(path) = &args.json {
-        if let Err(message) = report_directory_exists(path) {
+        if let Err(message) = report_directory_exists("--json", path) {
             return bad_input(message);
         }
     }
@@ -668,7 +755,7 @@ fn sweep_pairs_command(
     json: Option<PathBuf>,
 ) -> ExitCode {
     if let Some(path) = &json {
-        if let Err(message) = report_directory_exists(path) {
+        if let Err(message) = report_directory_exists("--json", path) {
             return bad_input(message);
         }
     }
@@ -757,7 +844,7 @@ fn sweep_finish<T: serde::Serialize>(
 }
 
 /// A report path whose directory exists, checked before a long run, not after.
-fn report_directory_exists(path: &std::path::Path) -> Result<(), String> {
+fn report_directory_exists(flag: &str, path: &std::path::Path) -> Result<(), String> {
     let directory = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())
@@ -766,7 +853,7 @@ fn report_directory_exists(path: &std::path::Path) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "--json {}: directory {} does not exist",
+            "{flag} {}: directory {} does not exist",
             path.display(),
             directory.display()
         ))

@@ -26,6 +26,7 @@ use crate::checkers::journal_disk::Compare;
 use crate::checkers::knowledge::ReadDelivered;
 use crate::checkers::Failure;
 use crate::coverage::Coverage;
+use crate::ring_picture::{Moment, RingPicture};
 use crate::swarm::RunConfig;
 use crate::trace::Trace;
 use fault_models::{quorum_replication, DiskOptions, FaultAtlas, IoKind};
@@ -55,7 +56,8 @@ pub struct Outcome {
     pub coverage: Coverage,
     pub failure: Option<Failure>,
     pub config: RunConfig,
-    pub trace_lines: Option<Vec<String>>,
+    /// What a replay keeps: readable lines, ring pictures, every disk's faults.
+    pub recorded: Option<crate::replay::Recorded>,
 }
 
 /// A repair read one replica serves for another.
@@ -225,7 +227,31 @@ impl Simulation {
 
     /// Runs to the end: workload, then the liveness phase, then the final checks.
     pub fn run(mut self) -> Outcome {
-        let result = self.run_phases();
+        // A replay keeps what happened up to an assertion inside the run, so that the story of
+        // a panicking seed can be told too; its hash is 0, as `run_with` reports it.
+        let mut panicked = false;
+        let result = if self.trace.keeps_lines() {
+            let phases =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_phases()));
+            phases.unwrap_or_else(|panic| {
+                panicked = true;
+                Err(self.failure("assertion", crate::panic_message(panic.as_ref())))
+            })
+        } else {
+            self.run_phases()
+        };
+        if panicked {
+            return Outcome {
+                seed: self.config.seed,
+                trace_hash: 0,
+                ticks: self.tick,
+                ops: 0,
+                coverage: self.coverage.clone(),
+                failure: result.err(),
+                recorded: self.recorded(),
+                config: self.config,
+            };
+        }
         let ops = self
             .primary_normal()
             .map_or(0, |index| self.replicas[index].op_head());
@@ -236,9 +262,26 @@ impl Simulation {
             ops,
             coverage: self.coverage.clone(),
             failure: result.err(),
-            trace_lines: self.trace.lines.take(),
+            recorded: self.recorded(),
             config: self.config,
         }
+    }
+
+    /// A replay's record: the kept lines and pictures, and every disk's faults merged by tick
+    /// (a stable sort keeps each disk's order and puts replicas in index order within a tick).
+    fn recorded(&mut self) -> Option<crate::replay::Recorded> {
+        let lines = self.trace.lines.take()?;
+        let mut faults: Vec<fault_models::FaultRecord> = self
+            .replicas
+            .iter()
+            .flat_map(|r| r.disk.fault_log().records().iter().cloned())
+            .collect();
+        faults.sort_by_key(|record| record.tick);
+        Some(crate::replay::Recorded {
+            lines,
+            rings: std::mem::take(&mut self.trace.rings),
+            faults,
+        })
     }
 
     fn workload_done(&self) -> bool {
@@ -659,6 +702,12 @@ impl Simulation {
         replica.damage_read.iter_mut().for_each(|d| *d = None);
         replica.journal_checked_at.set(None);
         replica.disk.crash(tick);
+        // The ring as the crash left it: taken before the replica forgets its writes in flight.
+        let picture = self
+            .trace
+            .keeps_lines()
+            .then(|| RingPicture::take(&self.replicas, tick, index, Moment::Crash, &[]));
+        let replica = &mut self.replicas[index];
         replica.forget_volatile();
         replica.status = Status::Down { restart_tick };
         // Repairs this replica was serving will never answer: their requesters retry on a
@@ -669,6 +718,9 @@ impl Simulation {
         self.trace.record(tick, index as u8, &[1], || {
             format!("crash, restart at tick {restart_tick}")
         });
+        if let Some(picture) = picture {
+            self.trace.rings.push((self.trace.event_lines(), picture));
+        }
     }
 
     fn start_recovery(&mut self, index: usize) {
@@ -980,6 +1032,11 @@ impl Simulation {
                 },
             );
         }
+        if self.trace.keeps_lines() {
+            let picture =
+                RingPicture::take(&self.replicas, tick, index, Moment::Recovery, &recoveries);
+            self.trace.rings.push((self.trace.event_lines(), picture));
+        }
         self.check_recovery_reported(index, &recoveries)?;
         self.check_recovery(index, &recoveries)?;
         self.check_recovered_history(index)?;
@@ -1044,7 +1101,7 @@ impl Simulation {
             | Message::RequestPrepare { .. }
             | Message::Repaired { .. }
             | Message::RequestHeaders { .. }
-            | Message::Headers { .. } => {}
+            | Message::Headers { .. } => self.note_repair(to, from, &envelope.message),
             message => {
                 let name = message.name();
                 self.trace.record(tick, to as u8, &[20, from as u64], || {
@@ -1102,6 +1159,56 @@ impl Simulation {
                 Ok(())
             }
         }
+    }
+
+    /// A repair message, as an unhashed note of the replay (repairs were never hashed).
+    fn note_repair(&mut self, to: usize, from: usize, message: &Message) {
+        if !self.trace.keeps_lines() {
+            return;
+        }
+        let (op, text) = match message {
+            Message::RequestPrepare { op, checksum } => (
+                *op,
+                format!("repair: r{from} asks for the prepare of op {op} ({checksum:08x})"),
+            ),
+            Message::Repaired { message } => match Header::decode(message) {
+                Ok(header) => (
+                    header.op,
+                    format!("repair: prepare of op {} from r{from}", header.op),
+                ),
+                Err(_) => return,
+            },
+            Message::RequestHeaders { op_min, op_max } => {
+                let text = format!("repair: r{from} asks for headers of ops {op_min}..={op_max}");
+                self.trace.note(
+                    self.tick,
+                    to as u8,
+                    crate::trace::tag::NOTE_REPAIR,
+                    &[],
+                    || text,
+                );
+                return;
+            }
+            Message::Headers { headers } => {
+                let text = format!("repair: {} headers from r{from}", headers.len());
+                self.trace.note(
+                    self.tick,
+                    to as u8,
+                    crate::trace::tag::NOTE_REPAIR,
+                    &[],
+                    || text,
+                );
+                return;
+            }
+            _ => return,
+        };
+        self.trace.note(
+            self.tick,
+            to as u8,
+            crate::trace::tag::NOTE_REPAIR,
+            &[op],
+            || text,
+        );
     }
 
     /// What an up replica does on its own each tick: timeouts, votes, work.

@@ -471,6 +471,7 @@ impl Simulation {
             })
             .collect();
         let (op_head, commit_max) = (plan.op_head, plan.commit_max);
+        self.note_truncation(index, view, op_head);
         self.trace.record(
             tick,
             index as u8,
@@ -479,6 +480,46 @@ impl Simulation {
         );
         self.replicas[index].plan = Some(plan);
         Ok(())
+    }
+
+    /// For the replay only (an unhashed note): the ops above the canonical head that some vote
+    /// held, and which votes nacked the first of them.
+    fn note_truncation(&mut self, index: usize, view: u32, op_head: u64) {
+        if !self.trace.keeps_lines() {
+            return;
+        }
+        let votes = &self.replicas[index].votes;
+        let Some(op_max) = votes.values().map(|v| v.op_head).max() else {
+            return;
+        };
+        if op_max <= op_head {
+            return;
+        }
+        let op = op_head + 1;
+        let checksum = votes
+            .values()
+            .find_map(|v| v.header(op))
+            .map_or(0, |(h, _)| h.checksum);
+        let nacked: Vec<String> = votes
+            .iter()
+            .filter(|(_, v)| v.nacks(op, checksum))
+            .map(|(r, _)| format!("r{r}"))
+            .collect();
+        let text = format!(
+            "view {view}: ops {op}..={op_max} truncated; op {op} nacked by {} of {} votes ({}), quorum {}",
+            nacked.len(),
+            votes.len(),
+            nacked.join(" "),
+            self.quorum_nack()
+        );
+        let tick = self.tick;
+        self.trace.note(
+            tick,
+            index as u8,
+            crate::trace::tag::NOTE_NACK,
+            &[op],
+            || text,
+        );
     }
 
     /// The new primary's log is complete: it enters the view and tells the backups.

@@ -38,5 +38,12 @@ mod tests {
             bytes[index] = 0x80;
             assert!(!all_zero(&bytes));
         }
+        // Set bytes that cancel out under XOR (or sum to zero modulo 256) are still set.
+        let mut bytes = [0u8; 64];
+        bytes[3] = 0x5a;
+        bytes[40] = 0x5a;
+        assert!(!all_zero(&bytes));
+        bytes[40] = 0xa6;
+        assert!(!all_zero(&bytes));
     }
 }

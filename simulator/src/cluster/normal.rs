@@ -34,7 +34,8 @@ impl Simulation {
         let body_size = self.rng.gen_range(0..=self.config.body_size_max) as usize;
         let mut body = vec![0u8; body_size];
         self.rng.fill(&mut body[..]);
-        let mut header = Header::root(self.cluster);
+        // The primary stamps its prepares with the cluster its journal was opened for.
+        let mut header = Header::root(replica.journal.cluster());
         header.op = head + 1;
         header.view = replica.view;
         header.parent = parent;

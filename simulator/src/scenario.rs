@@ -545,6 +545,12 @@ pub fn all() -> Vec<Scenario> {
             s.rot_prepare(0, slot)?;
             Ok(Target::new(0, slot))
         }),
+        solo("solo_c_prepare_rot_in_last_pipeline", "a committed prepare of the last pipeline rots (where a crash may have torn appends): its own header, of the durable log view, proves it landed, so it is reported, not cut", "@C", Vsr, Unrecoverable, |s| {
+            s.commit(10)?;
+            let slot = s.slot(9);
+            s.rot_prepare(0, slot)?;
+            Ok(Target::new(0, slot))
+        }),
         solo("solo_torn_append_cut", "restated from replica_test (torn prepare): a solo replica crashes with its head append's prepare write torn; recovery cuts it", "@B", CutTorn, Repaired, |s| {
             s.commit(10)?;
             torn_head_append(s, 0, ("@B", CutTorn), false)

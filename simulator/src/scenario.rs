@@ -551,6 +551,45 @@ pub fn all() -> Vec<Scenario> {
             s.rot_prepare(0, slot)?;
             Ok(Target::new(0, slot))
         }),
+        solo("solo_torn_append_at_prepare_max", "a solo replica's head reaches the durable prepare max (its checkpoint is not durable yet) while an append below it is torn: the pipeline's torn appends are cut there too", "@B", CutTorn, Repaired, |s| {
+            s.commit(10)?;
+            let slot_count = s.config().slot_count;
+            let message_size_max = s.config().message_size_max;
+            s.simulation.ops_target = 400;
+            let mut torn = None;
+            s.until("a landed append at the durable prepare max above one in flight", |s| {
+                let r = &s.simulation.replicas[0];
+                if !r.status.is_up() {
+                    return false;
+                }
+                let prepare_max = s.config().op_prepare_max(r.superblock.op_checkpoint);
+                let slot_max = prepare_max % slot_count;
+                let landed_max = r.journal.header(slot_max).op == prepare_max
+                    && r.journal.prepare_checksum(slot_max) == Some(r.journal.header(slot_max).checksum)
+                    && !r.in_flight_writes.values().any(|&(z, o, _)| {
+                        z == Zone::WalPrepares && o == slot_max * message_size_max
+                    });
+                if !landed_max {
+                    return false;
+                }
+                for (&id, &(zone, offset, _)) in &r.in_flight_writes {
+                    let op = r.journal.header(offset / message_size_max).op;
+                    if zone == Zone::WalPrepares && op > r.superblock.op_checkpoint && op < prepare_max {
+                        torn = Some((id, offset / message_size_max));
+                        return true;
+                    }
+                }
+                false
+            })?;
+            let (id, slot) = torn.ok_or("never reached: a torn append below the prepare max")?;
+            if !s.simulation.replicas[0].disk.aim_write(id, WriteAim::Tear) {
+                return Err("tear refused".into());
+            }
+            s.simulation.crash(0);
+            // The tear must break the prepare, as a first sector half written does.
+            s.rot_prepare(0, slot)?;
+            Ok(Target::new(0, slot))
+        }),
         solo("solo_torn_append_cut", "restated from replica_test (torn prepare): a solo replica crashes with its head append's prepare write torn; recovery cuts it", "@B", CutTorn, Repaired, |s| {
             s.commit(10)?;
             torn_head_append(s, 0, ("@B", CutTorn), false)

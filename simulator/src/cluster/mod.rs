@@ -1172,47 +1172,34 @@ impl Simulation {
         if !self.trace.keeps_lines() {
             return;
         }
+        // The op the note is about, if one (a header request names a range).
         let (op, text) = match message {
             Message::RequestPrepare { op, checksum } => (
-                *op,
+                Some(*op),
                 format!("repair: r{from} asks for the prepare of op {op} ({checksum:08x})"),
             ),
             Message::Repaired { message } => match Header::decode(message) {
                 Ok(header) => (
-                    header.op,
+                    Some(header.op),
                     format!("repair: prepare of op {} from r{from}", header.op),
                 ),
                 Err(_) => return,
             },
-            Message::RequestHeaders { op_min, op_max } => {
-                let text = format!("repair: r{from} asks for headers of ops {op_min}..={op_max}");
-                self.trace.note(
-                    self.tick,
-                    to as u8,
-                    crate::trace::tag::NOTE_REPAIR,
-                    &[],
-                    || text,
-                );
-                return;
-            }
-            Message::Headers { headers } => {
-                let text = format!("repair: {} headers from r{from}", headers.len());
-                self.trace.note(
-                    self.tick,
-                    to as u8,
-                    crate::trace::tag::NOTE_REPAIR,
-                    &[],
-                    || text,
-                );
-                return;
-            }
+            Message::RequestHeaders { op_min, op_max } => (
+                None,
+                format!("repair: r{from} asks for headers of ops {op_min}..={op_max}"),
+            ),
+            Message::Headers { headers } => (
+                None,
+                format!("repair: {} headers from r{from}", headers.len()),
+            ),
             _ => return,
         };
         self.trace.note(
             self.tick,
             to as u8,
             crate::trace::tag::NOTE_REPAIR,
-            &[op],
+            op.as_slice(),
             || text,
         );
     }

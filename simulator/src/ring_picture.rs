@@ -10,7 +10,7 @@
 //!    |C    H                  |
 //! ```
 
-use crate::cluster::replica::{Replica, Status, ZONE_HEADERS, ZONE_PREPARES};
+use crate::cluster::replica::{Replica, Status};
 use fault_models::FaultKind;
 use journal::Zone;
 
@@ -164,7 +164,7 @@ impl RingPicture {
                             SlotState::Faulty
                         } else if r.journal.dirty(slot) {
                             SlotState::Dirty
-                        } else if slot_damaged(r, slot) {
+                        } else if r.slot_stored_faulty(slot) {
                             SlotState::Damaged
                         } else if header.is_reserved() {
                             SlotState::Reserved
@@ -290,17 +290,4 @@ fn torn_slots(replica: &Replica, tick: u64) -> Vec<bool> {
         }
     }
     torn
-}
-
-/// Whether the disk marks any sector of the slot's prepare or of its header's sector faulty.
-fn slot_damaged(replica: &Replica, slot: u64) -> bool {
-    let config = replica.journal.config();
-    let sector_offset = slot / config.headers_per_sector() * config.sector_size;
-    replica.disk.range_faulty(
-        ZONE_PREPARES,
-        slot * config.message_size_max,
-        config.message_size_max,
-    ) || replica
-        .disk
-        .range_faulty(ZONE_HEADERS, sector_offset, config.sector_size)
 }

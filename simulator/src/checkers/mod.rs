@@ -150,6 +150,21 @@ mod tests {
         )
     }
 
+    /// The committed head's slot on replica 1, its header, and its prepare's bytes on disk (to
+    /// its sector-rounded size).
+    fn head_prepare(simulation: &Simulation) -> (u64, Header, Vec<u8>) {
+        let (slot, header, offset) = head_slot(simulation);
+        let size = simulation
+            .config
+            .journal
+            .sector_ceil(u64::from(header.size));
+        let bytes = simulation.replicas[1]
+            .disk
+            .peek(ZONE_PREPARES, offset, size)
+            .to_vec();
+        (slot, header, bytes)
+    }
+
     /// A rejected read of damaged bytes must leave the slot faulty; intact bytes must never be
     /// rejected as corrupt.
     #[test]
@@ -157,15 +172,7 @@ mod tests {
         use super::knowledge::ReadDelivered;
         use journal::ReadReject;
         let mut simulation = quiet_cluster();
-        let (slot, header, offset) = head_slot(&simulation);
-        let size = simulation
-            .config
-            .journal
-            .sector_ceil(u64::from(header.size));
-        let mut bytes = simulation.replicas[1]
-            .disk
-            .peek(ZONE_PREPARES, offset, size)
-            .to_vec();
+        let (slot, header, mut bytes) = head_prepare(&simulation);
         let intact = ReadDelivered::new(slot, Some(&bytes), &simulation.messages, false);
         assert_eq!(intact.intact, Some(header.checksum));
         bytes[HEADER_BODY_BYTE] ^= 1;
@@ -235,15 +242,7 @@ mod tests {
         use super::knowledge::ReadDelivered;
         use journal::ReadPurpose;
         let mut simulation = quiet_cluster();
-        let (slot, header, offset) = head_slot(&simulation);
-        let size = simulation
-            .config
-            .journal
-            .sector_ceil(u64::from(header.size));
-        let mut bytes = simulation.replicas[1]
-            .disk
-            .peek(ZONE_PREPARES, offset, size)
-            .to_vec();
+        let (slot, header, mut bytes) = head_prepare(&simulation);
         bytes[HEADER_BODY_BYTE] ^= 1;
         // The journal reads damaged bytes of its own entry: it marks the slot faulty.
         let journal = &mut simulation.replicas[1].journal;

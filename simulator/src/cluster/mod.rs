@@ -743,15 +743,7 @@ impl Simulation {
         // Damage stored now explains what this recovery finds, even if a write or the liveness
         // phase (which forgets latent errors) clears it before the recovery checker runs.
         for slot in 0..config.slot_count {
-            let sector_offset = slot / config.headers_per_sector() * config.sector_size;
-            replica.stored_faulty_at_restart[slot as usize] =
-                replica.disk.range_faulty(
-                    ZONE_PREPARES,
-                    slot * config.message_size_max,
-                    config.message_size_max,
-                ) || replica
-                    .disk
-                    .range_faulty(ZONE_HEADERS, sector_offset, config.sector_size);
+            replica.stored_faulty_at_restart[slot as usize] = replica.slot_stored_faulty(slot);
         }
         let context = replica.recovery_context();
         counted(&mut replica.journal, |j| j.recover(context));

@@ -277,6 +277,19 @@ impl Replica {
         self.journal.config().op_prepare_max(self.op_checkpoint)
     }
 
+    /// Whether the disk holds damage in the slot's prepare or in its header sector.
+    pub fn slot_stored_faulty(&self, slot: u64) -> bool {
+        let config = self.journal.config();
+        let sector_offset = slot / config.headers_per_sector() * config.sector_size;
+        self.disk.range_faulty(
+            ZONE_PREPARES,
+            slot * config.message_size_max,
+            config.message_size_max,
+        ) || self
+            .disk
+            .range_faulty(ZONE_HEADERS, sector_offset, config.sector_size)
+    }
+
     pub fn recovery_context(&self) -> RecoveryContext {
         RecoveryContext {
             op_checkpoint: self.superblock.op_checkpoint,

@@ -116,8 +116,12 @@ pub struct Journal {
     pub(crate) cluster: u128,
     pub(crate) solo: bool,
     pub(crate) status: Status,
-    /// The header the replica believes belongs in each slot (updated before writes).
+    /// The header the replica believes belongs in each slot (updated before writes). Set only
+    /// through [`Journal::header_set`], which keeps `op_maximum` exact.
     pub(crate) headers: Vec<Header>,
+    /// The highest op in `headers` (0 if none): asked at every write and by replicas at every
+    /// turn, so kept up to date instead of found by a walk of the ring.
+    op_maximum: u64,
     /// The header as it is, or is about to be, in `wal_headers` (updated after the prepare).
     pub(crate) headers_redundant: Vec<Header>,
     /// The slot's disk state does not match `headers`.
@@ -195,6 +199,7 @@ impl Journal {
             solo,
             status: Status::Init,
             headers: reserved.clone(),
+            op_maximum: 0,
             headers_redundant: reserved,
             dirty: BitVec::repeat(true, slot_count),
             faulty: BitVec::repeat(true, slot_count),
@@ -981,12 +986,29 @@ impl Journal {
 
     /// The highest op in `headers` (0 if none).
     pub fn op_maximum(&self) -> u64 {
+        self.op_maximum
+    }
+
+    /// The highest op in `headers`, found by a walk of the ring.
+    fn op_maximum_walk(&self) -> u64 {
         self.headers
             .iter()
             .filter(|h| !h.is_reserved())
             .map(|h| h.op)
             .max()
             .unwrap_or(0)
+    }
+
+    /// Puts `header` in `slot`'s in-memory header (the caller has touched the slot). Raising
+    /// the maximum is free; only taking away the entry that held it walks the ring (a
+    /// truncation, or a recovery replacing a slot: rare).
+    pub(crate) fn header_set(&mut self, slot: usize, header: Header) {
+        let before = std::mem::replace(&mut self.headers[slot], header);
+        if !header.is_reserved() && header.op >= self.op_maximum {
+            self.op_maximum = header.op;
+        } else if !before.is_reserved() && before.op == self.op_maximum {
+            self.op_maximum = self.op_maximum_walk();
+        }
     }
 
     /// The header of `op`, if `headers` holds it.
@@ -1014,7 +1036,7 @@ impl Journal {
         {
             // Canary: the prepare on disk is this entry's, so the slot is taken for written.
             self.touch(slot);
-            self.headers[slot] = *header;
+            self.header_set(slot, *header);
             self.headers_redundant[slot] = *header;
             self.dirty.set(slot, false);
             self.assert_invariants();
@@ -1034,7 +1056,7 @@ impl Journal {
             }
             // A reserved slot may be a `vsr` slot whose lost prepare was this entry: it stays faulty.
             self.touch(slot);
-            self.headers[slot] = *header;
+            self.header_set(slot, *header);
             self.dirty.set(slot, true);
         }
         self.assert_invariants();
@@ -1070,7 +1092,7 @@ impl Journal {
     pub(crate) fn remove_entry(&mut self, slot: usize) {
         let reserved = Header::reserved(self.cluster, slot as u64);
         self.touch(slot);
-        self.headers[slot] = reserved;
+        self.header_set(slot, reserved);
         self.headers_redundant[slot] = reserved;
         self.dirty.set(slot, false);
         self.faulty.set(slot, false);
@@ -1112,10 +1134,10 @@ impl Journal {
     ) -> Option<(u64, u64)> {
         assert!(op_min <= op_max);
         assert!(op_max - op_min < self.config.slot_count);
-        let mut newer = Some(*self.header_with_op(op_max).expect("op_max is held"));
+        let mut newer = Some(self.header_with_op(op_max).expect("op_max is held"));
         let mut range: Option<(u64, u64)> = None;
         for op in (op_min..op_max).rev() {
-            let older = self.header_with_op(op).copied();
+            let older = self.header_with_op(op);
             let broken = match (older, newer) {
                 (None, _) => true,
                 (Some(older), Some(newer)) => older.checksum != newer.parent,
@@ -1153,8 +1175,19 @@ impl Journal {
         assert!(self.touched_slots.len() <= self.config.slot_count as usize);
         // The slots whose invariants may have changed since the last check: those set since,
         // and those of the writes in flight then and now. A status change sweeps them all.
+        // The kept maximum: never below a header set since (the others were checked before), and
+        // held by the slot it maps to; a status change compares it with a walk of the ring.
+        if self.op_maximum > 0 {
+            let header = &self.headers[self.slot_for_op(self.op_maximum) as usize];
+            assert!(!header.is_reserved() && header.op == self.op_maximum);
+        }
+        for index in 0..self.touched_slots.len() {
+            let header = &self.headers[self.touched_slots[index] as usize];
+            assert!(header.is_reserved() || header.op <= self.op_maximum);
+        }
         if self.status != self.invariants_status {
             self.invariants_status = self.status;
+            assert_eq!(self.op_maximum, self.op_maximum_walk());
             for slot in 0..self.config.slot_count as usize {
                 self.assert_invariants_slot(slot);
             }
@@ -1183,6 +1216,7 @@ impl Journal {
 
     /// Every slot's invariants, whatever changed (after recovery, in tests).
     pub fn assert_invariants_all(&mut self) {
+        assert_eq!(self.op_maximum, self.op_maximum_walk());
         for slot in 0..self.config.slot_count as usize {
             self.assert_invariants_slot(slot);
         }

@@ -464,7 +464,7 @@ impl Journal {
             );
         }
         self.touch(slot);
-        self.headers[slot] = loaded;
+        self.header_set(slot, loaded);
         self.dirty.set(slot, dirty);
         self.faulty.set(slot, faulty);
         // Until repaired, a faulty slot's redundant header is invalid on disk too, so that a crash

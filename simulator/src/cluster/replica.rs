@@ -147,8 +147,10 @@ pub struct Replica {
     pub journal_checked_at: Cell<Option<(u64, u64)>>,
     /// How many slots that check compared.
     pub journal_compared: Cell<u64>,
-    /// `(journal.mutations(), journal.op_maximum())` when `op_head` last asked.
-    op_maximum_at: Cell<Option<(u64, u64)>>,
+    /// `((journal.mutations(), op_min, op_max), break)` when hash-chain repair last looked for
+    /// the latest break in its window: the walk is a function of the journal's headers, which
+    /// change only with `mutations`, so it is not repeated every turn while they do not.
+    pub headers_break_at: Option<((u64, u64, u64), Option<(u64, u64)>)>,
     /// What `acknowledge` last answered from ([`Replica::acknowledge_inputs`]) and how many ops
     /// `oks_sent` then held: while both are unchanged it has nothing new to answer.
     pub acknowledged_at: Option<(AcknowledgeInputs, usize)>,
@@ -267,7 +269,7 @@ impl Replica {
             journal_checked: RefCell::new(vec![None; config.slot_count as usize]),
             journal_checked_at: Cell::new(None),
             journal_compared: Cell::new(0),
-            op_maximum_at: Cell::new(None),
+            headers_break_at: None,
             acknowledged_at: None,
         }
     }
@@ -335,17 +337,7 @@ impl Replica {
     /// The head of the replica's log: the highest op its journal holds a header for, and at
     /// least its checkpoint (whose header it knows from the checkpoint itself).
     pub fn op_head(&self) -> u64 {
-        // `op_maximum` scans the ring: remember it until the journal next changes.
-        let mutations = self.journal.mutations();
-        let op_maximum = match self.op_maximum_at.get() {
-            Some((at, op_maximum)) if at == mutations => op_maximum,
-            _ => {
-                let op_maximum = self.journal.op_maximum();
-                self.op_maximum_at.set(Some((mutations, op_maximum)));
-                op_maximum
-            }
-        };
-        op_maximum.max(self.op_checkpoint)
+        self.journal.op_maximum().max(self.op_checkpoint)
     }
 
     /// The journal's state (by its mutation count), the views in memory and durable, and the
@@ -369,7 +361,7 @@ impl Replica {
         // may be compared with them.
         self.journal_checked.borrow_mut().fill(None);
         self.journal_checked_at.set(None);
-        self.op_maximum_at.set(None);
+        self.headers_break_at = None;
         self.acknowledged_at = None;
         self.journal_checked_at.set(None);
     }

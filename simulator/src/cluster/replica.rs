@@ -150,11 +150,14 @@ pub struct Replica {
     /// `((journal.mutations(), op_min, op_max), break)` when hash-chain repair last looked for
     /// the latest break in its window: the walk is a function of the journal's headers, which
     /// change only with `mutations`, so it is not repeated every turn while they do not.
-    pub headers_break_at: Option<((u64, u64, u64), Option<(u64, u64)>)>,
+    pub headers_break_at: Option<(HeadersBreakKey, Option<(u64, u64)>)>,
     /// What `acknowledge` last answered from ([`Replica::acknowledge_inputs`]) and how many ops
     /// `oks_sent` then held: while both are unchanged it has nothing new to answer.
     pub acknowledged_at: Option<(AcknowledgeInputs, usize)>,
 }
+
+/// `(journal.mutations(), op_min, op_max)` of a search for the latest hash-chain break.
+pub type HeadersBreakKey = (u64, u64, u64);
 
 /// Everything but `oks_sent` that decides which ops a replica answers `prepare_ok` for.
 pub type AcknowledgeInputs = (u64, u32, u32, u32, u64, u32, u64);

@@ -260,7 +260,25 @@ impl Journal {
 
     /// The dirty slots, in slot order (a walk over set bits: cheap when few are dirty).
     pub fn dirty_slots(&self) -> impl Iterator<Item = u64> + '_ {
-        self.dirty.iter_ones().map(|slot| slot as u64)
+        // Word by word, a set bit at a time (replicas ask at every turn; the generic bit walk
+        // costs more than the few slots it finds). Bits past the ring are not slots.
+        let slot_count = self.config.slot_count;
+        let word_bits = usize::BITS as u64;
+        self.dirty
+            .as_raw_slice()
+            .iter()
+            .enumerate()
+            .flat_map(move |(index, &word)| {
+                let mut word = word;
+                std::iter::from_fn(move || {
+                    (word != 0).then(|| {
+                        let bit = u64::from(word.trailing_zeros());
+                        word &= word - 1;
+                        index as u64 * word_bits + bit
+                    })
+                })
+            })
+            .take_while(move |&slot| slot < slot_count)
     }
 
     pub fn dirty_count(&self) -> usize {

@@ -331,21 +331,29 @@ impl Simulation {
             let checkpoint = replica.primary_checkpoint;
             self.state_sync(index, checkpoint);
         }
-        let replica = &self.replicas[index];
+        let replica = &mut self.replicas[index];
         let high = replica.op_head().min(replica.op_prepare_max());
         // The ops of `op_checkpoint + 1..=high` held dirty, in op order: found from the dirty
-        // slots, not by walking the ring every tick. (A write started below touches only its
-        // own slot, so the set cannot grow during the walk.)
-        let journal = &replica.journal;
-        let mut ops_dirty: Vec<u64> = journal
-            .dirty_slots()
-            .map(|slot| journal.header(slot))
-            .filter(|header| !header.is_reserved())
-            .map(|header| header.op)
-            .filter(|&op| op > replica.op_checkpoint && op <= high)
-            .collect();
-        ops_dirty.sort_unstable();
-        for op in ops_dirty {
+        // slots, not by walking the ring every tick, and found again only once the journal
+        // changed (damage out of reach stays dirty for many turns). (A write started below
+        // touches only its own slot, so the set cannot grow during the walk.)
+        let key = (replica.journal.mutations(), replica.op_checkpoint, high);
+        let mut ops_dirty = std::mem::take(&mut replica.ops_dirty);
+        if replica.ops_dirty_at != Some(key) {
+            let journal = &replica.journal;
+            ops_dirty.clear();
+            ops_dirty.extend(
+                journal
+                    .dirty_slots()
+                    .map(|slot| journal.header(slot))
+                    .filter(|header| !header.is_reserved())
+                    .map(|header| header.op)
+                    .filter(|&op| op > replica.op_checkpoint && op <= high),
+            );
+            ops_dirty.sort_unstable();
+            replica.ops_dirty_at = Some(key);
+        }
+        for &op in &ops_dirty {
             let replica = &self.replicas[index];
             let Some(&header) = replica.journal.header_with_op(op) else {
                 continue;
@@ -386,6 +394,7 @@ impl Simulation {
         }
         // Keep only prepares the journal still wants: held dirty with that exact checksum.
         let replica = &mut self.replicas[index];
+        replica.ops_dirty = ops_dirty;
         let journal = &replica.journal;
         replica
             .inbox

@@ -151,6 +151,11 @@ pub struct Replica {
     /// the latest break in its window: the walk is a function of the journal's headers, which
     /// change only with `mutations`, so it is not repeated every turn while they do not.
     pub headers_break_at: Option<(HeadersBreakKey, Option<(u64, u64)>)>,
+    /// The ops above the checkpoint and up to `high` that the journal holds dirty, in op order,
+    /// as `work` last found them, and `(journal.mutations(), op_checkpoint, high)` then: the
+    /// list is a function of those (allocated once, refilled in place).
+    pub ops_dirty: Vec<u64>,
+    pub ops_dirty_at: Option<(u64, u64, u64)>,
     /// What `acknowledge` last answered from ([`Replica::acknowledge_inputs`]) and how many ops
     /// `oks_sent` then held: while both are unchanged it has nothing new to answer.
     pub acknowledged_at: Option<(AcknowledgeInputs, usize)>,
@@ -273,6 +278,8 @@ impl Replica {
             journal_checked_at: Cell::new(None),
             journal_compared: Cell::new(0),
             headers_break_at: None,
+            ops_dirty: Vec::with_capacity(config.slot_count as usize),
+            ops_dirty_at: None,
             acknowledged_at: None,
         }
     }
@@ -365,6 +372,7 @@ impl Replica {
         self.journal_checked.borrow_mut().fill(None);
         self.journal_checked_at.set(None);
         self.headers_break_at = None;
+        self.ops_dirty_at = None;
         self.acknowledged_at = None;
         self.journal_checked_at.set(None);
     }

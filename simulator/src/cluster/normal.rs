@@ -50,7 +50,7 @@ impl Simulation {
         self.messages.insert(header.checksum, message.clone());
         let replica = &mut self.replicas[index];
         counted(&mut replica.journal, |j| j.set_header_as_dirty(&header));
-        replica.inbox.insert(header.op, (header, message.clone()));
+        replica.inbox_insert(header, message.clone());
         replica.pipeline.push_back(PipelineEntry {
             header,
             message: Some(message.clone()),
@@ -135,7 +135,7 @@ impl Simulation {
         self.adopt_header(index, &header);
         let replica = &mut self.replicas[index];
         if replica.journal.has_dirty(&header) {
-            replica.inbox.insert(header.op, (header, message));
+            replica.inbox_insert(header, message);
         }
         Ok(())
     }
@@ -392,13 +392,18 @@ impl Simulation {
                 None => self.request_repair(index, op, header),
             }
         }
-        // Keep only prepares the journal still wants: held dirty with that exact checksum.
+        // Keep only prepares the journal still wants: held dirty with that exact checksum
+        // (again only once the journal changed or a prepare arrived since the last pass).
         let replica = &mut self.replicas[index];
         replica.ops_dirty = ops_dirty;
-        let journal = &replica.journal;
-        replica
-            .inbox
-            .retain(|_, (header, _)| journal.has_dirty(header));
+        let mutations = replica.journal.mutations();
+        if replica.inbox_kept_at != Some(mutations) {
+            let journal = &replica.journal;
+            replica
+                .inbox
+                .retain(|_, (header, _)| journal.has_dirty(header));
+            replica.inbox_kept_at = Some(mutations);
+        }
         if !solo {
             self.repair_headers(index);
         }
@@ -436,29 +441,46 @@ impl Simulation {
         }
         let covered = oks.len();
         // Runs at every change of the journal, over the whole window: so a walk of slots in
-        // order beside the answers already sent in order, with no division or set lookup per op.
+        // order, with no division per op. Ops up to `answered` were all answered in this view:
+        // for them it only confirms they are still held clean (the first that is not ends the
+        // walk with nothing new to answer); past them, it goes beside the answers sent, in order.
         let journal = &replica.journal;
         let slot_count = journal.config().slot_count;
         let op_first = replica.op_checkpoint + 1;
-        let mut sent = replica.oks_sent.range(op_first..).copied().peekable();
-        let mut slot = journal.slot_for_op(op_first);
-        for op in op_first..=high {
-            // Held clean: `header_with_op(op)` and not `has_dirty`.
+        let answered = match replica.oks_sent_through {
+            Some((from, through)) if from <= op_first => through,
+            _ => op_first - 1,
+        };
+        assert!(answered < op_first || replica.oks_sent.contains(&answered));
+        // `header_with_op(op)` and not `has_dirty`, without finding the slot again.
+        let held_clean = |op: u64, slot: u64| {
             let header = journal.header(slot);
-            if header.is_reserved() || header.op != op || journal.dirty(slot) {
-                break;
+            !header.is_reserved() && header.op == op && !journal.dirty(slot)
+        };
+        let slot_next = |slot: u64| if slot + 1 == slot_count { 0 } else { slot + 1 };
+        let mut op = op_first;
+        let mut slot = journal.slot_for_op(op_first);
+        while op <= high.min(answered) && held_clean(op, slot) {
+            op += 1;
+            slot = slot_next(slot);
+        }
+        let mut oks_sent_through = replica.oks_sent_through;
+        if op > high.min(answered) {
+            let mut sent = replica.oks_sent.range(op..).copied().peekable();
+            while op <= high && held_clean(op, slot) {
+                // Every op, committed or not: a new primary's pipeline may hold ops this
+                // replica already knows committed, and needs a quorum of answers in its view.
+                if sent.next_if_eq(&op).is_none() {
+                    oks.push((op, journal.header(slot).checksum));
+                }
+                op += 1;
+                slot = slot_next(slot);
             }
-            // Every op, committed or not: a new primary's pipeline may hold ops this replica
-            // already knows committed, and needs a quorum of answers in its own view.
-            if sent.next_if_eq(&op).is_none() {
-                oks.push((op, header.checksum));
-            }
-            slot += 1;
-            if slot == slot_count {
-                slot = 0;
-            }
+            // Every op below `op` is answered once the answers below are sent.
+            oks_sent_through = Some((op_first, (op - 1).max(answered)));
         }
         let primary = self.primary_index(view);
+        self.replicas[index].oks_sent_through = oks_sent_through;
         for (position, (op, checksum)) in oks.into_iter().enumerate() {
             self.replicas[index].oks_sent.insert(op);
             if position >= covered {
@@ -616,7 +638,7 @@ impl Simulation {
         let replica = &mut self.replicas[index];
         replica.repairing.remove(&header.op);
         if replica.journal.has_dirty(&header) {
-            replica.inbox.insert(header.op, (header, message));
+            replica.inbox_insert(header, message);
         }
     }
 
@@ -729,6 +751,12 @@ impl Simulation {
         if target > replica.commit_max {
             return;
         }
+        // Asked every turn while the ops are committed but not yet all written here: walked
+        // again only once the journal changed.
+        let key = (replica.journal.mutations(), replica.op_checkpoint, target);
+        if replica.checkpoint_unheld_at == Some(key) {
+            return;
+        }
         let held = (replica.op_checkpoint + 1..=target).all(|op| {
             replica
                 .journal
@@ -736,6 +764,7 @@ impl Simulation {
                 .is_some_and(|h| !replica.journal.has_dirty(h))
         });
         if !held {
+            self.replicas[index].checkpoint_unheld_at = Some(key);
             return;
         }
         let checkpoint_header = *self.replicas[index]

@@ -107,9 +107,18 @@ pub struct Replica {
     pub waiting: Option<(u64, u64, u64)>,
     /// Ops this replica answered `prepare_ok` for in the current view.
     pub oks_sent: BTreeSet<u64>,
+    /// `(from, through)`: every op of `from..=through` is in `oks_sent`; `acknowledge` keeps
+    /// it so that it need not look those answers up again. Cleared with `oks_sent`.
+    pub oks_sent_through: Option<(u64, u64)>,
     /// Messages received from the network (the primary's broadcast or a peer's repair), by op,
     /// waiting to be written, each with its header (decoded once, on arrival).
     pub inbox: BTreeMap<u64, (Header, Vec<u8>)>,
+    /// `journal.mutations()` when every prepare in `inbox` was last found still wanted; any
+    /// arrival clears it ([`Replica::inbox_insert`]).
+    pub inbox_kept_at: Option<u64>,
+    /// `(journal.mutations(), op_checkpoint, target)` when the ops up to a checkpoint's target
+    /// were last found not all held clean: unchanged, they still are not.
+    pub checkpoint_unheld_at: Option<(u64, u64, u64)>,
     /// A repair request outstanding, by op: (tick sent, tries).
     pub repairing: BTreeMap<u64, (u64, u32)>,
     /// The tick of the last `request_headers` (one outstanding at a time).
@@ -263,6 +272,7 @@ impl Replica {
             plan: None,
             waiting: None,
             oks_sent: BTreeSet::new(),
+            oks_sent_through: None,
             inbox: BTreeMap::new(),
             repairing: BTreeMap::new(),
             headers_request_tick: 0,
@@ -280,6 +290,8 @@ impl Replica {
             headers_break_at: None,
             ops_dirty: Vec::with_capacity(config.slot_count as usize),
             ops_dirty_at: None,
+            inbox_kept_at: None,
+            checkpoint_unheld_at: None,
             acknowledged_at: None,
         }
     }
@@ -319,6 +331,7 @@ impl Replica {
         self.plan = None;
         self.pipeline.clear();
         self.oks_sent.clear();
+        self.oks_sent_through = None;
     }
 
     /// Forgets everything a crash loses.
@@ -328,6 +341,7 @@ impl Replica {
         self.votes.clear();
         self.plan = None;
         self.oks_sent.clear();
+        self.oks_sent_through = None;
         self.inbox.clear();
         self.repairing.clear();
         self.repair_reads_in_flight = 0;
@@ -373,8 +387,16 @@ impl Replica {
         self.journal_checked_at.set(None);
         self.headers_break_at = None;
         self.ops_dirty_at = None;
+        self.inbox_kept_at = None;
+        self.checkpoint_unheld_at = None;
         self.acknowledged_at = None;
         self.journal_checked_at.set(None);
+    }
+
+    /// Keeps a prepare from the network (or the replica's own, as primary) until it is written.
+    pub fn inbox_insert(&mut self, header: Header, message: Vec<u8>) {
+        self.inbox.insert(header.op, (header, message));
+        self.inbox_kept_at = None;
     }
 
     /// The header of `op` in the replica's log, if it knows it.

@@ -87,11 +87,16 @@ pub struct Overrides {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub without: Vec<String>,
     /// Ring size instead of the drawn journal: 512-byte sectors, 2 KiB prepares, this many slots
-    /// (a multiple of 4, 8 to [`SLOTS_OVERRIDE_MAX`]), the drawn pipeline and I/O depths clamped
-    /// to the ring. For measuring what a run costs per op as the ring grows.
+    /// (a multiple of 4, 8 to [`SLOTS_OVERRIDE_MAX`]), the drawn pipeline and write depths
+    /// clamped to what a ring of [`SLOTS_SAME_DEPTHS`] slots allows (or this ring, if smaller).
+    /// For measuring what a run costs per op as the ring grows, all else equal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slots: Option<u64>,
 }
+
+/// `--slots` keeps the pipeline and write depths a ring of this many slots allows, for every
+/// ring at least this large.
+pub const SLOTS_SAME_DEPTHS: u64 = 16;
 
 /// The largest ring `--slots` takes.
 pub const SLOTS_OVERRIDE_MAX: u64 = 1024;
@@ -200,13 +205,17 @@ impl RunConfig {
         }
         if let Some(slot_count) = overrides.slots {
             let drawn = config.journal;
+            // The drawn depths, clamped to what the smallest drawn ring allows whatever the
+            // ring: so that runs of one seed on rings of 16 slots and more differ in the ring
+            // alone (a deeper pipeline resends more prepares per op).
+            let depth_ring = slot_count.min(SLOTS_SAME_DEPTHS);
             config.journal = Config {
                 sector_size: 512,
                 slot_count,
                 message_size_max: 2048,
-                pipeline_max: drawn.pipeline_max.min(slot_count / 4),
+                pipeline_max: drawn.pipeline_max.min(depth_ring / 4),
                 iops_read_max: drawn.iops_read_max,
-                iops_write_max: drawn.iops_write_max.min(slot_count / 4 - 1),
+                iops_write_max: drawn.iops_write_max.min(depth_ring / 4 - 1),
             };
             assert_eq!(config.journal.validate(), Ok(()));
             config.body_size_max = config.body_size_max.min(2048 - HEADER_SIZE);

@@ -44,7 +44,8 @@ struct OverrideArgs {
     #[arg(long, value_delimiter = ',')]
     without: Vec<String>,
     /// Ring size instead of the drawn journal: 512-byte sectors, 2 KiB prepares, this many slots
-    /// (a multiple of 4, 8 to 1024).
+    /// (a multiple of 4, 8 to 1024); the drawn pipeline and write depths clamped to what a
+    /// 16-slot ring allows, so that rings differ in size alone.
     #[arg(long)]
     slots: Option<u64>,
 }

@@ -62,6 +62,11 @@ impl Acknowledged {
         self.owed[replica].get(&op).copied()
     }
 
+    /// How many entries `replica` owes.
+    pub fn owed_count(&self, replica: usize) -> usize {
+        self.owed[replica].len()
+    }
+
     /// The entries `replica` owes in `ops`.
     pub fn owed_in(
         &self,

@@ -99,8 +99,17 @@ pub struct Replica {
     pub storm_armed: bool,
     /// Primary: ops prepared and not committed, in op order.
     pub pipeline: VecDeque<PipelineEntry>,
-    /// Primary of a view change: the votes received for `view`.
+    /// Primary of a view change: the votes received for `view` (changed only through
+    /// [`Replica::votes_insert`] and [`Replica::votes_clear`], which count the changes).
     pub votes: BTreeMap<u8, DoViewChange>,
+    /// Changes to `votes` so far: a decision is a function of the votes alone.
+    pub votes_changes: u64,
+    /// Primary of a view change: what its own vote was last built from. A new primary waits
+    /// turn after turn for votes or repairs; its vote is built again only once those change.
+    pub vote_own_at: Option<VoteInputs>,
+    /// Primary of a view change: `(votes_changes, (kind, op, checksum))` of the last decision
+    /// that could not be made; with the same votes, it still cannot.
+    pub undecided_at: Option<(u64, (u64, u64, Option<u32>))>,
     /// Primary of a view change: the canonical log chosen, while its prepares are fetched.
     pub plan: Option<ViewPlan>,
     /// Primary of a view change: why it last could not decide (kind, op, votes), traced once.
@@ -168,6 +177,22 @@ pub struct Replica {
     /// What `acknowledge` last answered from ([`Replica::acknowledge_inputs`]) and how many ops
     /// `oks_sent` then held: while both are unchanged it has nothing new to answer.
     pub acknowledged_at: Option<(AcknowledgeInputs, usize)>,
+}
+
+/// Everything a replica's vote ([`crate::cluster::Simulation::vote`]) reads besides the fixed
+/// configuration: the journal (by its mutation count), the views, the durable view headers, the
+/// checkpoints, the commit, and how many ops the nack checker holds it to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VoteInputs {
+    pub mutations: u64,
+    pub view: u32,
+    pub log_view: u32,
+    pub view_headers: Vec<Header>,
+    pub op_checkpoint: u64,
+    pub checkpoint_header: Header,
+    pub commit_max: u64,
+    pub superblock_checkpoint_header: Header,
+    pub owed_count: usize,
 }
 
 /// `(journal.mutations(), op_min, op_max)` of a search for the latest hash-chain break.
@@ -269,6 +294,9 @@ impl Replica {
             storm_armed: false,
             pipeline: VecDeque::new(),
             votes: BTreeMap::new(),
+            votes_changes: 0,
+            vote_own_at: None,
+            undecided_at: None,
             plan: None,
             waiting: None,
             oks_sent: BTreeSet::new(),
@@ -327,7 +355,7 @@ impl Replica {
         self.view = view;
         self.status = status;
         self.status_tick = tick;
-        self.votes.clear();
+        self.votes_clear();
         self.plan = None;
         self.pipeline.clear();
         self.oks_sent.clear();
@@ -338,7 +366,7 @@ impl Replica {
     pub fn forget_volatile(&mut self) {
         self.storm_armed = false;
         self.pipeline.clear();
-        self.votes.clear();
+        self.votes_clear();
         self.plan = None;
         self.oks_sent.clear();
         self.oks_sent_through = None;
@@ -386,11 +414,52 @@ impl Replica {
         self.journal_checked.borrow_mut().fill(None);
         self.journal_checked_at.set(None);
         self.headers_break_at = None;
+        self.vote_own_at = None;
         self.ops_dirty_at = None;
         self.inbox_kept_at = None;
         self.checkpoint_unheld_at = None;
         self.acknowledged_at = None;
         self.journal_checked_at.set(None);
+    }
+
+    /// Records `from`'s vote.
+    pub fn votes_insert(&mut self, from: u8, vote: DoViewChange) {
+        self.votes.insert(from, vote);
+        self.votes_changes += 1;
+    }
+
+    /// Drops every vote (a view left, a crash, a view started).
+    pub fn votes_clear(&mut self) {
+        self.votes.clear();
+        self.votes_changes += 1;
+        self.vote_own_at = None;
+    }
+
+    /// What the replica's own vote would be built from now.
+    pub fn vote_inputs_match(&self, inputs: &VoteInputs, owed_count: usize) -> bool {
+        inputs.mutations == self.journal.mutations()
+            && inputs.view == self.view
+            && inputs.log_view == self.superblock.log_view
+            && inputs.view_headers == self.superblock.view_headers
+            && inputs.op_checkpoint == self.op_checkpoint
+            && inputs.checkpoint_header == self.checkpoint_header
+            && inputs.commit_max == self.commit_max
+            && inputs.superblock_checkpoint_header == self.superblock.checkpoint_header
+            && inputs.owed_count == owed_count
+    }
+
+    pub fn vote_inputs(&self, owed_count: usize) -> VoteInputs {
+        VoteInputs {
+            mutations: self.journal.mutations(),
+            view: self.view,
+            log_view: self.superblock.log_view,
+            view_headers: self.superblock.view_headers.clone(),
+            op_checkpoint: self.op_checkpoint,
+            checkpoint_header: self.checkpoint_header,
+            commit_max: self.commit_max,
+            superblock_checkpoint_header: self.superblock.checkpoint_header,
+            owed_count,
+        }
     }
 
     /// Keeps a prepare from the network (or the replica's own, as primary) until it is written.

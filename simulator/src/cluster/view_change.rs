@@ -70,18 +70,36 @@ impl Simulation {
             return Ok(());
         }
         if self.replicas[index].plan.is_none() {
-            let vote = self.vote(index)?;
-            self.replicas[index].votes.insert(index as u8, vote);
+            // Its own vote again only once what it is built from changed, and a decision
+            // again only once the votes changed (both are functions of those alone).
+            let owed_count = self.acknowledged.owed_count(index);
+            let replica = &self.replicas[index];
+            if !replica
+                .vote_own_at
+                .as_ref()
+                .is_some_and(|inputs| replica.vote_inputs_match(inputs, owed_count))
+            {
+                let vote = self.vote(index)?;
+                let replica = &mut self.replicas[index];
+                replica.votes_insert(index as u8, vote);
+                replica.vote_own_at = Some(replica.vote_inputs(owed_count));
+            }
             if self.replicas[index].votes.len() < self.quorum_view_change() {
                 return Ok(());
             }
-            match self.decide(index) {
+            let votes_changes = self.replicas[index].votes_changes;
+            let decision = match self.replicas[index].undecided_at {
+                Some((at, undecided)) if at == votes_changes => Err(undecided),
+                _ => self.decide(index).map_err(|undecided| match undecided {
+                    Undecided::Op(op, checksum) => (0, op, checksum),
+                    Undecided::Head(op) => (1, op, None),
+                }),
+            };
+            match decision {
                 Ok(plan) => self.install(index, plan)?,
                 Err(undecided) => {
-                    let (kind, op, checksum) = match undecided {
-                        Undecided::Op(op, checksum) => (0, op, checksum),
-                        Undecided::Head(op) => (1, op, None),
-                    };
+                    self.replicas[index].undecided_at = Some((votes_changes, undecided));
+                    let (kind, op, checksum) = undecided;
                     self.view_change_waiting = Some((op, checksum));
                     let votes = self.replicas[index].votes.len() as u64;
                     let wait = (kind, op, votes);
@@ -206,7 +224,7 @@ impl Simulation {
         {
             return;
         }
-        replica.votes.insert(from as u8, vote);
+        replica.votes_insert(from as u8, vote);
     }
 
     /// The canonical log from the votes, or why not yet.
@@ -534,7 +552,7 @@ impl Simulation {
         replica.log_view = view;
         replica.status_tick = tick;
         replica.retry_tick = tick;
-        replica.votes.clear();
+        replica.votes_clear();
         let commit_max = replica.commit_max;
         self.superblock_update(index, |s| {
             s.view = view;

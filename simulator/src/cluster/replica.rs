@@ -109,7 +109,7 @@ pub struct Replica {
     pub vote_own_at: Option<VoteInputs>,
     /// Primary of a view change: `(votes_changes, (kind, op, checksum))` of the last decision
     /// that could not be made; with the same votes, it still cannot.
-    pub undecided_at: Option<(u64, (u64, u64, Option<u32>))>,
+    pub undecided_at: Option<(u64, UndecidedWhy)>,
     /// Primary of a view change: the canonical log chosen, while its prepares are fetched.
     pub plan: Option<ViewPlan>,
     /// Primary of a view change: why it last could not decide (kind, op, votes), traced once.
@@ -194,6 +194,10 @@ pub struct VoteInputs {
     pub superblock_checkpoint_header: Header,
     pub owed_count: usize,
 }
+
+/// Why a new primary could not decide: `(kind, op, checksum)`, kind 0 an op neither nacked
+/// nor held, 1 a faulty slot that may hide an op above the head.
+pub type UndecidedWhy = (u64, u64, Option<u32>);
 
 /// `(journal.mutations(), op_min, op_max)` of a search for the latest hash-chain break.
 pub type HeadersBreakKey = (u64, u64, u64);

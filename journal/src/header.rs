@@ -138,13 +138,27 @@ impl Header {
 
     /// Decodes the first `HEADER_SIZE` bytes of untrusted input. Never panics.
     pub fn decode(bytes: &[u8]) -> Result<Header, HeaderError> {
+        Header::decode_or_invalidated(bytes).0
+    }
+
+    /// [`Header::decode`], and whether the bytes are a header deliberately invalidated
+    /// ([`Header::invalidated`]), from one checksum of the bytes (recovery asks both of every
+    /// header it reads).
+    pub fn decode_or_invalidated(bytes: &[u8]) -> (Result<Header, HeaderError>, bool) {
         let Some(bytes) = bytes.get(..HEADER_SIZE_USIZE) else {
-            return Err(HeaderError::Truncated { len: bytes.len() });
+            return (Err(HeaderError::Truncated { len: bytes.len() }), false);
         };
         let stored = u32_at(bytes, 0);
-        if stored != checksum(&bytes[4..]) {
-            return Err(HeaderError::ChecksumInvalid);
+        let calculated = checksum(&bytes[4..]);
+        if stored != calculated {
+            return (Err(HeaderError::ChecksumInvalid), stored == !calculated);
         }
+        (Header::decode_checked(bytes, stored), false)
+    }
+
+    /// The fields of `bytes` (exactly a header), whose checksum `stored` matched.
+    fn decode_checked(bytes: &[u8], stored: u32) -> Result<Header, HeaderError> {
+        debug_assert_eq!(bytes.len(), HEADER_SIZE_USIZE);
         if let Some(index) = bytes[RESERVED_OFFSET..].iter().position(|&byte| byte != 0) {
             return Err(HeaderError::ReservedNonZero {
                 offset: RESERVED_OFFSET + index,
@@ -164,8 +178,9 @@ impl Header {
             operation: bytes[61],
             replica: bytes[62],
         };
-        // Pair assertion: what decodes re-encodes to the same bytes.
-        debug_assert!(header.valid_checksum());
+        // Pair assertion: what decodes re-encodes to the same bytes (and so to the checksum that
+        // matched).
+        debug_assert!(header.to_bytes()[..] == bytes[..]);
         Ok(header)
     }
 
@@ -225,8 +240,14 @@ impl Header {
     /// Whether this header may stand in `slot` of a ring of `slot_count` slots of `cluster`.
     /// Reserved headers must name their own slot; others must hash to it.
     pub fn is_ok_for_slot(&self, cluster: u128, slot: u64, slot_count: u64) -> bool {
+        self.valid_checksum() && self.fits_slot(cluster, slot, slot_count)
+    }
+
+    /// [`Header::is_ok_for_slot`] for a header whose checksum is known valid (it was decoded),
+    /// without checksumming it again.
+    pub fn fits_slot(&self, cluster: u128, slot: u64, slot_count: u64) -> bool {
         assert!(slot < slot_count);
-        if !self.valid_checksum() || self.command != COMMAND_PREPARE || self.cluster != cluster {
+        if self.command != COMMAND_PREPARE || self.cluster != cluster {
             return false;
         }
         if u64::from(self.size) < HEADER_SIZE {

@@ -143,23 +143,27 @@ impl Journal {
     pub(crate) fn recover_headers_on_read(&mut self, index: usize, ok: bool) {
         assert_eq!(self.status, Status::Recovering);
         let sector = self.reads[index].target;
-        let headers_per_sector = self.config.headers_per_sector();
-        let mut decoded = Vec::with_capacity(headers_per_sector as usize);
-        let mut invalidated = Vec::with_capacity(headers_per_sector as usize);
-        for i in 0..headers_per_sector as usize {
-            let bytes =
-                &self.reads[index].buffer[i * HEADER_SIZE as usize..][..HEADER_SIZE as usize];
+        let headers_per_sector = self.config.headers_per_sector() as usize;
+        let slot_first = sector as usize * headers_per_sector;
+        // Straight into the recovery's tables (no allocation per read), one checksum a header.
+        let buffer = &self.reads[index].buffer;
+        let recovery = self.recovery.as_mut().expect("recovering");
+        for i in 0..headers_per_sector {
+            let bytes = &buffer[i * HEADER_SIZE as usize..][..HEADER_SIZE as usize];
             // A failed read leaves every header of the sector unknown.
-            decoded.push(if ok { Header::decode(bytes).ok() } else { None });
-            invalidated.push(ok && Header::is_invalidated(bytes));
+            let (decoded, invalidated) = if ok {
+                let (decoded, invalidated) = Header::decode_or_invalidated(bytes);
+                (decoded.ok(), invalidated)
+            } else {
+                (None, false)
+            };
+            recovery.redundant[slot_first + i] = decoded;
+            recovery
+                .redundant_invalidated
+                .set(slot_first + i, invalidated);
         }
         self.read_release_index(index);
         let recovery = self.recovery_mut();
-        let slot_first = (sector * headers_per_sector) as usize;
-        recovery.redundant[slot_first..slot_first + decoded.len()].copy_from_slice(&decoded);
-        for (i, invalid) in invalidated.into_iter().enumerate() {
-            recovery.redundant_invalidated.set(slot_first + i, invalid);
-        }
         recovery.done_count += 1;
         if recovery.done_count == self.config.header_sector_count() {
             let recovery = self.recovery_mut();
@@ -213,14 +217,14 @@ impl Journal {
         (true, Some(header))
     }
 
-    /// The header if it may stand in `slot`.
+    /// The header (decoded from the disk, so with a valid checksum) if it may stand in `slot`.
     fn header_ok(&self, header: Option<Header>, slot: usize) -> Option<Header> {
         header.filter(|h| {
             // Canary: checksum and cluster only, not the slot.
             let ok_for_slot = if canary::active(Canary::RecoverySkipsSlotCheck) {
-                h.valid_checksum() && h.cluster == self.cluster
+                h.cluster == self.cluster
             } else {
-                h.is_ok_for_slot(self.cluster, slot as u64, self.config.slot_count)
+                h.fits_slot(self.cluster, slot as u64, self.config.slot_count)
             };
             ok_for_slot && u64::from(h.size) <= self.config.message_size_max
         })

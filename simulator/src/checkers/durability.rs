@@ -33,7 +33,7 @@ impl Simulation {
                 }
                 let bytes = replica.disk.peek(ZONE_PREPARES, offset, size_ceil);
                 bytes[..message.len()] == message[..]
-                    && bytes[message.len()..].iter().all(|&b| b == 0)
+                    && journal::bytes::all_zero(&bytes[message.len()..])
             });
             if !intact {
                 let copies: Vec<String> = self

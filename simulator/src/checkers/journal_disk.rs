@@ -171,7 +171,7 @@ impl Simulation {
                 let size = header.size as usize;
                 let intact = Header::decode(bytes) == Ok(header)
                     && header.valid_checksum_body(&bytes[HEADER_SIZE as usize..size])
-                    && bytes[size..].iter().fold(0, |any, &b| any | b) == 0;
+                    && journal::bytes::all_zero(&bytes[size..]);
                 if !intact {
                     let checker = if replica.damage_read[slot as usize] == Some(header.checksum) {
                         "knowledge"

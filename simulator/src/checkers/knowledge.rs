@@ -59,7 +59,7 @@ impl ReadDelivered {
             };
         };
         let size = header.size as usize;
-        let padding_zero = data[size..].iter().all(|&b| b == 0);
+        let padding_zero = journal::bytes::all_zero(&data[size..]);
         let exact = messages
             .get(&header.checksum)
             .is_some_and(|message| message.as_slice() == &data[..size]);

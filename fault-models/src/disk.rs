@@ -685,9 +685,21 @@ impl Disk {
     /// anywhere on the disk: equal stamps of the same slot mean nothing in it changed in between
     /// (the disk as [`Disk::new`] left it is stamp 0).
     pub fn slot_stamp(&self, zone: ZoneId, offset: u64) -> u64 {
+        self.slots_stamp[self.stamp_index(zone, offset)]
+    }
+
+    /// Where [`Disk::slot_stamp`] of byte `offset` of `zone` is kept: fixed for the disk's life,
+    /// so a caller that asks about the same places again and again finds them once and reads
+    /// their stamps with [`Disk::stamp_at`].
+    pub fn stamp_index(&self, zone: ZoneId, offset: u64) -> usize {
         assert!(offset < self.zones[zone].size);
         let sector = self.sector_index(zone, offset - offset % self.sector_size);
-        self.slots_stamp[self.sectors_slot[sector] as usize]
+        self.sectors_slot[sector] as usize
+    }
+
+    /// The stamp kept at `index` (from [`Disk::stamp_index`]).
+    pub fn stamp_at(&self, index: usize) -> u64 {
+        self.slots_stamp[index]
     }
 
     /// Whether a read touching any sector of the range would fail or come back altered (a latent

@@ -103,8 +103,12 @@ impl Simulation {
                 touches: journal.slot_touches(slot),
                 damage_read: replica.damage_read[slot as usize],
                 // Both ranges lie within one disk zone slot (a sector; a message).
-                header_stamp: replica.disk.slot_stamp(ZONE_HEADERS, sector_offset),
-                prepare_stamp: replica.disk.slot_stamp(ZONE_PREPARES, prepare_offset),
+                header_stamp: replica
+                    .disk
+                    .stamp_at(replica.slot_stamp_indexes[slot as usize].0),
+                prepare_stamp: replica
+                    .disk
+                    .stamp_at(replica.slot_stamp_indexes[slot as usize].1),
             };
             // Removal cleans a slot in memory without writing it: reserved slots are not
             // compared with the disk.

@@ -159,6 +159,9 @@ pub struct Replica {
     /// cache, so that the check at every idle point compares only slots that changed (interior
     /// mutability: the checkers read the simulation, they do not drive it).
     pub journal_checked: RefCell<Vec<Option<SlotChecked>>>,
+    /// Per slot, where the disk keeps the stamps of its header sector and its prepare
+    /// (`Disk::stamp_index`): fixed, and asked at every check of every slot.
+    pub slot_stamp_indexes: Vec<(usize, usize)>,
     /// `(journal.mutations(), disk.stamp_last())` when every slot last passed an I/O-idle check:
     /// while both are unchanged, no slot's inputs can have changed. Cleared when the journal is
     /// replaced (its count starts again).
@@ -272,10 +275,20 @@ impl Replica {
                 &journal::format::wal_prepare(&config, cluster, slot),
             );
         }
+        let slot_stamp_indexes = (0..config.slot_count)
+            .map(|slot| {
+                let sector_offset = slot / config.headers_per_sector() * config.sector_size;
+                (
+                    disk.stamp_index(ZONE_HEADERS, sector_offset),
+                    disk.stamp_index(ZONE_PREPARES, slot * config.message_size_max),
+                )
+            })
+            .collect();
         Replica {
             index,
             journal: Journal::new(config, cluster, solo).expect("swarm config is valid"),
             disk,
+            slot_stamp_indexes,
             status: Status::Recovering,
             superblock: Superblock {
                 view: 0,

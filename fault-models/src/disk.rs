@@ -190,6 +190,10 @@ pub struct Disk {
     sectors_faulty: BitVec,
     sectors_latent: BitVec,
     sectors_read_flipped: BitVec,
+    /// Per sector, the bit its sticky read flip last flipped and its zone slot's stamp then:
+    /// the bit is a hash of the sector's bytes, which cannot have changed while the stamp has
+    /// not (recovery reads the same flipped sectors again at every restart).
+    sectors_read_flip_bit: Vec<Option<(u64, u32)>>,
     /// Per zone slot (all zones' slots back to back), the value of `stamp_next` when the bytes
     /// or fault bits of any of its sectors last changed.
     slots_stamp: Vec<u64>,
@@ -315,6 +319,7 @@ impl Disk {
             sectors_faulty: BitVec::repeat(false, sector_count),
             sectors_latent: BitVec::repeat(false, sector_count),
             sectors_read_flipped: BitVec::repeat(false, sector_count),
+            sectors_read_flip_bit: vec![None; sector_count],
             slots_stamp: vec![0; sectors_slot.last().map_or(0, |&slot| slot as usize + 1)],
             sectors_slot,
             stamp_next: 1,
@@ -914,7 +919,16 @@ impl Disk {
         for (index, sector) in self.sector_indexes(zone, source_offset, len).enumerate() {
             if self.sectors_read_flipped[sector] {
                 let bytes = &mut self.read_data[index * sector_size..(index + 1) * sector_size];
-                let bit = read_flip_bit(self.seed, sector as u64, bytes);
+                let stamp = self.slots_stamp[self.sectors_slot[sector] as usize];
+                let bit = match self.sectors_read_flip_bit[sector] {
+                    Some((at, bit)) if at == stamp => bit as usize,
+                    _ => {
+                        let bit = read_flip_bit(self.seed, sector as u64, bytes);
+                        let bit_u32 = u32::try_from(bit).expect("a bit of a sector");
+                        self.sectors_read_flip_bit[sector] = Some((stamp, bit_u32));
+                        bit
+                    }
+                };
                 bytes[bit / 8] ^= 1 << (bit % 8);
             }
         }
@@ -1270,6 +1284,41 @@ mod tests {
             let expected: Vec<u64> = keys.iter().map(|(_, id)| *id).collect();
             assert_eq!(polled, expected);
         }
+    }
+
+    /// A sticky read flip flips the bit the hash of the sector's current bytes names, read
+    /// after read, and another bit once the bytes changed under it (a write bit flip).
+    #[test]
+    fn sticky_read_flip_follows_the_bytes() {
+        let faults = FaultConfig {
+            read_bit_flip_probability: 1.0,
+            ..FaultConfig::default()
+        };
+        let mut disk = disk(7, faults);
+        disk.poke(0, 0, &[0x5a; 512]);
+        let mut read = |disk: &mut Disk, tick: u64| {
+            disk.submit_read(tick, tick, 0, 0, 512);
+            let completion = disk.poll_completion(tick + 1000).expect("ready");
+            assert_eq!(completion.result, Ok(()));
+            disk.completed_read_data().to_vec()
+        };
+        let expected = |disk: &Disk| {
+            let mut bytes = disk.peek(0, 0, 512).to_vec();
+            let bit = read_flip_bit(7, 0, &bytes);
+            bytes[bit / 8] ^= 1 << (bit % 8);
+            bytes
+        };
+        let first = read(&mut disk, 0);
+        assert!(disk.sectors_read_flipped[0]);
+        assert_eq!(first, expected(&disk));
+        assert_eq!(read(&mut disk, 2000), first);
+        // Bit rot under the sticky flip: the flip follows the new bytes.
+        disk.set_faults_enabled(true);
+        disk.sector_rot(4000, 0, 0, 3);
+        assert!(disk.sectors_read_flipped[0]);
+        let after = read(&mut disk, 4000);
+        assert_eq!(after, expected(&disk));
+        assert_eq!(read(&mut disk, 6000), after);
     }
 
     #[test]

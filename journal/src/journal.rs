@@ -124,6 +124,9 @@ pub struct Journal {
     op_maximum: u64,
     /// The header as it is, or is about to be, in `wal_headers` (updated after the prepare).
     pub(crate) headers_redundant: Vec<Header>,
+    /// Each slot's reserved header (a function of the cluster and the slot, checksummed once):
+    /// recovery puts one in every slot it cannot load.
+    pub(crate) headers_reserved: Vec<Header>,
     /// The slot's disk state does not match `headers`.
     pub(crate) dirty: BitVec,
     /// The slot was written and then lost. Implies `dirty`.
@@ -200,7 +203,8 @@ impl Journal {
             status: Status::Init,
             headers: reserved.clone(),
             op_maximum: 0,
-            headers_redundant: reserved,
+            headers_redundant: reserved.clone(),
+            headers_reserved: reserved,
             dirty: BitVec::repeat(true, slot_count),
             faulty: BitVec::repeat(true, slot_count),
             prepare_checksums: vec![None; slot_count],
@@ -1070,7 +1074,7 @@ impl Journal {
                 // The slot certainly never held this entry: drop its fault and its stale header.
                 self.touch(slot);
                 self.faulty.set(slot, false);
-                self.headers_redundant[slot] = Header::reserved(self.cluster, slot as u64);
+                self.headers_redundant[slot] = self.headers_reserved[slot];
             }
             // A reserved slot may be a `vsr` slot whose lost prepare was this entry: it stays faulty.
             self.touch(slot);
@@ -1101,14 +1105,14 @@ impl Journal {
                 self.touch(slot);
                 self.faulty.set(slot, false);
                 self.dirty.set(slot, false);
-                self.headers_redundant[slot] = Header::reserved(self.cluster, slot as u64);
+                self.headers_redundant[slot] = self.headers_reserved[slot];
             }
         }
         self.assert_invariants();
     }
 
     pub(crate) fn remove_entry(&mut self, slot: usize) {
-        let reserved = Header::reserved(self.cluster, slot as u64);
+        let reserved = self.headers_reserved[slot];
         self.touch(slot);
         self.header_set(slot, reserved);
         self.headers_redundant[slot] = reserved;
@@ -1236,6 +1240,10 @@ impl Journal {
     pub fn assert_invariants_all(&mut self) {
         assert_eq!(self.op_maximum, self.op_maximum_walk());
         for slot in 0..self.config.slot_count as usize {
+            assert_eq!(
+                self.headers_reserved[slot],
+                Header::reserved(self.cluster, slot as u64)
+            );
             self.assert_invariants_slot(slot);
         }
     }

@@ -277,10 +277,7 @@ impl Journal {
                     if (view_min..=view_max).contains(&h.view) {
                         Some(h)
                     } else {
-                        Some(Header::reserved(
-                            self.cluster,
-                            h.op % self.config.slot_count,
-                        ))
+                        Some(self.headers_reserved[(h.op % self.config.slot_count) as usize])
                     }
                 }
                 header => header,
@@ -401,7 +398,7 @@ impl Journal {
         op_prepare_max: u64,
     ) {
         assert!(self.dirty[slot] && self.faulty[slot]);
-        let reserved = Header::reserved(self.cluster, slot as u64);
+        let reserved = self.headers_reserved[slot];
         let (loaded, dirty, faulty) = match decision {
             Decision::Eql => {
                 let (header, prepare) =

@@ -1296,7 +1296,7 @@ mod tests {
         };
         let mut disk = disk(7, faults);
         disk.poke(0, 0, &[0x5a; 512]);
-        let mut read = |disk: &mut Disk, tick: u64| {
+        let read = |disk: &mut Disk, tick: u64| {
             disk.submit_read(tick, tick, 0, 0, 512);
             let completion = disk.poll_completion(tick + 1000).expect("ready");
             assert_eq!(completion.result, Ok(()));

@@ -16,12 +16,17 @@ pub fn is_required(label: &str) -> bool {
 
 impl Coverage {
     pub fn add(&mut self, label: &str, decision: Decision, count: u64) {
-        *self
-            .0
-            .entry(label.to_string())
-            .or_default()
-            .entry(decision.name().to_string())
-            .or_default() += count;
+        // Once per slot at every recovery: the names are allocated only the first time.
+        let decisions = match self.0.get_mut(label) {
+            Some(decisions) => decisions,
+            None => self.0.entry(label.to_string()).or_default(),
+        };
+        match decisions.get_mut(decision.name()) {
+            Some(counted) => *counted += count,
+            None => {
+                decisions.insert(decision.name().to_string(), count);
+            }
+        }
     }
 
     /// Counts a protocol event (not a recovery case): kept beside the cases under a name that

@@ -226,6 +226,109 @@ impl Journal {
         })
     }
 
+    /// What a crash leaves of the journal: everything in memory forgotten, exactly as
+    /// [`Journal::new`] makes it (status `Init`, every slot dirty and faulty, no I/O), but in
+    /// the allocations it already holds: a replica that restarts again and again (the
+    /// simulator's do, hundreds of times a run) allocates its journal once.
+    pub fn restart(&mut self) {
+        // Every field by name: a field added later must be reset here too, or this fails to
+        // compile.
+        let Journal {
+            config: _,
+            cluster: _,
+            solo: _,
+            status,
+            headers,
+            op_maximum,
+            headers_redundant,
+            headers_reserved,
+            dirty,
+            faulty,
+            prepare_checksums,
+            reads,
+            writes,
+            reads_repair_count,
+            lock_sequence,
+            io_queue,
+            events,
+            recovery,
+            slot_recoveries,
+            slot_touches,
+            touched,
+            touched_slots,
+            invariants_write_slots,
+            invariants_status,
+            mutations,
+        } = self;
+        *status = Status::Init;
+        headers.copy_from_slice(headers_reserved);
+        *op_maximum = 0;
+        headers_redundant.copy_from_slice(headers_reserved);
+        dirty.fill(true);
+        faulty.fill(true);
+        prepare_checksums.fill(None);
+        for read in reads.iter_mut() {
+            let Read {
+                stage,
+                generation,
+                op,
+                checksum,
+                purpose,
+                buffer,
+                len,
+                target,
+            } = read;
+            *stage = ReadStage::Free;
+            *generation = 0;
+            *op = 0;
+            *checksum = 0;
+            *purpose = ReadPurpose::Commit;
+            buffer.fill(0);
+            *len = 0;
+            *target = 0;
+        }
+        for write in writes.iter_mut() {
+            let Write {
+                stage,
+                generation,
+                header,
+                message,
+                message_size,
+                sector,
+                lock,
+                zone,
+                offset,
+                len,
+                fix_sector,
+                prepare_found_corrupt,
+            } = write;
+            *stage = WriteStage::Free;
+            *generation = 0;
+            *header = Header::default();
+            message.fill(0);
+            *message_size = 0;
+            sector.fill(0);
+            *lock = Lock::Unlocked;
+            *zone = Zone::WalPrepares;
+            *offset = 0;
+            *len = 0;
+            *fix_sector = 0;
+            *prepare_found_corrupt = false;
+        }
+        *reads_repair_count = 0;
+        *lock_sequence = 0;
+        io_queue.clear();
+        events.clear();
+        *recovery = None;
+        slot_recoveries.fill(None);
+        slot_touches.fill(0);
+        touched.fill(false);
+        touched_slots.clear();
+        invariants_write_slots.clear();
+        *invariants_status = Status::Init;
+        *mutations = 0;
+    }
+
     // ---------------------------------------------------------------- accessors
 
     pub fn config(&self) -> &Config {

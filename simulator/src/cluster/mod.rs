@@ -725,11 +725,12 @@ impl Simulation {
 
     fn start_recovery(&mut self, index: usize) {
         let tick = self.tick;
-        let solo = self.solo();
         let cluster = self.cluster;
         let replica = &mut self.replicas[index];
         let config = *replica.journal.config();
-        replica.journal_replace(journal::Journal::new(config, cluster, solo).expect("valid"));
+        // The replica's journal, as it was opened at the start of the run.
+        assert_eq!(replica.journal.cluster(), cluster);
+        replica.journal_restart();
         replica.forget_volatile();
         replica.status = Status::Recovering;
         replica.status_tick = tick;

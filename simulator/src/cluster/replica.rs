@@ -423,11 +423,12 @@ impl Replica {
         )
     }
 
-    /// Puts a fresh journal in place (a restart), forgetting what was remembered of the old one.
-    pub fn journal_replace(&mut self, journal: Journal) {
-        self.journal = journal;
-        // Its counts (`mutations`, `slot_touches`) start again: nothing cached of the old one
-        // may be compared with them.
+    /// Restarts the journal, forgetting what was remembered of the old one.
+    pub fn journal_restart(&mut self) {
+        // A crash forgets the journal's memory (`Journal::restart`: a new journal, in the old
+        // one's allocations). Its counts (`mutations`, `slot_touches`) start again: nothing
+        // cached of the old one may be compared with them.
+        self.journal.restart();
         self.journal_checked.borrow_mut().fill(None);
         self.journal_checked_at.set(None);
         self.headers_break_at = None;

@@ -33,6 +33,9 @@ pub(crate) struct ReadDelivered {
     pub intact: Option<u32>,
     /// Whether the journal held the slot faulty before this read completed.
     pub faulty_before: bool,
+    /// Whether the bytes were classified (`claimed`, `padding_zero`, `intact`): a recovery's
+    /// reads are not, since only a `read_prepare`'s completion is judged by them.
+    pub classified: bool,
 }
 
 impl ReadDelivered {
@@ -56,6 +59,7 @@ impl ReadDelivered {
                 padding_zero: false,
                 intact: None,
                 faulty_before,
+                classified: true,
             };
         };
         let size = header.size as usize;
@@ -69,6 +73,20 @@ impl ReadDelivered {
             padding_zero,
             intact: (exact && padding_zero).then_some(header.checksum),
             faulty_before,
+            classified: true,
+        }
+    }
+
+    /// A read of recovery's: only its slot and `faulty_before` are ever asked (recovery reads
+    /// every slot at every restart; classifying each would cost more than the read).
+    pub(crate) fn recovery(slot: u64, faulty_before: bool) -> ReadDelivered {
+        ReadDelivered {
+            slot,
+            claimed: None,
+            padding_zero: false,
+            intact: None,
+            faulty_before,
+            classified: false,
         }
     }
 }
@@ -95,6 +113,10 @@ impl Simulation {
                 format!("r{index} rejected a read of op {op} ({reason:?}) that no disk read of its slot delivered"),
             ));
         };
+        assert!(
+            delivered.classified,
+            "a read_prepare's read was not classified"
+        );
         if delivered.intact == Some(checksum) {
             if reason.is_corruption() {
                 return Err(self.failure(

@@ -784,8 +784,14 @@ impl Simulation {
                         .is_ok()
                         .then(|| replica.disk.completed_read_data());
                     let faulty_before = replica.journal.faulty(slot);
-                    self.read_delivered = (completion.zone == ZONE_PREPARES)
-                        .then(|| ReadDelivered::new(slot, data, &self.messages, faulty_before));
+                    let recovering = replica.journal.status() == journal::Status::Recovering;
+                    self.read_delivered = (completion.zone == ZONE_PREPARES).then(|| {
+                        if recovering {
+                            ReadDelivered::recovery(slot, faulty_before)
+                        } else {
+                            ReadDelivered::new(slot, data, &self.messages, faulty_before)
+                        }
+                    });
                     self.read_fault_justified = false;
                     match data {
                         // Both ways a driver may hand the journal a read's bytes: a copy, or
@@ -964,6 +970,7 @@ impl Simulation {
                     }
                     let slot = self.replicas[index].journal.slot_for_op(op);
                     let padding_dirty = self.read_delivered.is_some_and(|d| {
+                        assert!(d.classified, "a read_prepare's read was not classified");
                         d.slot == slot && d.claimed == Some(checksum) && !d.padding_zero
                     });
                     if padding_dirty {

@@ -57,21 +57,27 @@ print(f"scaling, 1 -> {int(cores)} jobs:  {(all_seeds / all_s) / (seeds / one_s)
 EOF
 
 echo
-echo "cost per op, one workload (--ops 300, the seeds' other draws) on rings of 16, 32, 64 slots:"
+echo "cost per op, one workload (--ops 300, the seeds' other draws, pipeline and write depths"
+echo "held at what a 16-slot ring allows) on rings of 16, 32, 64 slots; then the same without"
+echo "crashes (each restart's recovery reads and checks the whole ring):"
 rings=""
-for slots in 16 32 64; do
-    read -r s _ ops < <(fuzz "$new" "$work/ring$slots.json" --seeds "$seeds" --jobs 1 --slots "$slots" --ops 300)
-    rings="$rings $slots $s $ops"
+for without in "" crash; do
+    for slots in 16 32 64; do
+        read -r s _ ops < <(fuzz "$new" "$work/ring$slots$without.json" --seeds "$seeds" --jobs 1 \
+            --slots "$slots" --ops 300 ${without:+--without "$without"})
+        rings="$rings ${without:-all} $slots $s $ops"
+    done
 done
 python3 - $rings <<'EOF'
 import sys
 values = sys.argv[1:]
 cost = {}
-for i in range(0, len(values), 3):
-    slots, s, ops = int(values[i]), float(values[i + 1]), int(values[i + 2])
-    cost[slots] = s * 1e6 / ops
-    print(f"  {slots:3} slots: {cost[slots]:6.1f} us/op ({ops} ops in {s:.1f} s)")
-print(f"  64 / 16 slots: {cost[64] / cost[16]:.2f}x")
+for i in range(0, len(values), 4):
+    kind, slots, s, ops = values[i], int(values[i + 1]), float(values[i + 2]), int(values[i + 3])
+    cost[(kind, slots)] = s * 1e6 / ops
+    label = "" if kind == "all" else " (no crashes)"
+    print(f"  {slots:3} slots{label}: {cost[(kind, slots)]:6.1f} us/op ({ops} ops in {s:.1f} s)")
+print(f"  64 / 16 slots: {cost[('all', 64)] / cost[('all', 16)]:.2f}x; without crashes {cost[('crash', 64)] / cost[('crash', 16)]:.2f}x")
 EOF
 
 echo

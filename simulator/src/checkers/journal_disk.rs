@@ -151,13 +151,22 @@ impl Simulation {
                 sector_size,
                 mode == Compare::Recovered,
             );
-            if !header_damage_unseen && !in_flight(Zone::WalHeaders, sector_offset, sector_size) {
+            // Bytes found intact for this very header are intact still while their zone slot's
+            // stamp has not moved (the comparison is a function of the bytes and the header):
+            // recovery's full sweeps would otherwise decode every slot again at every restart.
+            let mut verified = replica.bytes_verified.borrow_mut();
+            let (redundant_verified, prepare_verified) = &mut verified[slot as usize];
+            if !header_damage_unseen
+                && !in_flight(Zone::WalHeaders, sector_offset, sector_size)
+                && *redundant_verified != Some((inputs.header_stamp, header))
+            {
                 let sector = replica.disk.peek(ZONE_HEADERS, sector_offset, sector_size);
                 let within = (slot * HEADER_SIZE - sector_offset) as usize;
                 let bytes = &sector[within..within + HEADER_SIZE as usize];
                 if Header::decode(bytes) != Ok(header) {
                     return Err(self.failure("journal", format!("r{index} slot {slot} is clean with op {} but its redundant header on disk differs: {:?}", header.op, Header::decode(bytes).map(|h| (h.op, h.view)))));
                 }
+                *redundant_verified = Some((inputs.header_stamp, header));
             }
             // Recovery read every prepare, unless a read was misdirected: then it vouched for
             // bytes from elsewhere (valid for this slot, misdirected there earlier) and cannot
@@ -170,7 +179,10 @@ impl Simulation {
                 || replica.damage_read[slot as usize] == Some(header.checksum);
             let prepare_damage_unseen =
                 damage_unseen(ZONE_PREPARES, prepare_offset, size_ceil, seen);
-            if !prepare_damage_unseen && !in_flight(Zone::WalPrepares, prepare_offset, size_ceil) {
+            if !prepare_damage_unseen
+                && !in_flight(Zone::WalPrepares, prepare_offset, size_ceil)
+                && *prepare_verified != Some((inputs.prepare_stamp, header))
+            {
                 let bytes = replica.disk.peek(ZONE_PREPARES, prepare_offset, size_ceil);
                 let size = header.size as usize;
                 let intact = Header::decode(bytes) == Ok(header)
@@ -184,7 +196,9 @@ impl Simulation {
                     };
                     return Err(self.failure(checker, format!("r{index} slot {slot} is clean with op {} but its prepare on disk differs ({mode:?}{})", header.op, if checker == "knowledge" { "; the journal read that damage and rejected it" } else { "" })));
                 }
+                *prepare_verified = Some((inputs.prepare_stamp, header));
             }
+            drop(verified);
             // (After the comparison above, which names a clean slot's damage more precisely, and
             // which already read the very bytes the journal vouches for when it vouches for the
             // slot's own entry.)
@@ -226,6 +240,14 @@ impl Simulation {
             return Ok(());
         };
         let replica = &self.replicas[index];
+        // Verified in full for this claim before, and the prepare's zone slot unchanged since
+        // (its disk stamp): the same bytes verify again.
+        let stamp = replica
+            .disk
+            .stamp_at(replica.slot_stamp_indexes[slot as usize].1);
+        if replica.claim_verified.borrow()[slot as usize] == Some((stamp, claimed)) {
+            return Ok(());
+        }
         let config = replica.journal.config();
         let offset = slot * config.message_size_max;
         let untouched = |len| {
@@ -265,6 +287,7 @@ impl Simulation {
                     format!("r{index} slot {slot} vouches for prepare {claimed:08x} (op {}), but its body on disk is not that prepare's", header.op),
                 ));
             }
+            replica.claim_verified.borrow_mut()[slot as usize] = Some((stamp, claimed));
         }
         Ok(())
     }

@@ -162,6 +162,13 @@ pub struct Replica {
     /// Per slot, where the disk keeps the stamps of its header sector and its prepare
     /// (`Disk::stamp_index`): fixed, and asked at every check of every slot.
     pub slot_stamp_indexes: Vec<(usize, usize)>,
+    /// Per slot, the redundant header and the prepare the journal checker last found intact on
+    /// disk, each with its zone slot's disk stamp then (`Disk::slot_stamp`): while the stamp
+    /// holds, those bytes have not changed. Kept across restarts (it is about the disk).
+    pub bytes_verified: RefCell<Vec<BytesVerified>>,
+    /// Per slot, the prepare checksum the journal vouched for (`Journal::prepare_checksum`)
+    /// that the checker last verified in full on disk, with the zone slot's stamp then.
+    pub claim_verified: RefCell<Vec<Option<(u64, u32)>>>,
     /// `(journal.mutations(), disk.stamp_last())` when every slot last passed an I/O-idle check:
     /// while both are unchanged, no slot's inputs can have changed. Cleared when the journal is
     /// replaced (its count starts again).
@@ -201,6 +208,9 @@ pub struct VoteInputs {
 /// Why a new primary could not decide: `(kind, op, checksum)`, kind 0 an op neither nacked
 /// nor held, 1 a faulty slot that may hide an op above the head.
 pub type UndecidedWhy = (u64, u64, Option<u32>);
+
+/// A slot's redundant header and prepare found intact on disk, each with its disk stamp then.
+pub type BytesVerified = (Option<(u64, Header)>, Option<(u64, Header)>);
 
 /// `(journal.mutations(), op_min, op_max)` of a search for the latest hash-chain break.
 pub type HeadersBreakKey = (u64, u64, u64);
@@ -289,6 +299,8 @@ impl Replica {
             journal: Journal::new(config, cluster, solo).expect("swarm config is valid"),
             disk,
             slot_stamp_indexes,
+            bytes_verified: RefCell::new(vec![(None, None); config.slot_count as usize]),
+            claim_verified: RefCell::new(vec![None; config.slot_count as usize]),
             status: Status::Recovering,
             superblock: Superblock {
                 view: 0,

@@ -144,6 +144,7 @@ impl Header {
     /// [`Header::decode`], and whether the bytes are a header deliberately invalidated
     /// ([`Header::invalidated`]), from one checksum of the bytes (recovery asks both of every
     /// header it reads).
+    #[inline]
     pub fn decode_or_invalidated(bytes: &[u8]) -> (Result<Header, HeaderError>, bool) {
         let Some(bytes) = bytes.get(..HEADER_SIZE_USIZE) else {
             return (Err(HeaderError::Truncated { len: bytes.len() }), false);
@@ -157,6 +158,7 @@ impl Header {
     }
 
     /// The fields of `bytes` (exactly a header), whose checksum `stored` matched.
+    #[inline]
     fn decode_checked(bytes: &[u8], stored: u32) -> Result<Header, HeaderError> {
         debug_assert_eq!(bytes.len(), HEADER_SIZE_USIZE);
         if let Some(index) = bytes[RESERVED_OFFSET..].iter().position(|&byte| byte != 0) {

@@ -3,14 +3,14 @@
 # writes its JSON report, and `vopr merge` gives the verdict over the whole range (failures,
 # coverage of the union). The same flow scales out: see .github/workflows/vopr.yml and deploy/k8s.
 # Environment:
-#   VOPR_SEEDS   range (default 0..10000)       VOPR_SHARDS  shard processes (default 2)
+#   VOPR_SEEDS   range (default 0..20000)       VOPR_SHARDS  shard processes (default 2)
 #   VOPR_BUDGET  time budget per shard (8m)     VOPR_OUT     report directory (default target/vopr)
 # Exit: 0 passed, 1 a failing seed or a missing reachable case, 2 bad input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p simulator --bin vopr
 vopr="${CARGO_TARGET_DIR:-target}/release/vopr"
-seeds="${VOPR_SEEDS:-0..10000}"
+seeds="${VOPR_SEEDS:-0..20000}"
 shards="${VOPR_SHARDS:-2}"
 out="${VOPR_OUT:-target/vopr}"
 mkdir -p "$out"

@@ -190,18 +190,16 @@ pub struct Replica {
 }
 
 /// Everything a replica's vote ([`crate::cluster::Simulation::vote`]) reads besides the fixed
-/// configuration: the journal (by its mutation count), the views, the durable view headers, the
-/// checkpoints, the commit, and how many ops the nack checker holds it to.
+/// configuration: the journal (by its mutation count), the view, the checkpoint and commit in
+/// memory, the durable superblock, and how many ops the nack checker holds it to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VoteInputs {
     pub mutations: u64,
     pub view: u32,
-    pub log_view: u32,
-    pub view_headers: Vec<Header>,
     pub op_checkpoint: u64,
     pub checkpoint_header: Header,
     pub commit_max: u64,
-    pub superblock_checkpoint_header: Header,
+    pub superblock: Superblock,
     pub owed_count: usize,
 }
 
@@ -465,29 +463,26 @@ impl Replica {
         self.vote_own_at = None;
     }
 
-    /// What the replica's own vote would be built from now.
+    /// Whether `inputs` are what the replica's own vote would be built from now.
     pub fn vote_inputs_match(&self, inputs: &VoteInputs, owed_count: usize) -> bool {
         inputs.mutations == self.journal.mutations()
             && inputs.view == self.view
-            && inputs.log_view == self.superblock.log_view
-            && inputs.view_headers == self.superblock.view_headers
             && inputs.op_checkpoint == self.op_checkpoint
             && inputs.checkpoint_header == self.checkpoint_header
             && inputs.commit_max == self.commit_max
-            && inputs.superblock_checkpoint_header == self.superblock.checkpoint_header
+            && inputs.superblock == self.superblock
             && inputs.owed_count == owed_count
     }
 
+    /// What the replica's own vote would be built from now.
     pub fn vote_inputs(&self, owed_count: usize) -> VoteInputs {
         VoteInputs {
             mutations: self.journal.mutations(),
             view: self.view,
-            log_view: self.superblock.log_view,
-            view_headers: self.superblock.view_headers.clone(),
             op_checkpoint: self.op_checkpoint,
             checkpoint_header: self.checkpoint_header,
             commit_max: self.commit_max,
-            superblock_checkpoint_header: self.superblock.checkpoint_header,
+            superblock: self.superblock.clone(),
             owed_count,
         }
     }

@@ -441,46 +441,26 @@ impl Simulation {
         }
         let covered = oks.len();
         // Runs at every change of the journal, over the whole window: so a walk of slots in
-        // order, with no division per op. Ops up to `answered` were all answered in this view:
-        // for them it only confirms they are still held clean (the first that is not ends the
-        // walk with nothing new to answer); past them, it goes beside the answers sent, in order.
+        // order beside the answers already sent in order, with no division or set lookup per op.
         let journal = &replica.journal;
         let slot_count = journal.config().slot_count;
         let op_first = replica.op_checkpoint + 1;
-        let answered = match replica.oks_sent_through {
-            Some((from, through)) if from <= op_first => through,
-            _ => op_first - 1,
-        };
-        assert!(answered < op_first || replica.oks_sent.contains(&answered));
-        // `header_with_op(op)` and not `has_dirty`, without finding the slot again.
-        let held_clean = |op: u64, slot: u64| {
-            let header = journal.header(slot);
-            !header.is_reserved() && header.op == op && !journal.dirty(slot)
-        };
-        let slot_next = |slot: u64| if slot + 1 == slot_count { 0 } else { slot + 1 };
-        let mut op = op_first;
+        let mut sent = replica.oks_sent.range(op_first..).copied().peekable();
         let mut slot = journal.slot_for_op(op_first);
-        while op <= high.min(answered) && held_clean(op, slot) {
-            op += 1;
-            slot = slot_next(slot);
-        }
-        let mut oks_sent_through = replica.oks_sent_through;
-        if op > high.min(answered) {
-            let mut sent = replica.oks_sent.range(op..).copied().peekable();
-            while op <= high && held_clean(op, slot) {
-                // Every op, committed or not: a new primary's pipeline may hold ops this
-                // replica already knows committed, and needs a quorum of answers in its view.
-                if sent.next_if_eq(&op).is_none() {
-                    oks.push((op, journal.header(slot).checksum));
-                }
-                op += 1;
-                slot = slot_next(slot);
+        for op in op_first..=high {
+            // Held clean: `header_with_op(op)` and not `has_dirty`.
+            let header = journal.header(slot);
+            if header.is_reserved() || header.op != op || journal.dirty(slot) {
+                break;
             }
-            // Every op below `op` is answered once the answers below are sent.
-            oks_sent_through = Some((op_first, (op - 1).max(answered)));
+            // Every op, committed or not: a new primary's pipeline may hold ops this replica
+            // already knows committed, and needs a quorum of answers in its own view.
+            if sent.next_if_eq(&op).is_none() {
+                oks.push((op, header.checksum));
+            }
+            slot = if slot + 1 == slot_count { 0 } else { slot + 1 };
         }
         let primary = self.primary_index(view);
-        self.replicas[index].oks_sent_through = oks_sent_through;
         for (position, (op, checksum)) in oks.into_iter().enumerate() {
             self.replicas[index].oks_sent.insert(op);
             if position >= covered {

@@ -116,9 +116,6 @@ pub struct Replica {
     pub waiting: Option<(u64, u64, u64)>,
     /// Ops this replica answered `prepare_ok` for in the current view.
     pub oks_sent: BTreeSet<u64>,
-    /// `(from, through)`: every op of `from..=through` is in `oks_sent`; `acknowledge` keeps
-    /// it so that it need not look those answers up again. Cleared with `oks_sent`.
-    pub oks_sent_through: Option<(u64, u64)>,
     /// Messages received from the network (the primary's broadcast or a peer's repair), by op,
     /// waiting to be written, each with its header (decoded once, on arrival).
     pub inbox: BTreeMap<u64, (Header, Vec<u8>)>,
@@ -327,7 +324,6 @@ impl Replica {
             plan: None,
             waiting: None,
             oks_sent: BTreeSet::new(),
-            oks_sent_through: None,
             inbox: BTreeMap::new(),
             repairing: BTreeMap::new(),
             headers_request_tick: 0,
@@ -386,7 +382,6 @@ impl Replica {
         self.plan = None;
         self.pipeline.clear();
         self.oks_sent.clear();
-        self.oks_sent_through = None;
     }
 
     /// Forgets everything a crash loses.
@@ -396,7 +391,6 @@ impl Replica {
         self.votes_clear();
         self.plan = None;
         self.oks_sent.clear();
-        self.oks_sent_through = None;
         self.inbox.clear();
         self.repairing.clear();
         self.repair_reads_in_flight = 0;

@@ -236,10 +236,7 @@ impl Header {
     /// recorded fault, not a torn or rotted sector (which matches the complement only by a
     /// 2^-32 chance).
     pub fn is_invalidated(bytes: &[u8]) -> bool {
-        let Some(bytes) = bytes.get(..HEADER_SIZE_USIZE) else {
-            return false;
-        };
-        u32_at(bytes, 0) == !checksum(&bytes[4..])
+        Header::decode_or_invalidated(bytes).1
     }
 
     /// Whether this header may stand in `slot` of a ring of `slot_count` slots of `cluster`.
@@ -435,6 +432,11 @@ mod tests {
         assert!(prepare.is_ok_for_slot(cluster, 1, 64));
         assert!(!prepare.is_ok_for_slot(cluster, 2, 64));
         assert!(!prepare.invalidated().is_ok_for_slot(cluster, 1, 64));
+        assert!(Header::is_invalidated(&prepare.invalidated().to_bytes()));
+        assert!(!Header::is_invalidated(&prepare.to_bytes()));
+        assert!(!Header::is_invalidated(
+            &prepare.to_bytes()[..HEADER_SIZE_USIZE - 1]
+        ));
         let mut small = prepare;
         small.size = 10;
         small.set_checksum();

@@ -82,7 +82,10 @@ impl Simulation {
                 let vote = self.vote(index)?;
                 let replica = &mut self.replicas[index];
                 replica.votes_insert(index as u8, vote);
-                replica.vote_own_at = Some(replica.vote_inputs(owed_count));
+                let inputs = replica.vote_inputs(owed_count);
+                // Pair assertion: what is stored is what the next turn compares against.
+                assert!(replica.vote_inputs_match(&inputs, owed_count));
+                replica.vote_own_at = Some(inputs);
             }
             if self.replicas[index].votes.len() < self.quorum_view_change() {
                 return Ok(());

@@ -16,6 +16,7 @@
 //! - `unr`: unreachable for this replica kind (a solo replica never prepares past its max).
 
 use serde::Serialize;
+use std::sync::OnceLock;
 
 /// Number of input columns.
 pub const INPUT_COUNT: usize = 11;
@@ -224,7 +225,23 @@ pub fn case_for(inputs: &[bool; INPUT_COUNT]) -> &'static Case {
 }
 
 /// Decides a slot: the selected row, or [`Impossible`] when its assertion columns fail.
+///
+/// Looked up in the answers [`decide_by_scan`] gives for all 2^11 inputs, found at the first
+/// call: recovery decides every slot of the ring at every restart, and a scan of the rows costs
+/// about twenty times the lookup. A table that is not exhaustive and disjoint fails that first
+/// call, whichever inputs it is asked.
 pub fn decide(inputs: &[bool; INPUT_COUNT]) -> Result<&'static Case, Impossible> {
+    static DECISIONS: OnceLock<Vec<Result<&'static Case, Impossible>>> = OnceLock::new();
+    let decisions = DECISIONS.get_or_init(|| {
+        (0..1 << INPUT_COUNT)
+            .map(|index| decide_by_scan(&inputs_of_index(index)))
+            .collect()
+    });
+    decisions[index_of_inputs(inputs)]
+}
+
+/// [`decide`] by a scan of the rows: its definition.
+pub fn decide_by_scan(inputs: &[bool; INPUT_COUNT]) -> Result<&'static Case, Impossible> {
     let case = case_for(inputs);
     match case.violated_assertion(inputs) {
         None => Ok(case),
@@ -233,6 +250,13 @@ pub fn decide(inputs: &[bool; INPUT_COUNT]) -> Result<&'static Case, Impossible>
             column,
         }),
     }
+}
+
+/// Table index of `inputs` (the inverse of [`inputs_of_index`]).
+pub fn index_of_inputs(inputs: &[bool; INPUT_COUNT]) -> usize {
+    inputs
+        .iter()
+        .fold(0, |index, &input| index << 1 | usize::from(input))
 }
 
 /// Inputs for table index `index`: column `k` is bit `10 - k`.
@@ -277,6 +301,24 @@ pub fn table_json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lookup answers what the scan answers, for every input, and the index maps both ways.
+    #[test]
+    fn decide_looks_up_what_the_scan_decides() {
+        for index in 0..1usize << INPUT_COUNT {
+            let inputs = inputs_of_index(index);
+            assert_eq!(index_of_inputs(&inputs), index);
+            let (looked_up, scanned) = (decide(&inputs), decide_by_scan(&inputs));
+            assert_eq!(
+                looked_up.map(|case| case.label),
+                scanned.map(|case| case.label),
+                "index {index}"
+            );
+            if let (Ok(looked_up), Ok(scanned)) = (looked_up, scanned) {
+                assert!(std::ptr::eq(looked_up, scanned));
+            }
+        }
+    }
 
     /// Every combination selects exactly one row; `case_for` asserts there are no two.
     #[test]

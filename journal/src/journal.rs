@@ -144,6 +144,8 @@ pub struct Journal {
     /// Per slot, how many times its state (header, redundant header, marks, prepare checksum)
     /// was set: see [`Journal::slot_touches`].
     slot_touches: Vec<u32>,
+    /// Touches of all slots: see [`Journal::touches`].
+    touches: u64,
     /// Slots set since `assert_invariants` last ran, as a bit per slot and a list (bounded by
     /// the slot count, allocated up front): it checks those, not the whole ring, after each
     /// operation.
@@ -209,6 +211,7 @@ impl Journal {
             faulty: BitVec::repeat(true, slot_count),
             prepare_checksums: vec![None; slot_count],
             slot_touches: vec![0; slot_count],
+            touches: 0,
             touched: BitVec::repeat(false, slot_count),
             touched_slots: Vec::with_capacity(slot_count),
             invariants_write_slots: Vec::with_capacity(config.iops_write_max as usize),
@@ -254,6 +257,7 @@ impl Journal {
             recovery,
             slot_recoveries,
             slot_touches,
+            touches,
             touched,
             touched_slots,
             invariants_write_slots,
@@ -322,6 +326,7 @@ impl Journal {
         *recovery = None;
         slot_recoveries.fill(None);
         slot_touches.fill(0);
+        *touches = 0;
         touched.fill(false);
         touched_slots.clear();
         invariants_write_slots.clear();
@@ -348,6 +353,7 @@ impl Journal {
     }
 
     /// The in-memory header of `slot`.
+    #[inline]
     pub fn header(&self, slot: u64) -> &Header {
         &self.headers[slot as usize]
     }
@@ -357,12 +363,14 @@ impl Journal {
         &self.headers_redundant[slot as usize]
     }
 
+    #[inline]
     pub fn dirty(&self, slot: u64) -> bool {
-        self.dirty[slot as usize]
+        bit(&self.dirty, slot)
     }
 
+    #[inline]
     pub fn faulty(&self, slot: u64) -> bool {
-        self.faulty[slot as usize]
+        bit(&self.faulty, slot)
     }
 
     /// The dirty slots, in slot order (a walk over set bits: cheap when few are dirty).
@@ -432,9 +440,17 @@ impl Journal {
         self.slot_touches[slot as usize]
     }
 
+    /// How many times any slot's state was set since the journal was made: the sum of
+    /// [`Journal::slot_touches`] (which wrap at `u32`). While it is unchanged no slot changed,
+    /// though calls ([`Journal::mutations`]) may have read, polled or queued I/O.
+    pub fn touches(&self) -> u64 {
+        self.touches
+    }
+
     /// Notes that slot `slot`'s state is about to be set.
     pub(crate) fn touch(&mut self, slot: usize) {
         self.slot_touches[slot] = self.slot_touches[slot].wrapping_add(1);
+        self.touches += 1;
         if !self.touched[slot] {
             self.touched.set(slot, true);
             self.touched_slots.push(slot as u32);
@@ -1391,6 +1407,49 @@ impl Journal {
                 self.prepare_checksums[slot],
                 Some(self.headers[slot].checksum)
             );
+        }
+    }
+}
+
+/// A bit of a slot bitmap, read from its word: replicas and checkers ask per slot of the ring at
+/// every turn, and the generic bit index costs more than the word test.
+#[inline]
+fn bit(bits: &BitVec, slot: u64) -> bool {
+    assert!(slot < bits.len() as u64);
+    let word_bits = u64::from(usize::BITS);
+    (bits.as_raw_slice()[(slot / word_bits) as usize] >> (slot % word_bits)) & 1 == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bit;
+    use bitvec::vec::BitVec;
+
+    #[test]
+    fn bit_reads_what_the_bitvec_index_reads() {
+        // Rings of one word, a word and a bit, and several words; each pattern sets a
+        // different mix of bits, so that a word or bit order mistake shows.
+        for len in [1usize, 16, 63, 64, 65, 130] {
+            for pattern in [
+                0u64,
+                1,
+                0x5555_5555_5555_5555,
+                0x8000_0000_0000_0001,
+                u64::MAX,
+            ] {
+                let mut bits: BitVec = BitVec::repeat(false, len);
+                for index in 0..len {
+                    let set = (pattern.rotate_left(index as u32 * 7) & 1) == 1;
+                    bits.set(index, set);
+                }
+                for index in 0..len {
+                    assert_eq!(
+                        bit(&bits, index as u64),
+                        bits[index],
+                        "len {len} bit {index}"
+                    );
+                }
+            }
         }
     }
 }

@@ -699,6 +699,10 @@ proptest! {
                     prop_assert_ne!(h.journal.slot_touches(slot as u64), touches_before[slot], "slot {}", slot);
                 }
             }
+            // A cache keyed on `touches` may trust it: it is the sum of the slots' counts.
+            let touches_sum: u64 =
+                (0..h.config.slot_count).map(|slot| u64::from(h.journal.slot_touches(slot))).sum();
+            prop_assert_eq!(h.journal.touches(), touches_sum);
             h.journal.assert_invariants_all();
         }
         h.run();

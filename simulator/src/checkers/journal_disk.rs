@@ -9,7 +9,7 @@
 //! reads every slot) and where it rejected a read of that very entry (`Replica::damage_read`).
 //!
 //! It also checks the journal's summaries against its slots (`dirty_count`, `faulty_count`,
-//! faulty implies dirty), so that a journal that misreports itself cannot blind the checkers
+//! `touches`, faulty implies dirty), so that a journal that misreports itself cannot blind the checkers
 //! that trust those summaries, and it returns how many slots it compared, so that callers can
 //! fail a check that examined nothing it should have.
 //!
@@ -80,10 +80,12 @@ impl Simulation {
         let mutations_unchanged = checked_at_before.is_some_and(|(m, _)| m == checked_at.0);
         replica.journal_checked_at.set(None);
         let (mut dirty_count, mut faulty_count, mut compared) = (0usize, 0usize, 0u64);
+        let mut touches_sum = 0u32;
         let mut checked = replica.journal_checked.borrow_mut();
         assert_eq!(checked.len() as u64, config.slot_count);
         for slot in 0..config.slot_count {
             let (dirty, faulty) = (journal.dirty(slot), journal.faulty(slot));
+            touches_sum = touches_sum.wrapping_add(journal.slot_touches(slot));
             dirty_count += usize::from(dirty);
             faulty_count += usize::from(faulty);
             if faulty && !dirty {
@@ -216,6 +218,17 @@ impl Simulation {
                     "r{index} reports {} dirty and {} faulty slots, but its slots say {dirty_count} and {faulty_count}",
                     journal.dirty_count(),
                     journal.faulty_count()
+                ),
+            ));
+        }
+        // The model's caches skip their walks while `touches()` holds: it must be the sum of
+        // the slots' counts, which the comparison above holds to every change of a slot.
+        if journal.touches() as u32 != touches_sum {
+            return Err(self.failure(
+                "knowledge",
+                format!(
+                    "r{index} reports {} slot touches, but its slots' counts sum to {touches_sum} (mod 2^32)",
+                    journal.touches()
                 ),
             ));
         }

@@ -337,7 +337,7 @@ impl Simulation {
         // slots, not by walking the ring every tick, and found again only once the journal
         // changed (damage out of reach stays dirty for many turns). (A write started below
         // touches only its own slot, so the set cannot grow during the walk.)
-        let key = (replica.journal.mutations(), replica.op_checkpoint, high);
+        let key = (replica.journal.touches(), replica.op_checkpoint, high);
         let mut ops_dirty = std::mem::take(&mut replica.ops_dirty);
         if replica.ops_dirty_at != Some(key) {
             let journal = &replica.journal;
@@ -396,13 +396,13 @@ impl Simulation {
         // (again only once the journal changed or a prepare arrived since the last pass).
         let replica = &mut self.replicas[index];
         replica.ops_dirty = ops_dirty;
-        let mutations = replica.journal.mutations();
-        if replica.inbox_kept_at != Some(mutations) {
+        let touches = replica.journal.touches();
+        if replica.inbox_kept_at != Some(touches) {
             let journal = &replica.journal;
             replica
                 .inbox
                 .retain(|_, (header, _)| journal.has_dirty(header));
-            replica.inbox_kept_at = Some(mutations);
+            replica.inbox_kept_at = Some(touches);
         }
         if !solo {
             self.repair_headers(index);
@@ -640,7 +640,7 @@ impl Simulation {
         {
             None
         } else {
-            let key = (replica.journal.mutations(), replica.op_checkpoint + 1, head);
+            let key = (replica.journal.touches(), replica.op_checkpoint + 1, head);
             match replica.headers_break_at {
                 Some((at, range)) if at == key => range,
                 _ => {
@@ -733,7 +733,7 @@ impl Simulation {
         }
         // Asked every turn while the ops are committed but not yet all written here: walked
         // again only once the journal changed.
-        let key = (replica.journal.mutations(), replica.op_checkpoint, target);
+        let key = (replica.journal.touches(), replica.op_checkpoint, target);
         if replica.checkpoint_unheld_at == Some(key) {
             return;
         }

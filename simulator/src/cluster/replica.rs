@@ -119,10 +119,10 @@ pub struct Replica {
     /// Messages received from the network (the primary's broadcast or a peer's repair), by op,
     /// waiting to be written, each with its header (decoded once, on arrival).
     pub inbox: BTreeMap<u64, (Header, Vec<u8>)>,
-    /// `journal.mutations()` when every prepare in `inbox` was last found still wanted; any
+    /// `journal.touches()` when every prepare in `inbox` was last found still wanted; any
     /// arrival clears it ([`Replica::inbox_insert`]).
     pub inbox_kept_at: Option<u64>,
-    /// `(journal.mutations(), op_checkpoint, target)` when the ops up to a checkpoint's target
+    /// `(journal.touches(), op_checkpoint, target)` when the ops up to a checkpoint's target
     /// were last found not all held clean: unchanged, they still are not.
     pub checkpoint_unheld_at: Option<(u64, u64, u64)>,
     /// A repair request outstanding, by op: (tick sent, tries).
@@ -172,12 +172,12 @@ pub struct Replica {
     pub journal_checked_at: Cell<Option<(u64, u64)>>,
     /// How many slots that check compared.
     pub journal_compared: Cell<u64>,
-    /// `((journal.mutations(), op_min, op_max), break)` when hash-chain repair last looked for
+    /// `((journal.touches(), op_min, op_max), break)` when hash-chain repair last looked for
     /// the latest break in its window: the walk is a function of the journal's headers, which
-    /// change only with `mutations`, so it is not repeated every turn while they do not.
+    /// change only with `touches`, so it is not repeated every turn while they do not.
     pub headers_break_at: Option<(HeadersBreakKey, Option<(u64, u64)>)>,
     /// The ops above the checkpoint and up to `high` that the journal holds dirty, in op order,
-    /// as `work` last found them, and `(journal.mutations(), op_checkpoint, high)` then: the
+    /// as `work` last found them, and `(journal.touches(), op_checkpoint, high)` then: the
     /// list is a function of those (allocated once, refilled in place).
     pub ops_dirty: Vec<u64>,
     pub ops_dirty_at: Option<(u64, u64, u64)>,
@@ -187,11 +187,11 @@ pub struct Replica {
 }
 
 /// Everything a replica's vote ([`crate::cluster::Simulation::vote`]) reads besides the fixed
-/// configuration: the journal (by its mutation count), the view, the checkpoint and commit in
-/// memory, the durable superblock, and how many ops the nack checker holds it to.
+/// configuration: the journal's slots (by their touch count), the view, the checkpoint and
+/// commit in memory, the durable superblock, and how many ops the nack checker holds it to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VoteInputs {
-    pub mutations: u64,
+    pub touches: u64,
     pub view: u32,
     pub op_checkpoint: u64,
     pub checkpoint_header: Header,
@@ -207,7 +207,7 @@ pub type UndecidedWhy = (u64, u64, Option<u32>);
 /// A slot's redundant header and prepare found intact on disk, each with its disk stamp then.
 pub type BytesVerified = (Option<(u64, Header)>, Option<(u64, Header)>);
 
-/// `(journal.mutations(), op_min, op_max)` of a search for the latest hash-chain break.
+/// `(journal.touches(), op_min, op_max)` of a search for the latest hash-chain break.
 pub type HeadersBreakKey = (u64, u64, u64);
 
 /// Everything but `oks_sent` that decides which ops a replica answers `prepare_ok` for.
@@ -413,11 +413,11 @@ impl Replica {
         self.journal.op_maximum().max(self.op_checkpoint)
     }
 
-    /// The journal's state (by its mutation count), the views in memory and durable, and the
+    /// The journal's slots (by their touch count), the views in memory and durable, and the
     /// checkpoint in memory and durable: what `acknowledge` reads besides `oks_sent`.
     pub fn acknowledge_inputs(&self) -> AcknowledgeInputs {
         (
-            self.journal.mutations(),
+            self.journal.touches(),
             self.view,
             self.superblock.view,
             self.superblock.log_view,
@@ -430,7 +430,7 @@ impl Replica {
     /// Restarts the journal, forgetting what was remembered of the old one.
     pub fn journal_restart(&mut self) {
         // A crash forgets the journal's memory (`Journal::restart`: a new journal, in the old
-        // one's allocations). Its counts (`mutations`, `slot_touches`) start again: nothing
+        // one's allocations). Its counts (`mutations`, `touches`) start again: nothing
         // cached of the old one may be compared with them.
         self.journal.restart();
         self.journal_checked.borrow_mut().fill(None);
@@ -459,7 +459,7 @@ impl Replica {
 
     /// Whether `inputs` are what the replica's own vote would be built from now.
     pub fn vote_inputs_match(&self, inputs: &VoteInputs, owed_count: usize) -> bool {
-        inputs.mutations == self.journal.mutations()
+        inputs.touches == self.journal.touches()
             && inputs.view == self.view
             && inputs.op_checkpoint == self.op_checkpoint
             && inputs.checkpoint_header == self.checkpoint_header
@@ -471,7 +471,7 @@ impl Replica {
     /// What the replica's own vote would be built from now.
     pub fn vote_inputs(&self, owed_count: usize) -> VoteInputs {
         VoteInputs {
-            mutations: self.journal.mutations(),
+            touches: self.journal.touches(),
             view: self.view,
             op_checkpoint: self.op_checkpoint,
             checkpoint_header: self.checkpoint_header,

@@ -70,19 +70,22 @@ impl Simulation {
                             .iter()
                             .any(|record| record.overlaps(zone, offset, len)))
         };
-        let checked_at = (journal.mutations(), replica.disk.stamp_last());
+        // Calls that read or queue I/O (`mutations`) change no slot: only touches and disk
+        // writes can change what this compares.
+        let checked_at = (journal.touches(), replica.disk.stamp_last());
         let checked_at_before = replica.journal_checked_at.get();
         if mode == Compare::Idle && checked_at_before == Some(checked_at) {
             // Neither the journal nor the disk changed since every slot passed.
             return Ok(replica.journal_compared.get());
         }
-        // The journal claims no call changed it since every slot was last cached.
-        let mutations_unchanged = checked_at_before.is_some_and(|(m, _)| m == checked_at.0);
+        // The journal claims no slot changed since every slot was last cached.
+        let touches_unchanged = checked_at_before.is_some_and(|(t, _)| t == checked_at.0);
         replica.journal_checked_at.set(None);
         let (mut dirty_count, mut faulty_count, mut compared) = (0usize, 0usize, 0u64);
         let mut touches_sum = 0u32;
         let mut checked = replica.journal_checked.borrow_mut();
         assert_eq!(checked.len() as u64, config.slot_count);
+        let headers_per_sector = config.headers_per_sector();
         for slot in 0..config.slot_count {
             let (dirty, faulty) = (journal.dirty(slot), journal.faulty(slot));
             touches_sum = touches_sum.wrapping_add(journal.slot_touches(slot));
@@ -95,8 +98,6 @@ impl Simulation {
                 ));
             }
             let header = *journal.header(slot);
-            let sector_offset = slot / config.headers_per_sector() * sector_size;
-            let prepare_offset = slot * config.message_size_max;
             let inputs = SlotChecked {
                 header,
                 dirty,
@@ -116,16 +117,18 @@ impl Simulation {
             // compared with the disk.
             let clean = !dirty && !header.is_reserved();
             compared += u64::from(clean);
-            let cached = checked[slot as usize];
-            if mode == Compare::Idle && cached == Some(inputs) {
+            if mode == Compare::Idle && checked[slot as usize].as_ref() == Some(&inputs) {
                 continue;
             }
+            let cached = checked[slot as usize];
+            let sector_offset = slot / headers_per_sector * sector_size;
+            let prepare_offset = slot * config.message_size_max;
             // What the journal says of its own changes, against what changed.
             if let Some(before) = cached.filter(|b| b.journal_state() != inputs.journal_state()) {
                 let claim = if before.touches == inputs.touches {
                     Some("slot_touches")
-                } else if mutations_unchanged {
-                    Some("mutations")
+                } else if touches_unchanged {
+                    Some("touches")
                 } else {
                     None
                 };

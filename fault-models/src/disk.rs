@@ -671,12 +671,11 @@ impl Disk {
     /// read bit flip).
     pub fn range_faulty(&self, zone: ZoneId, offset: u64, len: u64) -> bool {
         self.assert_range(zone, offset, len);
-        let mut sectors = self.sector_indexes(zone, offset, len);
-        sectors.any(|sector| {
-            self.sectors_faulty[sector]
-                || self.sectors_latent[sector]
-                || self.sectors_read_flipped[sector]
-        })
+        // Asked of every slot at every restart: a word at a time, not a bit.
+        let sectors = self.sector_indexes(zone, offset, len);
+        any_in(&self.sectors_faulty, sectors.clone())
+            || any_in(&self.sectors_latent, sectors.clone())
+            || any_in(&self.sectors_read_flipped, sectors)
     }
 
     /// The newest stamp given to any slot: while it is unchanged, nothing stored on the disk and
@@ -1199,6 +1198,29 @@ impl Disk {
     }
 }
 
+/// Whether any bit of `range` is set, read a word at a time from the raw words (the generic
+/// sub-slice and its `any` cost more than the few words a slot's sectors span).
+fn any_in(bits: &BitVec, range: std::ops::Range<usize>) -> bool {
+    assert!(range.start <= range.end && range.end <= bits.len());
+    let words = bits.as_raw_slice();
+    let word_bits = usize::BITS as usize;
+    let mut start = range.start;
+    while start < range.end {
+        let (word, bit) = (start / word_bits, start % word_bits);
+        let count = (word_bits - bit).min(range.end - start);
+        let mask = if count == word_bits {
+            usize::MAX
+        } else {
+            ((1usize << count) - 1) << bit
+        };
+        if words[word] & mask != 0 {
+            return true;
+        }
+        start += count;
+    }
+    false
+}
+
 /// The bit a sticky read flip flips in a sector: a hash of the disk seed, the sector index and
 /// the sector's content, so every retry of the same sector and content sees the same flip.
 fn read_flip_bit(seed: u64, sector: u64, bytes: &[u8]) -> usize {
@@ -1224,6 +1246,29 @@ fn zones_chunk_bits(chunk_counts: &[u64]) -> Vec<BitVec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_in_answers_what_the_bits_say() {
+        // Every range of bitmaps across word boundaries, each with one bit or none set.
+        for len in [1usize, 63, 64, 65, 130] {
+            for set in std::iter::once(None).chain((0..len).map(Some)) {
+                let mut bits: BitVec = BitVec::repeat(false, len);
+                if let Some(set) = set {
+                    bits.set(set, true);
+                }
+                for start in 0..=len {
+                    for end in start..=len {
+                        let expected = set.is_some_and(|set| (start..end).contains(&set));
+                        assert_eq!(
+                            any_in(&bits, start..end),
+                            expected,
+                            "{len} {set:?} {start}..{end}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     fn disk(seed: u64, faults: FaultConfig) -> Disk {
         Disk::new(DiskOptions {

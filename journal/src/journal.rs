@@ -365,11 +365,13 @@ impl Journal {
 
     #[inline]
     pub fn dirty(&self, slot: u64) -> bool {
+        assert!(slot < self.config.slot_count);
         bit(&self.dirty, slot)
     }
 
     #[inline]
     pub fn faulty(&self, slot: u64) -> bool {
+        assert!(slot < self.config.slot_count);
         bit(&self.faulty, slot)
     }
 
@@ -1412,10 +1414,11 @@ impl Journal {
 }
 
 /// A bit of a slot bitmap, read from its word: replicas and checkers ask per slot of the ring at
-/// every turn, and the generic bit index costs more than the word test.
+/// every turn, and the generic bit index (like `BitVec::len`, which decodes the bit pointer)
+/// costs more than the word test. The caller bounds `slot` by the ring; the word index is
+/// bounds-checked.
 #[inline]
 fn bit(bits: &BitVec, slot: u64) -> bool {
-    assert!(slot < bits.len() as u64);
     let word_bits = u64::from(usize::BITS);
     (bits.as_raw_slice()[(slot / word_bits) as usize] >> (slot % word_bits)) & 1 == 1
 }

@@ -40,6 +40,21 @@ pub(crate) enum Compare {
     FaultPhaseEnd,
 }
 
+impl Compare {
+    /// Whether a slot that passed in this mode passes `Idle` with the same inputs, so that
+    /// `Idle` may skip it until they change. `Recovered` is stricter than `Idle`: it compares
+    /// wherever `Idle` does (damage the journal must have seen is a subset of it unseen, header
+    /// or prepare), and it runs once per restart, right after the cache was emptied; letting
+    /// it fill the cache spares the first idle point after each restart a second sweep.
+    /// `FaultPhaseEnd` skips slots under writes in flight, which `Idle` compares.
+    fn vouches_for_idle(self) -> bool {
+        match self {
+            Compare::Idle | Compare::IdleFull | Compare::Recovered => true,
+            Compare::FaultPhaseEnd => false,
+        }
+    }
+}
+
 impl Simulation {
     /// Compares the replica's clean slots with its disk; returns how many slots it compared.
     pub(crate) fn check_journal_matches_disk(
@@ -70,16 +85,16 @@ impl Simulation {
                             .iter()
                             .any(|record| record.overlaps(zone, offset, len)))
         };
-        // Calls that read or queue I/O (`mutations`) change no slot: only touches and disk
-        // writes can change what this compares.
-        let checked_at = (journal.touches(), replica.disk.stamp_last());
+        // Not `touches()`: a read the journal rejects changes what this compares
+        // (`damage_read`) though the journal may touch no slot.
+        let checked_at = (journal.mutations(), replica.disk.stamp_last());
         let checked_at_before = replica.journal_checked_at.get();
         if mode == Compare::Idle && checked_at_before == Some(checked_at) {
             // Neither the journal nor the disk changed since every slot passed.
             return Ok(replica.journal_compared.get());
         }
-        // The journal claims no slot changed since every slot was last cached.
-        let touches_unchanged = checked_at_before.is_some_and(|(t, _)| t == checked_at.0);
+        // The journal claims no call changed it since every slot was last cached.
+        let mutations_unchanged = checked_at_before.is_some_and(|(m, _)| m == checked_at.0);
         replica.journal_checked_at.set(None);
         let (mut dirty_count, mut faulty_count, mut compared) = (0usize, 0usize, 0u64);
         let mut touches_sum = 0u32;
@@ -127,8 +142,8 @@ impl Simulation {
             if let Some(before) = cached.filter(|b| b.journal_state() != inputs.journal_state()) {
                 let claim = if before.touches == inputs.touches {
                     Some("slot_touches")
-                } else if touches_unchanged {
-                    Some("touches")
+                } else if mutations_unchanged {
+                    Some("mutations")
                 } else {
                     None
                 };
@@ -139,12 +154,11 @@ impl Simulation {
                     ));
                 }
             }
-            // Only an `Idle`-mode pass may be reused by `Idle`: the other modes excuse or skip
-            // different damage.
+            // Only a pass at least as strict as `Idle`'s may be reused by `Idle`.
             checked[slot as usize] = None;
             if !clean {
                 self.check_prepare_claim(index, slot, inputs.prepare_checksum, &in_flight)?;
-                if matches!(mode, Compare::Idle | Compare::IdleFull) {
+                if mode.vouches_for_idle() {
                     checked[slot as usize] = Some(inputs);
                 }
                 continue;
@@ -210,7 +224,7 @@ impl Simulation {
             if inputs.prepare_checksum != Some(header.checksum) {
                 self.check_prepare_claim(index, slot, inputs.prepare_checksum, &in_flight)?;
             }
-            if matches!(mode, Compare::Idle | Compare::IdleFull) {
+            if mode.vouches_for_idle() {
                 checked[slot as usize] = Some(inputs);
             }
         }
@@ -235,7 +249,7 @@ impl Simulation {
                 ),
             ));
         }
-        if matches!(mode, Compare::Idle | Compare::IdleFull) {
+        if mode.vouches_for_idle() {
             replica.journal_checked_at.set(Some(checked_at));
             replica.journal_compared.set(compared);
         }

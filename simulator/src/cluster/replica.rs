@@ -166,7 +166,7 @@ pub struct Replica {
     /// Per slot, the prepare checksum the journal vouched for (`Journal::prepare_checksum`)
     /// that the checker last verified in full on disk, with the zone slot's stamp then.
     pub claim_verified: RefCell<Vec<Option<(u64, u32)>>>,
-    /// `(journal.touches(), disk.stamp_last())` when every slot last passed an I/O-idle check:
+    /// `(journal.mutations(), disk.stamp_last())` when every slot last passed an I/O-idle check:
     /// while both are unchanged, no slot's inputs can have changed. Cleared when the journal is
     /// replaced (its count starts again).
     pub journal_checked_at: Cell<Option<(u64, u64)>>,

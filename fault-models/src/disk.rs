@@ -518,8 +518,20 @@ impl Disk {
 
     /// Completes the next I/O whose ready tick is at most `now_tick`: the earliest ready tick
     /// first, ties in the order of their seeded draws. A write is applied now, a read samples the
-    /// disk now.
+    /// disk now (its bytes in [`Disk::completed_read_data`]).
     pub fn poll_completion(&mut self, now_tick: u64) -> Option<Completion> {
+        self.poll_completion_into(now_tick, |_| None)
+    }
+
+    /// [`Disk::poll_completion`], but a read whose id `read_into` gives a buffer for (exactly the
+    /// read's length) puts its bytes there instead of in [`Disk::completed_read_data`]: a driver
+    /// hands them straight to the reader's buffer, with no copy in between. A read that fails
+    /// leaves the buffer as it was. The same draws, faults and bytes either way.
+    pub fn poll_completion_into<'buffer>(
+        &mut self,
+        now_tick: u64,
+        read_into: impl FnOnce(u64) -> Option<&'buffer mut [u8]>,
+    ) -> Option<Completion> {
         self.advance_tick(now_tick);
         self.read_data.clear();
 
@@ -541,10 +553,13 @@ impl Disk {
 
         let result = match pending.kind {
             IoKind::Read => {
-                let result = self.read_finish(now_tick, pending.zone, pending.offset, pending.len);
+                let into = read_into(pending.id);
+                let filled = into.is_some();
+                let result =
+                    self.read_finish(now_tick, pending.zone, pending.offset, pending.len, into);
                 match result {
-                    Ok(()) => assert_eq!(self.read_data.len() as u64, pending.len),
-                    Err(_) => assert!(self.read_data.is_empty()),
+                    Ok(()) if !filled => assert_eq!(self.read_data.len() as u64, pending.len),
+                    _ => assert!(self.read_data.is_empty()),
                 }
                 result
             }
@@ -858,14 +873,15 @@ impl Disk {
         }
     }
 
-    /// Fills `read_data` with what a read of the range returns now, or fails on a latent sector
-    /// error (leaving `read_data` empty).
+    /// Fills `into` (or, without it, `read_data`) with what a read of the range returns now, or
+    /// fails on a latent sector error (leaving both as they were).
     fn read_finish(
         &mut self,
         tick: u64,
         zone: ZoneId,
         offset: u64,
         len: u64,
+        into: Option<&mut [u8]>,
     ) -> Result<(), IoError> {
         assert!(self.read_data.is_empty());
         if self.faults_enabled {
@@ -912,12 +928,23 @@ impl Disk {
         }
 
         let start = self.memory_offset(zone, source_offset);
-        self.read_data
-            .extend_from_slice(&self.memory[start..start + len as usize]);
+        let source = &self.memory[start..start + len as usize];
+        let sectors = self.sector_indexes(zone, source_offset, len);
+        let data: &mut [u8] = match into {
+            Some(into) => {
+                assert_eq!(into.len() as u64, len, "a read buffer of the wrong length");
+                into.copy_from_slice(source);
+                into
+            }
+            None => {
+                self.read_data.extend_from_slice(source);
+                &mut self.read_data
+            }
+        };
         let sector_size = self.sector_size as usize;
-        for (index, sector) in self.sector_indexes(zone, source_offset, len).enumerate() {
+        for (index, sector) in sectors.enumerate() {
             if self.sectors_read_flipped[sector] {
-                let bytes = &mut self.read_data[index * sector_size..(index + 1) * sector_size];
+                let bytes = &mut data[index * sector_size..(index + 1) * sector_size];
                 let stamp = self.slots_stamp[self.sectors_slot[sector] as usize];
                 let bit = match self.sectors_read_flip_bit[sector] {
                     Some((at, bit)) if at == stamp => bit as usize,
@@ -1329,6 +1356,69 @@ mod tests {
             let expected: Vec<u64> = keys.iter().map(|(_, id)| *id).collect();
             assert_eq!(polled, expected);
         }
+    }
+
+    /// A read polled into the caller's buffer returns the bytes, faults and draws a read polled
+    /// into the disk's own buffer does, and a failed one leaves the caller's buffer untouched.
+    #[test]
+    fn reads_into_a_buffer_match_reads_into_the_disk() {
+        let faults = FaultConfig {
+            read_bit_flip_probability: 0.2,
+            write_bit_flip_probability: 0.1,
+            misdirected_read_probability: 0.2,
+            misdirected_write_probability: 0.1,
+            latent_sector_error_probability: 0.1,
+            ..FaultConfig::default()
+        };
+        let run = |into: bool| {
+            let mut disk = disk(11, faults.clone());
+            disk.set_faults_enabled(true);
+            let mut outcomes = Vec::new();
+            let mut buffer = vec![0_u8; 4 * 512];
+            let len_of = |id: u64| ((1 + id % 4) * 512) as usize;
+            for id in 0..400_u64 {
+                let tick = id * 10;
+                let offset = (id * 7 % 60) * 512;
+                if id % 3 == 0 {
+                    disk.submit_write(tick, id, 0, offset, &vec![id as u8; len_of(id)]);
+                } else {
+                    disk.submit_read(tick, id, 0, offset, len_of(id) as u64);
+                }
+                while let Some(completion) = disk.poll_completion_into(tick, |id| {
+                    buffer.fill(0xee);
+                    (into && id % 2 == 1).then(|| &mut buffer[..len_of(id)])
+                }) {
+                    let len = len_of(completion.id);
+                    let read_ok = completion.kind == IoKind::Read && completion.result.is_ok();
+                    let bytes = if completion.kind == IoKind::Write {
+                        assert!(disk.completed_read_data().is_empty());
+                        None
+                    } else if into && completion.id % 2 == 1 {
+                        assert!(disk.completed_read_data().is_empty());
+                        if completion.result.is_err() {
+                            assert!(buffer.iter().all(|&byte| byte == 0xee));
+                        }
+                        read_ok.then(|| buffer[..len].to_vec())
+                    } else {
+                        read_ok.then(|| disk.completed_read_data().to_vec())
+                    };
+                    outcomes.push((completion.id, completion.result, bytes));
+                }
+            }
+            (outcomes, disk.fault_log().records().to_vec())
+        };
+        let (within, faults_within) = run(false);
+        let (into, faults_into) = run(true);
+        assert_eq!(within.len(), into.len());
+        for (within, into) in within.iter().zip(&into) {
+            assert!(within == into, "read {} differs", within.0);
+        }
+        assert_eq!(faults_within, faults_into);
+        // The run read, failed reads and altered reads alike.
+        assert!(within.iter().any(|(_, result, _)| result.is_err()));
+        assert!(faults_within
+            .iter()
+            .any(|r| r.kind == FaultKind::ReadBitFlip));
     }
 
     /// A sticky read flip flips the bit the hash of the sector's current bytes names, read

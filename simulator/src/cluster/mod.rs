@@ -763,7 +763,14 @@ impl Simulation {
         loop {
             self.submit_io(index);
             let replica = &mut self.replicas[index];
-            let Some(completion) = replica.disk.poll_completion(tick) else {
+            // Both ways a driver may hand the journal a read's bytes: (every other read, by its
+            // IOP index) straight into the read's buffer, or a copy from the disk's.
+            let into_journal = |id: IoId| !id.kind_write && id.index % 2 == 1;
+            let journal = &mut replica.journal;
+            let Some(completion) = replica.disk.poll_completion_into(tick, |id| {
+                let id = IoId::from_u64(id);
+                into_journal(id).then(|| journal.io_read_buffer(id))
+            }) else {
                 break;
             };
             let id = IoId::from_u64(completion.id);
@@ -779,31 +786,30 @@ impl Simulation {
                 }
                 IoKind::Read => {
                     let slot = completion.offset / replica.journal.config().message_size_max;
-                    let data = completion
-                        .result
-                        .is_ok()
-                        .then(|| replica.disk.completed_read_data());
+                    let (ok, filled) = (completion.result.is_ok(), into_journal(id));
                     let faulty_before = replica.journal.faulty(slot);
                     let recovering = replica.journal.status() == journal::Status::Recovering;
                     self.read_delivered = (completion.zone == ZONE_PREPARES).then(|| {
                         if recovering {
                             ReadDelivered::recovery(slot, faulty_before)
                         } else {
+                            let data = ok.then(|| match filled {
+                                true => &*replica.journal.io_read_buffer(id),
+                                false => replica.disk.completed_read_data(),
+                            });
                             ReadDelivered::new(slot, data, &self.messages, faulty_before)
                         }
                     });
                     self.read_fault_justified = false;
-                    match data {
-                        // Both ways a driver may hand the journal a read's bytes: a copy, or
-                        // (every other read, by its IOP index) straight into the read's buffer.
-                        Some(data) if id.index % 2 == 1 => counted(&mut replica.journal, |j| {
-                            j.io_read_buffer(id).copy_from_slice(data);
-                            j.complete_read_filled(id);
-                        }),
-                        Some(data) => {
+                    match (ok, filled) {
+                        (true, true) => {
+                            counted(&mut replica.journal, |j| j.complete_read_filled(id))
+                        }
+                        (true, false) => {
+                            let data = replica.disk.completed_read_data();
                             counted(&mut replica.journal, |j| j.complete_read(id, Ok(data)))
                         }
-                        None => counted(&mut replica.journal, |j| {
+                        (false, _) => counted(&mut replica.journal, |j| {
                             j.complete_read(id, Err(ReadError))
                         }),
                     }

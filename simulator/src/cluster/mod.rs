@@ -445,37 +445,49 @@ impl Simulation {
     /// Every replica normal in one view, the primary's pipeline committed at the target, and
     /// every replica holding the primary's log clean with nothing in flight.
     pub(crate) fn all_clean(&self) -> bool {
-        self.unclean_reason().is_none()
+        self.unclean(|_| ()).is_none()
     }
 
     /// Why the run may not end yet, if it may not.
     fn unclean_reason(&self) -> Option<String> {
+        self.unclean(|reason| reason.to_string())
+    }
+
+    /// Why the run may not end yet, if it may not, as `describe` puts it: asked at every tick of
+    /// the liveness phase, where only whether matters, so that nothing is formatted then.
+    fn unclean<R>(&self, describe: impl Fn(std::fmt::Arguments) -> R) -> Option<R> {
         let Some(primary) = self.primary_normal() else {
-            return Some("no primary in normal status".into());
+            return Some(describe(format_args!("no primary in normal status")));
         };
         let p = &self.replicas[primary];
         let head = p.op_head();
         if head < self.ops_target {
-            return Some(format!("primary r{primary} head {head} below the target"));
+            return Some(describe(format_args!(
+                "primary r{primary} head {head} below the target"
+            )));
         }
         if !p.pipeline.is_empty() || p.commit_max < head {
-            return Some(format!(
+            return Some(describe(format_args!(
                 "primary r{primary} has {} ops uncommitted (commit {})",
                 p.pipeline.len(),
                 p.commit_max
-            ));
+            )));
         }
         for r in &self.replicas {
+            let index = r.index;
             let reason = if r.status != Status::Normal || r.view != p.view {
-                format!("{:?} in view {}", r.status, r.view)
+                describe(format_args!("r{index}: {:?} in view {}", r.status, r.view))
             } else if r.journal.dirty_count() > 0 {
-                format!("{} dirty slots", r.journal.dirty_count())
+                describe(format_args!(
+                    "r{index}: {} dirty slots",
+                    r.journal.dirty_count()
+                ))
             } else if r.superblock_pending.is_some() {
-                "a superblock write pending".into()
+                describe(format_args!("r{index}: a superblock write pending"))
             } else if !r.journal.io_idle() {
-                "I/O in flight".into()
+                describe(format_args!("r{index}: I/O in flight"))
             } else if !r.inbox.is_empty() {
-                format!("{} prepares unwritten", r.inbox.len())
+                describe(format_args!("r{index}: {} prepares unwritten", r.inbox.len()))
             } else if let Some(op) =
                 (r.op_checkpoint + 1..=head.min(r.op_prepare_max())).find(|&op| {
                     !p.journal
@@ -483,11 +495,11 @@ impl Simulation {
                         .is_some_and(|h| r.journal.has_header(h))
                 })
             {
-                format!("missing op {op} of the primary's log")
+                describe(format_args!("r{index}: missing op {op} of the primary's log"))
             } else {
                 continue;
             };
-            return Some(format!("r{}: {reason}", r.index));
+            return Some(reason);
         }
         None
     }

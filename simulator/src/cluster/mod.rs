@@ -487,7 +487,10 @@ impl Simulation {
             } else if !r.journal.io_idle() {
                 describe(format_args!("r{index}: I/O in flight"))
             } else if !r.inbox.is_empty() {
-                describe(format_args!("r{index}: {} prepares unwritten", r.inbox.len()))
+                describe(format_args!(
+                    "r{index}: {} prepares unwritten",
+                    r.inbox.len()
+                ))
             } else if let Some(op) =
                 (r.op_checkpoint + 1..=head.min(r.op_prepare_max())).find(|&op| {
                     !p.journal
@@ -495,7 +498,9 @@ impl Simulation {
                         .is_some_and(|h| r.journal.has_header(h))
                 })
             {
-                describe(format_args!("r{index}: missing op {op} of the primary's log"))
+                describe(format_args!(
+                    "r{index}: missing op {op} of the primary's log"
+                ))
             } else {
                 continue;
             };

@@ -9,9 +9,9 @@
 //! reads every slot) and where it rejected a read of that very entry (`Replica::damage_read`).
 //!
 //! It also checks the journal's summaries against its slots (`dirty_count`, `faulty_count`,
-//! `touches`, faulty implies dirty), so that a journal that misreports itself cannot blind the checkers
-//! that trust those summaries, and it returns how many slots it compared, so that callers can
-//! fail a check that examined nothing it should have.
+//! `touches`, faulty implies dirty), so that a journal that misreports itself cannot blind the
+//! checkers that trust those summaries, and it returns how many slots it compared, so that callers
+//! can fail a check that examined nothing it should have.
 //!
 //! At every I/O-idle point it compares only the slots whose inputs changed since they last
 //! passed ([`crate::replica::SlotChecked`]: the journal's entry and marks, and the disk's stamps
@@ -42,11 +42,12 @@ pub(crate) enum Compare {
 
 impl Compare {
     /// Whether a slot that passed in this mode passes `Idle` with the same inputs, so that
-    /// `Idle` may skip it until they change. `Recovered` is stricter than `Idle`: it compares
-    /// wherever `Idle` does (damage the journal must have seen is a subset of it unseen, header
-    /// or prepare), and it runs once per restart, right after the cache was emptied; letting
-    /// it fill the cache spares the first idle point after each restart a second sweep.
-    /// `FaultPhaseEnd` skips slots under writes in flight, which `Idle` compares.
+    /// `Idle` may skip it until they change. `Recovered` is stricter than `Idle`: the damage it
+    /// excuses as unseen is a subset of what `Idle` excuses, in header sectors and prepares
+    /// alike, so it compares wherever `Idle` does. It runs once per restart, right after the
+    /// cache was emptied; letting it fill the cache spares the first idle point after each
+    /// restart a second sweep. `FaultPhaseEnd` skips slots under writes in flight, which `Idle`
+    /// compares.
     fn vouches_for_idle(self) -> bool {
         match self {
             Compare::Idle | Compare::IdleFull | Compare::Recovered => true,

@@ -810,9 +810,12 @@ impl Simulation {
                         if recovering {
                             ReadDelivered::recovery(slot, faulty_before)
                         } else {
-                            let data = ok.then(|| match filled {
-                                true => &*replica.journal.io_read_buffer(id),
-                                false => replica.disk.completed_read_data(),
+                            let data = ok.then(|| {
+                                if filled {
+                                    &*replica.journal.io_read_buffer(id)
+                                } else {
+                                    replica.disk.completed_read_data()
+                                }
                             });
                             ReadDelivered::new(slot, data, &self.messages, faulty_before)
                         }

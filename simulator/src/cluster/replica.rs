@@ -505,8 +505,9 @@ impl Replica {
 }
 
 /// Calls a journal operation that may change a slot, and asserts that the journal counted it in
-/// `mutations()`: the simulator's caches (the journal checker's skip of an unchanged replica,
-/// `op_head`'s memo) trust that count, so a call it misses would hide a change from them.
+/// `mutations()`: the journal checker's skip of an unchanged replica trusts that count, so a call
+/// it misses would hide a change from it. (The model's caches key on `touches()`, which the
+/// journal checker holds to the slots' own counts.)
 pub(crate) fn counted<T>(journal: &mut Journal, call: impl FnOnce(&mut Journal) -> T) -> T {
     let before = journal.mutations();
     let result = call(journal);

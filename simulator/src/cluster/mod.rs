@@ -780,9 +780,11 @@ impl Simulation {
         loop {
             self.submit_io(index);
             let replica = &mut self.replicas[index];
-            // Both ways a driver may hand the journal a read's bytes: (every other read, by its
-            // IOP index) straight into the read's buffer, or a copy from the disk's.
-            let into_journal = |id: IoId| !id.kind_write && id.index % 2 == 1;
+            // Both ways a driver may hand the journal a read's bytes: straight into the read's
+            // buffer (a recovery's reads, the whole ring at every restart, and every other read
+            // by its IOP index), or a copy from the disk's.
+            let recovering = replica.journal.status() == journal::Status::Recovering;
+            let into_journal = |id: IoId| !id.kind_write && (recovering || id.index % 2 == 1);
             let journal = &mut replica.journal;
             let Some(completion) = replica.disk.poll_completion_into(tick, |id| {
                 let id = IoId::from_u64(id);
@@ -805,7 +807,6 @@ impl Simulation {
                     let slot = completion.offset / replica.journal.config().message_size_max;
                     let (ok, filled) = (completion.result.is_ok(), into_journal(id));
                     let faulty_before = replica.journal.faulty(slot);
-                    let recovering = replica.journal.status() == journal::Status::Recovering;
                     self.read_delivered = (completion.zone == ZONE_PREPARES).then(|| {
                         if recovering {
                             ReadDelivered::recovery(slot, faulty_before)

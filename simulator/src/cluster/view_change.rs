@@ -178,8 +178,10 @@ impl Simulation {
             .op_checkpoint
             .max(op_head.saturating_sub(config.slot_count - 1))
             .min(op_head);
-        // The journal's headers of the range, newest first (as a DVC carries them).
-        let mut held = vec![journal::Header::default(); config.slot_count as usize];
+        // The journal's headers of the range, newest first (as a DVC carries them): at most one
+        // an op, and the range is at most a ring.
+        assert!(op_head - op_low < config.slot_count);
+        let mut held = vec![journal::Header::default(); (op_head - op_low + 1) as usize];
         let held_count = journal.copy_latest_headers_between(op_low, op_head, &mut held);
         let mut held_ascending = held[..held_count].iter().rev().peekable();
         let mut headers = Vec::new();

@@ -59,30 +59,39 @@ EOF
 echo
 echo "cost per op, one workload (--ops 300, the seeds' other draws, pipeline and write depths"
 echo "held at what a 16-slot ring allows) on rings of 16, 32, 64 slots; then the same without"
-echo "crashes (each restart's recovery reads and checks the whole ring); fastest of 3 rounds:"
-# The fastest of three runs of each: one run swings by about 5% on a shared VM.
-rings=""
-for without in "" crash; do
-    for slots in 16 32 64; do
-        best=""
-        for round in 1 2 3; do
+echo "crashes (each restart's recovery reads and checks the whole ring); fastest of 5 rounds,"
+echo "each round running every ring once, so that a slow spell of a shared VM hits all rings:"
+rounds=5
+runs=""
+for round in $(seq "$rounds"); do
+    for without in "" crash; do
+        for slots in 16 32 64; do
             read -r s _ ops < <(fuzz "$new" "$work/ring$slots$without.json" --seeds "$seeds" \
                 --jobs 1 --slots "$slots" --ops 300 ${without:+--without "$without"})
-            best=$(python3 -c "import sys; print(min(float(v) for v in sys.argv[1:] if v))" $best $s)
+            runs="$runs $round ${without:-all} $slots $s $ops"
         done
-        rings="$rings ${without:-all} $slots $best $ops"
     done
 done
-python3 - $rings <<'EOF'
+python3 - $runs <<'EOF'
 import sys
 values = sys.argv[1:]
-cost = {}
-for i in range(0, len(values), 4):
-    kind, slots, s, ops = values[i], int(values[i + 1]), float(values[i + 2]), int(values[i + 3])
-    cost[(kind, slots)] = s * 1e6 / ops
-    label = "" if kind == "all" else " (no crashes)"
-    print(f"  {slots:3} slots{label}: {cost[(kind, slots)]:6.1f} us/op ({ops} ops in {s:.1f} s)")
-print(f"  64 / 16 slots: {cost[('all', 64)] / cost[('all', 16)]:.2f}x; without crashes {cost[('crash', 64)] / cost[('crash', 16)]:.2f}x")
+runs = [(int(values[i]), values[i + 1], int(values[i + 2]), float(values[i + 3]), int(values[i + 4]))
+        for i in range(0, len(values), 5)]
+cost, ops_of, best = {}, {}, {}
+for round_, kind, slots, s, ops in runs:
+    cost[(round_, kind, slots)] = s * 1e6 / ops
+    ops_of[(kind, slots)] = ops
+    best[(kind, slots)] = min(best.get((kind, slots), s), s)
+for kind in ("all", "crash"):
+    for slots in (16, 32, 64):
+        s, ops = best[(kind, slots)], ops_of[(kind, slots)]
+        label = "" if kind == "all" else " (no crashes)"
+        print(f"  {slots:3} slots{label}: {s * 1e6 / ops:6.1f} us/op ({ops} ops in {s:.1f} s)")
+def ratio(kind):
+    return (best[(kind, 64)] / ops_of[(kind, 64)]) / (best[(kind, 16)] / ops_of[(kind, 16)])
+rounds = sorted({r for r, *_ in runs})
+per_round = " ".join(f"{cost[(r, 'all', 64)] / cost[(r, 'all', 16)]:.2f}" for r in rounds)
+print(f"  64 / 16 slots: {ratio('all'):.2f}x (round by round: {per_round}); without crashes {ratio('crash'):.2f}x")
 EOF
 
 echo

@@ -163,6 +163,13 @@ impl Config {
         self.sector_size / HEADER_SIZE
     }
 
+    /// Byte offset, in the `wal_headers` zone, of the sector that holds slot `slot`'s redundant
+    /// header.
+    pub fn header_sector_offset(&self, slot: u64) -> u64 {
+        assert!(slot < self.slot_count);
+        slot / self.headers_per_sector() * self.sector_size
+    }
+
     /// Sectors of the `wal_headers` zone.
     pub fn header_sector_count(&self) -> u64 {
         self.slot_count / self.headers_per_sector()

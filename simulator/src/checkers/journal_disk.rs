@@ -101,7 +101,6 @@ impl Simulation {
         let mut touches_sum = 0u32;
         let mut checked = replica.journal_checked.borrow_mut();
         assert_eq!(checked.len() as u64, config.slot_count);
-        let headers_per_sector = config.headers_per_sector();
         for slot in 0..config.slot_count {
             let (dirty, faulty) = (journal.dirty(slot), journal.faulty(slot));
             touches_sum = touches_sum.wrapping_add(journal.slot_touches(slot));
@@ -137,7 +136,7 @@ impl Simulation {
                 continue;
             }
             let cached = checked[slot as usize];
-            let sector_offset = slot / headers_per_sector * sector_size;
+            let sector_offset = config.header_sector_offset(slot);
             let prepare_offset = slot * config.message_size_max;
             // What the journal says of its own changes, against what changed.
             if let Some(before) = cached.filter(|b| b.journal_state() != inputs.journal_state()) {

@@ -43,7 +43,7 @@ impl Simulation {
             ) {
                 continue;
             }
-            let sector_offset = slot / config.headers_per_sector() * config.sector_size;
+            let sector_offset = config.header_sector_offset(slot);
             let touches_slot = |record: &&fault_models::FaultRecord| {
                 record.overlaps(
                     ZONE_PREPARES,

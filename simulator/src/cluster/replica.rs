@@ -282,7 +282,7 @@ impl Replica {
         }
         let slot_stamp_indexes = (0..config.slot_count)
             .map(|slot| {
-                let sector_offset = slot / config.headers_per_sector() * config.sector_size;
+                let sector_offset = config.header_sector_offset(slot);
                 (
                     disk.stamp_index(ZONE_HEADERS, sector_offset),
                     disk.stamp_index(ZONE_PREPARES, slot * config.message_size_max),
@@ -355,7 +355,7 @@ impl Replica {
     /// Whether the disk holds damage in the slot's prepare or in its header sector.
     pub fn slot_stored_faulty(&self, slot: u64) -> bool {
         let config = self.journal.config();
-        let sector_offset = slot / config.headers_per_sector() * config.sector_size;
+        let sector_offset = config.header_sector_offset(slot);
         self.disk.range_faulty(
             ZONE_PREPARES,
             slot * config.message_size_max,

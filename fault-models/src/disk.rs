@@ -680,6 +680,42 @@ impl Disk {
         assert!(!self.range_faulty(zone, offset, data.len() as u64));
     }
 
+    /// Stores whole sectors at `offset` of `zone` at once, as [`Disk::poke`] does, but marks them
+    /// faulty: the bytes are the product of a fault the caller injects and logs itself (a
+    /// simulated file's zeroed or junk sector).
+    pub(crate) fn poke_faulty(&mut self, zone: ZoneId, offset: u64, data: &[u8]) {
+        self.assert_range(zone, offset, data.len() as u64);
+        self.store(zone, offset, data);
+        self.mark_faulty(zone, offset, data.len() as u64);
+        assert!(self.range_faulty(zone, offset, data.len() as u64));
+    }
+
+    /// Appends a fault that the caller injected (or refused to inject) above the disk, so that
+    /// one log holds every fault of a run: a simulated file logs its failed calls, crash drops
+    /// and sector faults here. The range is what the caller names; it may be unaligned or reach
+    /// past the zone's end (a refused growth). Ticks never go backwards.
+    pub fn record_fault(
+        &mut self,
+        now_tick: u64,
+        kind: FaultKind,
+        zone: ZoneId,
+        offset: u64,
+        len: u64,
+    ) {
+        assert!(zone < self.zones.len(), "zone {zone} out of range");
+        assert!(len > 0, "an empty fault range");
+        self.advance_tick(now_tick);
+        let record = FaultRecord {
+            tick: now_tick,
+            replica: self.replica,
+            kind,
+            zone,
+            offset,
+            len,
+        };
+        self.fault_log.push(record);
+    }
+
     /// Whether any sector of the range holds bytes from an injected fault that no later write
     /// undid (a write bit flip, a torn write, a lost write, a misdirected write landing here or
     /// missing from here), or fails or corrupts reads until rewritten (a latent sector error, a

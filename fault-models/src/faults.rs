@@ -89,13 +89,70 @@ pub enum FaultKind {
     LostWrite,
     /// A write pending at a crash landed only in part (a prefix, a suffix or a scatter of its
     /// sectors, perhaps with one sector half old and half new). The record names the whole write.
+    /// On a [`crate::SimFile`]: an unsynced write cut by a crash, each of its sectors left old,
+    /// new, zeros or junk (the sectors that became zeros or junk have records of their own).
     TornWrite,
+    /// A [`crate::SimFile`] write failed with EIO and changed nothing. The record names the write.
+    WriteError,
+    /// A [`crate::SimFile`] write or `set_len` that would grow the file failed with ENOSPC and
+    /// changed nothing. The record names the range the growth asked for.
+    NoSpace,
+    /// A [`crate::SimFile`] sync failed with EIO: the dirty data of every write since the last
+    /// sync was dropped unwritten (its pages stay readable until a crash, marked clean), and the
+    /// length changes since then were forgotten. The record spans the dropped bytes.
+    SyncError,
+    /// A [`crate::SimFile`] write or length change made since the last sync was lost by a crash.
+    /// The record names the write, or the range between the old and the new length.
+    CrashDropped,
+    /// A [`crate::SimFile`] sector became zeros (a torn write's sector, or aimed at rest). The
+    /// record names that sector.
+    SectorZeroed,
+    /// A [`crate::SimFile`] sector became junk: a copy of the stale bytes at `source_offset` (a
+    /// torn write's sector, or aimed at rest). The record names the sector that holds the junk.
+    SectorJunk {
+        /// The file offset of the sector whose bytes were copied; the record's own offset when
+        /// the junk is PRNG noise (the file held no other sector to copy).
+        source_offset: u64,
+    },
 }
 
 impl FaultKind {
     /// Whether the fault changed (or failed to change) what the disk stores, as opposed to what
-    /// one read returned. Misdirected reads are the only transient fault.
+    /// one read returned or which call failed. Misdirected reads are transient; a write error and
+    /// a refused growth changed nothing at all; a sync error and a crash's drop left bytes off the
+    /// disk that the caller wrote.
     pub fn is_stored(&self) -> bool {
-        !matches!(self, FaultKind::MisdirectedRead { .. })
+        match self {
+            FaultKind::MisdirectedRead { .. } | FaultKind::WriteError | FaultKind::NoSpace => false,
+            FaultKind::ReadBitFlip
+            | FaultKind::WriteBitFlip
+            | FaultKind::MisdirectedWrite { .. }
+            | FaultKind::LatentSectorError
+            | FaultKind::LostWrite
+            | FaultKind::TornWrite
+            | FaultKind::SyncError
+            | FaultKind::CrashDropped
+            | FaultKind::SectorZeroed
+            | FaultKind::SectorJunk { .. } => true,
+        }
+    }
+
+    /// The kind's snake_case name, as traces and reports print it (`read_bit_flip`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::ReadBitFlip => "read_bit_flip",
+            FaultKind::WriteBitFlip => "write_bit_flip",
+            FaultKind::MisdirectedWrite { .. } => "misdirected_write",
+            FaultKind::MisdirectedRead { .. } => "misdirected_read",
+            FaultKind::LatentSectorError => "latent_sector_error",
+            FaultKind::LostWrite => "lost_write",
+            FaultKind::TornWrite => "torn_write",
+            FaultKind::WriteError => "write_error",
+            FaultKind::NoSpace => "no_space",
+            FaultKind::SyncError => "sync_error",
+            FaultKind::CrashDropped => "crash_dropped",
+            FaultKind::SectorZeroed => "sector_zeroed",
+            FaultKind::SectorJunk { .. } => "sector_junk",
+        }
     }
 }

@@ -40,13 +40,18 @@
 //! - [`faults`]: the fault configuration and fault kinds.
 //! - [`atlas`]: which chunks of which replica may be faulted.
 //! - [`fault_log`]: the record of injected faults.
+//! - [`sim_file`]: a simulated growable file over the disk, with a page cache and the persistence
+//!   model of a real file system, for storage engines nobody here wrote (its own fault spec is
+//!   in its module doc).
 
 pub mod atlas;
 pub mod disk;
 pub mod fault_log;
 pub mod faults;
+pub mod sim_file;
 
 pub use atlas::{quorum_replication, FaultAtlas};
 pub use disk::{Completion, Disk, DiskOptions, IoError, IoKind, WriteAim, ZoneId, ZoneSpec};
 pub use fault_log::{FaultLog, FaultRecord};
 pub use faults::{FaultConfig, FaultKind};
+pub use sim_file::{FileError, FileFaultConfig, FileStats, SimFile, SimFileOptions};

@@ -87,15 +87,7 @@ fn range_text(config: &Config, zone: usize, offset: u64, len: u64) -> String {
 
 /// The fault kind's name, as the replay and the report print it.
 pub fn fault_kind_name(kind: &FaultKind) -> &'static str {
-    match kind {
-        FaultKind::ReadBitFlip => "read_bit_flip",
-        FaultKind::WriteBitFlip => "write_bit_flip",
-        FaultKind::MisdirectedWrite { .. } => "misdirected_write",
-        FaultKind::MisdirectedRead { .. } => "misdirected_read",
-        FaultKind::LatentSectorError => "latent_sector_error",
-        FaultKind::LostWrite => "lost_write",
-        FaultKind::TornWrite => "torn_write",
-    }
+    kind.name()
 }
 
 /// One fault in words: kind, zone, sectors and slots, and where a misdirected I/O went.
@@ -117,6 +109,14 @@ pub fn fault_text(config: &Config, record: &FaultRecord) -> String {
             let _ = write!(
                 text,
                 ", read from {}",
+                range_text(config, record.zone, source_offset, record.len)
+            );
+        }
+        // A simulated file's junk sector (never injected into a cluster's disk).
+        FaultKind::SectorJunk { source_offset } => {
+            let _ = write!(
+                text,
+                ", copied from {}",
                 range_text(config, record.zone, source_offset, record.len)
             );
         }

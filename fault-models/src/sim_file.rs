@@ -264,6 +264,9 @@ enum EntryFate {
 ///
 /// Calls may come in any order; each finishes at once. After `crash` the file is rebooted: the
 /// cache and the unsynced list are empty, `len() == durable_len()`, and the file is usable.
+///
+/// A page kept clean by a failed sync still holds the dropped bytes: a later write to it makes it
+/// dirty again, whole, so the next sync writes those bytes too (as Linux does).
 pub struct SimFile {
     seed: u64,
     sector_size: u64,
@@ -422,6 +425,27 @@ impl SimFile {
         self.sector_size
     }
 
+    /// The misdirection granularity, as given.
+    pub fn page_size(&self) -> u64 {
+        self.page_size
+    }
+
+    /// The most bytes the file may hold, as given.
+    pub fn size_max(&self) -> u64 {
+        self.size_max
+    }
+
+    /// The fault probabilities in force.
+    pub fn fault_config(&self) -> &FileFaultConfig {
+        &self.faults
+    }
+
+    /// The disk under the file (its one zone, `file`, holds the durable bytes at file offsets),
+    /// for a checker that asks which sectors a fault left damaged ([`Disk::range_faulty`]).
+    pub fn disk(&self) -> &Disk {
+        &self.disk
+    }
+
     /// Counts of calls and bytes so far.
     pub fn stats(&self) -> FileStats {
         self.stats
@@ -442,6 +466,8 @@ impl SimFile {
         self.faults_enabled
     }
 
+    /// Faults start enabled (with the default config none is drawn anyway).
+    ///
     /// `false`: no fault is injected from now on (no tears at a crash; the disk forgets its latent
     /// errors and sticky read flips; aimed call errors are disarmed) until enabled again. Bytes
     /// already damaged stay damaged.

@@ -767,3 +767,26 @@ fn a_later_length_exposes_an_earlier_landed_write() {
     assert!(shown > 0);
     assert!(zeros > 0);
 }
+
+/// After a failed sync of an append, the next sync makes the length durable but not the dropped
+/// bytes (their pages are clean): before a crash reads see them, after it zeros.
+#[test]
+fn the_sync_after_a_failed_one_persists_the_length_not_the_dropped_bytes() {
+    let mut file = synced(17, FileFaultConfig::default(), 1);
+    file.write_at(SECTOR + 100, &pattern(2, SECTOR + 100, 1000))
+        .expect("append");
+    file.aim_sync_error();
+    assert_eq!(file.sync(), Err(FileError::Io));
+    assert_eq!(file.sync(), Ok(()));
+    assert_eq!(file.durable_len(), 2 * SECTOR + 588);
+    assert_eq!(
+        read(&mut file, SECTOR + 100, 1000),
+        pattern(2, SECTOR + 100, 1000)
+    );
+    file.crash();
+    assert_eq!(file.len(), 2 * SECTOR + 588);
+    assert_eq!(read(&mut file, 0, SECTOR), pattern(1, 0, SECTOR));
+    assert!(read(&mut file, SECTOR, SECTOR + 588)
+        .iter()
+        .all(|&b| b == 0));
+}

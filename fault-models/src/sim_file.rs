@@ -45,10 +45,12 @@
 //!   pages are never faulted. An engine recovers with checksums and redundancy of its own, or
 //!   reports the corruption (a check that says "fine" over wrong bytes is a finding).
 //! - Crash: an unsynced write is torn with `crash_write_torn_probability` (`TornWrite` for the
-//!   whole write): each sector it touches is independently old, new, zeros (`SectorZeroed`) or
-//!   junk (`SectorJunk`: a copy of another sector of the durable file, stale bytes that may look
-//!   valid; PRNG noise if there is no other). A zeroed or junk sector loses all its bytes, also
-//!   those the write did not cover (the sector is the atomic unit). Lost writes and length
+//!   whole write): each atomic unit it touches (`SimFileOptions::atomic_unit`, the engine's
+//!   media model: a sector, or a byte) is independently old or new, and with `tear_garbage`
+//!   also zeros (`SectorZeroed`) or junk (`SectorJunk`: the bytes at the same place of another
+//!   sector of the durable file, stale bytes that may look valid; PRNG noise if there is no
+//!   other). Only the write's own bytes change: "powersafe overwrite", which SQLite and redb
+//!   assume, and which file systems give for an overwrite. Lost writes and length
 //!   changes are logged as `CrashDropped`. An engine recovers because only unsynced data is hit:
 //!   what it synced and acknowledged is intact (barring the other faults).
 //! - At rest, aimed by the caller: bit rot, latent sector error, zeroed sector, junk sector, each
@@ -128,6 +130,14 @@ pub struct SimFileOptions {
     pub page_size: u64,
     /// The most bytes the file may hold; growth past it is ENOSPC. A multiple of page_size.
     pub size_max: u64,
+    /// The unit a torn write tears in: each unit of it is old or new as a whole (a power of two
+    /// dividing `sector_size`). The engine's stated media model: the sector by default; 1 for
+    /// an engine that assumes only single bytes are written atomically (redb, SQLite).
+    pub atomic_unit: u64,
+    /// Whether a torn unit may also hold zeros or junk, not only its old or new bytes: damage
+    /// beyond "old or new" (a block the file system allocated but never filled), which an
+    /// engine's media model may exclude.
+    pub tear_garbage: bool,
     /// Fault probabilities (none by default).
     pub faults: FileFaultConfig,
 }
@@ -140,6 +150,8 @@ impl SimFileOptions {
             sector_size: 512,
             page_size: 4096,
             size_max,
+            atomic_unit: 512,
+            tear_garbage: true,
             faults: FileFaultConfig::default(),
         }
     }
@@ -256,7 +268,7 @@ enum SectorFate {
 enum EntryFate {
     Persisted,
     Dropped,
-    /// A torn write: the fate of each sector it touches, in order.
+    /// A torn write: the fate of each atomic unit it touches, in order.
     Torn(Vec<SectorFate>),
 }
 
@@ -273,7 +285,12 @@ pub struct SimFile {
     page_size: u64,
     size_max: u64,
     faults: FileFaultConfig,
+    atomic_unit: u64,
+    tear_garbage: bool,
     faults_enabled: bool,
+    /// While a crash draws a torn write's units: the last junk source (torn sector, source
+    /// sector offset, its bytes), so that a sector's junk units come from one source.
+    junk_memo: Option<(u64, u64, Vec<u8>)>,
     prng: ChaCha8Rng,
     disk: Disk,
     tick: u64,
@@ -343,9 +360,13 @@ impl SimFile {
             sector_size,
             page_size,
             size_max,
+            atomic_unit,
+            tear_garbage,
             faults,
         } = options;
         assert!(sector_size > 0);
+        assert!(atomic_unit.is_power_of_two(), "atomic unit not a power of two");
+        assert_eq!(sector_size % atomic_unit, 0, "atomic unit does not divide the sector");
         assert!(page_size > 0);
         assert!(size_max > 0);
         assert_eq!(
@@ -377,7 +398,10 @@ impl SimFile {
             page_size,
             size_max,
             faults,
+            atomic_unit,
+            tear_garbage,
             faults_enabled: true,
+            junk_memo: None,
             prng: ChaCha8Rng::seed_from_u64(seed),
             disk,
             tick: 0,
@@ -772,7 +796,6 @@ impl SimFile {
     pub fn crash(&mut self) {
         self.tick_advance();
         self.stats.crashes += 1;
-        let sector_size = self.sector_size;
         let durable_len_old = self.durable_len;
         let unsynced = std::mem::take(&mut self.unsynced);
 
@@ -790,12 +813,16 @@ impl SimFile {
                 }
                 Unsynced::Write { offset, data } => {
                     if self.faults_enabled && self.chance(torn_probability) {
-                        let sector_first = offset / sector_size;
-                        let sector_end = (offset + data.len() as u64).div_ceil(sector_size);
-                        let sectors = (sector_first..sector_end)
-                            .map(|sector| self.sector_fate_draw(sector, durable_len_old))
+                        let unit = self.atomic_unit;
+                        self.junk_memo = None;
+                        let unit_first = offset / unit;
+                        let unit_end = (offset + data.len() as u64).div_ceil(unit);
+                        let units = (unit_first..unit_end)
+                            .map(|unit_index| {
+                                self.unit_fate_draw(unit_index * unit, durable_len_old)
+                            })
                             .collect();
-                        EntryFate::Torn(sectors)
+                        EntryFate::Torn(units)
                     } else if self.prng.gen_bool(0.5) {
                         EntryFate::Persisted
                     } else {
@@ -845,47 +872,10 @@ impl SimFile {
                         self.disk_write_bytes(*offset, &data[..(cut - offset) as usize]);
                     }
                 }
-                (Unsynced::Write { offset, data }, EntryFate::Torn(sectors)) => {
+                (Unsynced::Write { offset, data }, EntryFate::Torn(units)) => {
                     self.record(FaultKind::TornWrite, *offset, data.len() as u64);
                     let cut = (offset + data.len() as u64).min(floor).min(len_final);
-                    let sector_first = offset / sector_size;
-                    let mut position = *offset;
-                    for (sector_fate, sector) in sectors.iter().zip(sector_first..) {
-                        if position >= cut {
-                            break;
-                        }
-                        let sector_offset = sector * sector_size;
-                        let next = (sector_offset + sector_size).min(cut);
-                        match sector_fate {
-                            SectorFate::Old => {}
-                            SectorFate::New => {
-                                let bytes =
-                                    &data[(position - offset) as usize..(next - offset) as usize];
-                                self.disk_write_bytes(position, bytes);
-                            }
-                            SectorFate::Zeros => {
-                                let zeros = std::mem::take(&mut self.zeros);
-                                self.disk.poke_faulty(
-                                    ZONE,
-                                    sector_offset,
-                                    &zeros[..sector_size as usize],
-                                );
-                                self.zeros = zeros;
-                                self.record(FaultKind::SectorZeroed, sector_offset, sector_size);
-                            }
-                            SectorFate::Junk {
-                                source_offset,
-                                bytes,
-                            } => {
-                                self.disk.poke_faulty(ZONE, sector_offset, bytes);
-                                let kind = FaultKind::SectorJunk {
-                                    source_offset: *source_offset,
-                                };
-                                self.record(kind, sector_offset, sector_size);
-                            }
-                        }
-                        position = next;
-                    }
+                    self.tear_apply(*offset, data, cut, units);
                 }
             }
         }
@@ -905,20 +895,103 @@ impl SimFile {
         self.assert_invariants();
     }
 
-    /// Draws what a crash does to one sector of a torn write: old, new, zeros or junk.
-    fn sector_fate_draw(&mut self, sector: u64, durable_len: u64) -> SectorFate {
-        match self.prng.gen_range(0..4) {
+    /// Draws what a crash does to the atomic unit at `unit_offset` of a torn write: old or new,
+    /// or (with `tear_garbage`) zeros or junk.
+    fn unit_fate_draw(&mut self, unit_offset: u64, durable_len: u64) -> SectorFate {
+        let fates = if self.tear_garbage { 4 } else { 2 };
+        match self.prng.gen_range(0..fates) {
             0 => SectorFate::Old,
             1 => SectorFate::New,
             2 => SectorFate::Zeros,
             _ => {
-                let (source_offset, bytes) = self.junk_draw(sector, durable_len);
+                // One source sector per torn sector: the unit's bytes at the same place of it.
+                let sector = unit_offset / self.sector_size;
+                let source = match self.junk_memo.take() {
+                    Some((memo_sector, source_offset, bytes)) if memo_sector == sector => {
+                        (source_offset, bytes)
+                    }
+                    _ => self.junk_draw(sector, durable_len),
+                };
+                let (source_sector_offset, sector_bytes) = source;
+                let within = (unit_offset % self.sector_size) as usize;
+                let bytes = sector_bytes[within..within + self.atomic_unit as usize].to_vec();
+                self.junk_memo = Some((sector, source_sector_offset, sector_bytes));
                 SectorFate::Junk {
-                    source_offset,
+                    source_offset: source_sector_offset + within as u64,
                     bytes,
                 }
             }
         }
+    }
+
+    /// Applies a torn write's unit fates to the disk, within `[offset, cut)` only: bytes the
+    /// write did not cover never change ("powersafe overwrite", which SQLite and redb assume).
+    /// Runs of units with one fate are applied, and logged, together.
+    fn tear_apply(&mut self, offset: u64, data: &[u8], cut: u64, units: &[SectorFate]) {
+        let unit = self.atomic_unit;
+        let unit_first = offset / unit;
+        let mut index = 0;
+        while index < units.len() {
+            let run_start_unit = unit_first + index as u64;
+            let start = (run_start_unit * unit).max(offset);
+            if start >= cut {
+                break;
+            }
+            // A run: units of one fate within one sector (one record per damaged sector at most).
+            let kind = std::mem::discriminant(&units[index]);
+            let units_per_sector = self.sector_size / unit;
+            let sector_of = |position: usize| (unit_first + position as u64) / units_per_sector;
+            let mut run_end = index + 1;
+            while run_end < units.len()
+                && std::mem::discriminant(&units[run_end]) == kind
+                && sector_of(run_end) == sector_of(index)
+            {
+                run_end += 1;
+            }
+            let end = ((unit_first + run_end as u64) * unit).min(offset + data.len() as u64);
+            let end = end.min(cut);
+            let slice = |from: u64, to: u64| &data[(from - offset) as usize..(to - offset) as usize];
+            match &units[index] {
+                SectorFate::Old => {}
+                SectorFate::New => self.disk_write_bytes(start, slice(start, end)),
+                SectorFate::Zeros => {
+                    let zeros = vec![0; (end - start) as usize];
+                    self.disk_damage_bytes(start, &zeros);
+                    self.record(FaultKind::SectorZeroed, start, end - start);
+                }
+                SectorFate::Junk { source_offset, .. } => {
+                    let mut junk = Vec::with_capacity((end - start) as usize);
+                    for fate in &units[index..run_end] {
+                        if let SectorFate::Junk { bytes, .. } = fate {
+                            junk.extend_from_slice(bytes);
+                        }
+                    }
+                    // The run's first unit may begin before the write, its last end after.
+                    let skip = (start - run_start_unit * unit) as usize;
+                    let junk = &junk[skip..skip + (end - start) as usize];
+                    self.disk_damage_bytes(start, junk);
+                    let kind = FaultKind::SectorJunk {
+                        source_offset: *source_offset,
+                    };
+                    self.record(kind, start, end - start);
+                }
+            }
+            index = run_end;
+        }
+    }
+
+    /// Stores damaged bytes at `offset` (any alignment) and marks their sectors faulty: the
+    /// partial sectors at either end keep their other bytes.
+    fn disk_damage_bytes(&mut self, offset: u64, bytes: &[u8]) {
+        assert!(!bytes.is_empty());
+        let sector_size = self.sector_size;
+        let end = offset + bytes.len() as u64;
+        let start = offset - offset % sector_size;
+        let aligned_end = end.div_ceil(sector_size) * sector_size;
+        let mut stored = self.disk.peek(ZONE, start, aligned_end - start).to_vec();
+        let within = (offset - start) as usize;
+        stored[within..within + bytes.len()].copy_from_slice(bytes);
+        self.disk.poke_faulty(ZONE, start, &stored);
     }
 
     /// Junk for `sector`: a copy of another sector of the durable file (stale bytes that may look

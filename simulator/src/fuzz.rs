@@ -58,6 +58,60 @@ pub struct Report {
     /// What every seed's drawn configuration was changed by (`--slots`, `--replicas`, ...).
     #[serde(default, skip_serializing_if = "Overrides::is_empty")]
     pub overrides: Overrides,
+    /// Absent for the model cluster; for `vopr engine NAME fuzz`, which engine ran and what
+    /// each seed's worst outcome was (the recovery-case coverage does not apply to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineSection>,
+}
+
+/// The engine part of a fuzz report: which engine, setting and fault mix, and per outcome name
+/// (CORDS's), the number of seeds whose worst outcome it was, and the first few of them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EngineSection {
+    pub name: String,
+    pub setting: String,
+    pub faults: String,
+    pub outcomes: std::collections::BTreeMap<String, u64>,
+    pub outcome_seeds: std::collections::BTreeMap<String, Vec<u64>>,
+    /// Commits the engines acknowledged and crashes they met, summed over the seeds.
+    pub commits_acked: u64,
+    pub crashes: u64,
+}
+
+/// Seeds listed per outcome in [`EngineSection::outcome_seeds`], at most.
+pub const OUTCOME_SEEDS_MAX: usize = 5;
+
+impl EngineSection {
+    /// Counts one seed whose worst outcome was `outcome`.
+    pub fn count(&mut self, outcome: &str, seed: u64) {
+        *self.outcomes.entry(outcome.to_string()).or_insert(0) += 1;
+        let seeds = self.outcome_seeds.entry(outcome.to_string()).or_default();
+        if seeds.len() < OUTCOME_SEEDS_MAX {
+            seeds.push(seed);
+        }
+    }
+
+    fn merge(&mut self, other: &EngineSection) {
+        for (outcome, count) in &other.outcomes {
+            *self.outcomes.entry(outcome.clone()).or_insert(0) += count;
+        }
+        for (outcome, seeds) in &other.outcome_seeds {
+            let merged = self.outcome_seeds.entry(outcome.clone()).or_default();
+            merged.extend(seeds);
+            merged.sort_unstable();
+            merged.truncate(OUTCOME_SEEDS_MAX);
+        }
+        self.commits_acked += other.commits_acked;
+        self.crashes += other.crashes;
+    }
+
+    /// The engine, setting and fault mix, as `vopr engine` flags name them.
+    pub fn label(&self) -> String {
+        format!(
+            "{} --setting {} --faults {}",
+            self.name, self.setting, self.faults
+        )
+    }
 }
 
 impl Report {
@@ -71,7 +125,8 @@ impl Report {
     /// Whether the reachable-case check applies (a complete run of drawn configurations), and
     /// failed.
     pub fn coverage_failed(&self) -> bool {
-        self.complete()
+        self.engine.is_none()
+            && self.complete()
             && self.overrides.is_empty()
             && self.seeds_run >= COVERAGE_SEEDS_MIN
             && !self.missing_cases.is_empty()
@@ -82,7 +137,12 @@ impl Report {
         self.failures.is_empty() && !self.coverage_failed()
     }
 
-    fn missing_cases_update(&mut self) {
+    pub(crate) fn missing_cases_update(&mut self) {
+        if self.engine.is_some() {
+            // The recovery cases are the journal's in the model cluster: not an engine's.
+            self.missing_cases.clear();
+            return;
+        }
         self.missing_cases = self
             .coverage
             .missing()
@@ -130,6 +190,28 @@ pub fn run_seeds(
     time_budget: Option<Duration>,
     progress: &(dyn Fn(u64, u64, usize) + Sync),
 ) -> Vec<Outcome> {
+    run_parallel(
+        seeds,
+        jobs,
+        time_budget,
+        &|seed| crate::run_with(seed, overrides, false),
+        &|outcome: &Outcome| (outcome.seed, outcome.failure.is_some()),
+        progress,
+    )
+}
+
+/// The one seed loop of every workload (the model cluster, an engine): `run(seed)` on `jobs`
+/// threads, each seed start to end on one thread, until done or out of budget; the outcomes in
+/// seed order. `verdict(outcome)` says which seed it was and whether it failed.
+/// `progress(done, total, failures)` is called after each seed.
+pub fn run_parallel<O: Send>(
+    seeds: &[u64],
+    jobs: usize,
+    time_budget: Option<Duration>,
+    run: &(dyn Fn(u64) -> O + Sync),
+    verdict: &(dyn Fn(&O) -> (u64, bool) + Sync),
+    progress: &(dyn Fn(u64, u64, usize) + Sync),
+) -> Vec<O> {
     let started = Instant::now();
     let total = seeds.len() as u64;
     let next = AtomicU64::new(0);
@@ -146,8 +228,10 @@ pub fn run_seeds(
                 let Some(&seed) = seeds.get(position as usize) else {
                     return;
                 };
-                let outcome = crate::run_with(seed, overrides, false);
-                if outcome.failure.is_some() {
+                let outcome = run(seed);
+                let (outcome_seed, failed) = verdict(&outcome);
+                assert_eq!(outcome_seed, seed);
+                if failed {
                     failures.fetch_add(1, Ordering::Relaxed);
                 }
                 outcomes.lock().expect("no poisoned lock").push(outcome);
@@ -158,7 +242,7 @@ pub fn run_seeds(
     });
     let mut outcomes = outcomes.into_inner().expect("no poisoned lock");
     // Seed order, whatever order the threads finished in.
-    outcomes.sort_by_key(|o| o.seed);
+    outcomes.sort_by_key(|outcome| verdict(outcome).0);
     outcomes
 }
 
@@ -252,6 +336,12 @@ pub enum MergeError {
         expected: String,
         found: String,
     },
+    #[error("report {index} ran `{found}`, the first `{expected}`")]
+    WorkloadMismatch {
+        index: usize,
+        expected: String,
+        found: String,
+    },
     #[error("shard {shard}/{count} appears in more than one report")]
     ShardDuplicate { shard: u64, count: u64 },
     #[error("report {index} names shard {shard} of {count}")]
@@ -272,9 +362,33 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
         seed_end: first.seed_end,
         shard_count: first.shard_count,
         overrides: first.overrides.clone(),
+        engine: first.engine.as_ref().map(|engine| EngineSection {
+            name: engine.name.clone(),
+            setting: engine.setting.clone(),
+            faults: engine.faults.clone(),
+            ..EngineSection::default()
+        }),
         ..Report::default()
     };
+    let workload = |report: &Report| {
+        report
+            .engine
+            .as_ref()
+            .map_or("the model cluster".to_string(), |engine| {
+                format!("engine {}", engine.label())
+            })
+    };
     for (index, report) in reports.iter().enumerate() {
+        if workload(report) != workload(first) {
+            return Err(MergeError::WorkloadMismatch {
+                index,
+                expected: workload(first),
+                found: workload(report),
+            });
+        }
+        if let (Some(merged), Some(engine)) = (merged.engine.as_mut(), report.engine.as_ref()) {
+            merged.merge(engine);
+        }
         if (report.seed_first, report.seed_end) != (merged.seed_first, merged.seed_end) {
             return Err(MergeError::RangeMismatch {
                 index,

@@ -11,6 +11,7 @@ pub mod checkers;
 pub mod cluster;
 pub mod corpus;
 pub mod coverage;
+pub mod engine_harness;
 pub mod fuzz;
 pub mod replay;
 pub mod report_html;

@@ -200,6 +200,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a storage engine (redb, file-wal) unchanged on the simulated file under seeded
+    /// crashes and faults, judged against the runner's ground truth: run, fuzz, replay, shrink.
+    Engine {
+        /// The engine: redb or file-wal.
+        name: String,
+        #[command(subcommand)]
+        command: EngineCommand,
+    },
     /// Run every planted bug over a seed range; report which checker caught it, and when.
     #[cfg(feature = "canary")]
     Canaries {
@@ -211,6 +219,86 @@ enum Command {
         /// power), not only the first failing seed.
         #[arg(long)]
         share: bool,
+    },
+}
+
+/// What an engine seed runs with besides its number.
+#[derive(Args, Debug, Clone)]
+struct EngineArgs {
+    /// safe (redb Durability::Immediate; our WAL as shipped) or unsafe (redb Durability::None;
+    /// our WAL acknowledging before its sync): the unsafe setting really loses acknowledged
+    /// data and must fail (calibration).
+    #[arg(long, default_value = "safe", value_parser = simulator::engine_harness::parse_setting)]
+    setting: engines::Setting,
+    /// Which faults a seed may draw: crash, at-rest, io, all, or swarm (each seed draws one).
+    #[arg(long, default_value = "swarm", value_parser = simulator::engine_harness::parse_faults)]
+    faults: engines::FaultMix,
+    /// Workload steps instead of the drawn number (what shrink prints).
+    #[arg(long)]
+    steps: Option<u64>,
+}
+
+impl EngineArgs {
+    fn options(&self) -> engines::RunOptions {
+        engines::RunOptions {
+            setting: self.setting,
+            faults: self.faults,
+            steps: self.steps,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum EngineCommand {
+    /// Run one seed; exit 1 with the outcome the engine's promise forbids and the repro command.
+    Run {
+        seed: u64,
+        #[command(flatten)]
+        args: EngineArgs,
+    },
+    /// Run a range of seeds (each in its own process); print seeds by worst outcome; exit 1 on
+    /// any failure.
+    Fuzz {
+        /// Seeds to run, `A..B` (B exclusive).
+        #[arg(long, value_parser = parse_range)]
+        seeds: (u64, u64),
+        /// Seeds side by side (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only every N-th seed: `I/N` runs seeds with `seed % N == I`.
+        #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+        shard: (u64, u64),
+        /// Stop starting new seeds after this long: `90s`, `10m`, `1h`.
+        #[arg(long, value_parser = parse_duration)]
+        time_budget: Option<Duration>,
+        /// Write the JSON report here (atomically); `vopr merge` combines shards.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Run seeds on this process's threads instead of one process each (faster; an abort
+        /// then ends the run).
+        #[arg(long)]
+        in_process: bool,
+        #[command(flatten)]
+        args: EngineArgs,
+    },
+    /// Print one seed's story: steps, crashes, opens, checks, every fault at its tick.
+    Replay {
+        seed: u64,
+        #[command(flatten)]
+        args: EngineArgs,
+    },
+    /// Find the smallest run that fails like SEED: fewer steps, a narrower fault mix.
+    Shrink {
+        seed: u64,
+        #[command(flatten)]
+        args: EngineArgs,
+    },
+    /// One seed's verdict as one JSON line (what `fuzz` runs in each child process).
+    #[command(hide = true)]
+    SeedLine {
+        seed: u64,
+        #[command(flatten)]
+        args: EngineArgs,
     },
 }
 
@@ -431,6 +519,13 @@ fn main() -> ExitCode {
             fuzz_command(&options, json, html)
         }
         Command::Merge { reports, json } => merge_command(&reports, json),
+        Command::Engine { name, command } => match engines::EngineKind::parse(&name) {
+            Some(engine) => engine_command(engine, command),
+            None => bad_input(format!(
+                "engine {name}: unknown (known: {})",
+                engines::EngineKind::ALL.map(engines::EngineKind::name).join(", ")
+            )),
+        },
         Command::Corpus { command } => corpus_command(command),
         #[cfg(feature = "canary")]
         Command::Canaries { seeds, jobs, share } => {
@@ -578,7 +673,165 @@ fn progress_reporter(total: u64) -> (Option<ProgressBar>, impl Fn(u64, u64, usiz
     (bar, progress)
 }
 
+fn engine_command(engine: engines::EngineKind, command: EngineCommand) -> ExitCode {
+    use simulator::engine_harness as harness;
+    match command {
+        EngineCommand::Run { seed, args } => {
+            let options = args.options();
+            let outcome = engine.run(seed, &options, false);
+            println!(
+                "engine {} seed {seed}{}: mix={} steps={} commits={} crashes={} storage_calls={} faults={} worst={} trace_hash={:016x}",
+                engine.name(),
+                harness::flags(&options),
+                outcome.config.mix.name(),
+                outcome.steps_run,
+                outcome.commits_acked,
+                outcome.crashes,
+                outcome.storage_calls,
+                outcome.faults_injected,
+                outcome.outcome.name(),
+                outcome.trace_hash
+            );
+            match &outcome.failure {
+                None => {
+                    println!("engine {} seed {seed}: passed", engine.name());
+                    ExitCode::SUCCESS
+                }
+                Some(failure) => {
+                    println!(
+                        "engine {} seed {seed}: FAILED {} checker={} at step {} tick {}: {}",
+                        engine.name(),
+                        failure.outcome.name(),
+                        failure.checker,
+                        failure.step,
+                        failure.tick,
+                        failure.message
+                    );
+                    println!(
+                        "reproduce: {}",
+                        harness::repro_command(engine, seed, &options)
+                    );
+                    println!(
+                        "replay:    {}",
+                        simulator::vopr_command(&format!(
+                            "engine {} replay {seed}{}",
+                            engine.name(),
+                            harness::flags(&options)
+                        ))
+                    );
+                    ExitCode::from(1)
+                }
+            }
+        }
+        EngineCommand::SeedLine { seed, args } => {
+            let outcome = engine.run(seed, &args.options(), false);
+            let line = harness::SeedLine::of(&outcome);
+            println!(
+                "{}",
+                serde_json::to_string(&line).expect("a seed line serializes")
+            );
+            ExitCode::SUCCESS
+        }
+        EngineCommand::Replay { seed, args } => {
+            let (text, failed) = harness::replay(engine, seed, &args.options());
+            print!("{text}");
+            if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        EngineCommand::Shrink { seed, args } => {
+            let mut progress = |runs: u32, kept: &engines::RunOptions| {
+                eprintln!(
+                    "shrink: {runs} runs, still failing with{}",
+                    harness::flags(kept)
+                );
+            };
+            match harness::shrink(engine, seed, &args.options(), &mut progress) {
+                Err(message) => bad_input(message),
+                Ok(shrunk) => {
+                    println!(
+                        "engine {} seed {seed} shrunk in {} runs: fails {}: {}",
+                        engine.name(),
+                        shrunk.runs,
+                        shrunk.checker,
+                        shrunk.message
+                    );
+                    println!(
+                        "smallest repro: {}",
+                        harness::repro_command(engine, seed, &shrunk.options)
+                    );
+                    ExitCode::from(1)
+                }
+            }
+        }
+        EngineCommand::Fuzz {
+            seeds,
+            jobs,
+            shard,
+            time_budget,
+            json,
+            in_process,
+            args,
+        } => {
+            if let Some(path) = &json {
+                if let Err(message) = report_directory_exists("--json", path) {
+                    return bad_input(message);
+                }
+            }
+            let isolate_with = if in_process {
+                None
+            } else {
+                match std::env::current_exe() {
+                    Ok(exe) => Some(exe),
+                    Err(error) => return bad_input(format!("cannot find the vopr binary: {error}")),
+                }
+            };
+            let options = harness::EngineFuzzOptions {
+                engine,
+                run: args.options(),
+                seed_first: seeds.0,
+                seed_end: seeds.1,
+                jobs: jobs_or_cores(jobs),
+                shard,
+                time_budget,
+                isolate_with,
+            };
+            let (bar, progress) = progress_reporter(options.seeds().len() as u64);
+            let report = harness::fuzz(&options, &progress);
+            if let Some(bar) = bar {
+                bar.finish();
+            }
+            report_print(&report);
+            if let Some(path) = json {
+                if let Err(error) = corpus::store(&path, &report) {
+                    return bad_input(error);
+                }
+            }
+            verdict(&report)
+        }
+    }
+}
+
 fn report_print(report: &Report) {
+    if let Some(engine) = &report.engine {
+        println!("{}", simulator::engine_harness::outcome_table(engine));
+        for failure in &report.failures {
+            println!(
+                "FAILED seed {} checker={}: {}\n  reproduce: {}",
+                failure.seed, failure.checker, failure.message, failure.repro
+            );
+        }
+        println!(
+            "{} of {} seeds run in {:.1}s, {} failed",
+            report.seeds_run,
+            report.seeds_planned,
+            report.elapsed_s,
+            report.failures.len()
+        );
+        return;
+    }
     println!("{}", report.coverage.table());
     for failure in &report.failures {
         println!(

@@ -1,0 +1,149 @@
+//! Our own file WAL ([`file_storage::FileDriver`]: the journal on one file, group commit, recovery
+//! that truncates at the first hole) on the simulated file, through its `Storage` trait.
+//!
+//! Key `k` is the log's op `k`; a commit appends its puts as one batch and syncs it.
+//! `Setting::Unsafe` acknowledges a batch when its appends return, before the sync that makes it
+//! durable (the driver still syncs when a batch fills or a checkpoint needs it): a planted
+//! "acknowledge before sync" bug, for calibration.
+
+use crate::engine::{Engine, EngineError, Mutation, Promise, Scan, Setting};
+use crate::handle::FileHandle;
+use file_storage::{FileDriver, Layout, Options, Storage};
+use journal::{Config, HEADER_SIZE};
+
+/// The cluster id the WAL files of the harness carry.
+const CLUSTER: u128 = 0x57A1_51A0;
+
+/// A small ring, so that a seed wraps it and moves the checkpoint several times: 64 slots of
+/// 4 KiB messages, 512-byte sectors (file size about 280 KiB).
+pub const CONFIG: Config = Config {
+    sector_size: 512,
+    slot_count: 64,
+    message_size_max: 4096,
+    pipeline_max: 4,
+    iops_read_max: 4,
+    iops_write_max: 2,
+};
+
+/// The newest entries the WAL promises to keep: everything above its checkpoint, which trails
+/// the head by at least a quarter ring once the ring has wrapped (it advances by half a ring
+/// when an append would pass `op_prepare_max`).
+pub const RETAINED_MIN: u64 = CONFIG.slot_count / 4;
+
+/// The largest value a workload may append (the message holds the header too).
+pub const VALUE_SIZE_MAX: usize = (CONFIG.message_size_max - HEADER_SIZE) as usize;
+
+/// What the design promises (DESIGN.md §5, `file-storage` docs): an acknowledged op survives
+/// any crash; every byte read is checked against a checksum, so damage is an error (or a refused
+/// open), never data; a failed write or sync poisons the driver until it is reopened.
+pub fn promise() -> Promise {
+    Promise {
+        durable_on_ack: true,
+        detects_corruption: true,
+        survives_io_errors: true,
+    }
+}
+
+/// The driver's storage trait on the simulated file.
+#[derive(Debug)]
+struct SimStorage {
+    file: FileHandle,
+}
+
+impl Storage for SimStorage {
+    fn size(&self) -> u64 {
+        // The trait cannot fail here; a dead process's size is never used (every later call
+        // fails), so 0 is as good as any.
+        self.file.call(|file| Ok(file.len())).unwrap_or(0)
+    }
+
+    fn read_at(&mut self, offset: u64, buffer: &mut [u8]) -> std::io::Result<()> {
+        Ok(self.file.call(|file| file.read_at(offset, buffer))?)
+    }
+
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+        Ok(self.file.call(|file| file.write_at(offset, bytes))?)
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(self.file.call(|file| file.sync())?)
+    }
+}
+
+/// The file WAL on one simulated file.
+#[derive(Debug)]
+pub struct FileWal {
+    driver: FileDriver<SimStorage>,
+    setting: Setting,
+}
+
+fn error(error: impl std::fmt::Display) -> EngineError {
+    EngineError::new(error)
+}
+
+impl Engine for FileWal {
+    fn open(file: FileHandle, setting: Setting, fresh: bool) -> Result<FileWal, EngineError> {
+        let storage = SimStorage { file: file.clone() };
+        let driver = if fresh {
+            // Format: the file at the layout's size, durable, then the driver's own create.
+            let layout = Layout::new(&CONFIG).expect("the harness config has a layout");
+            file.call(|file| file.set_len(0))?;
+            file.call(|file| file.set_len(layout.file_size))?;
+            file.call(|file| file.sync())?;
+            FileDriver::create(storage, CLUSTER, CONFIG, Options::default()).map_err(error)?
+        } else {
+            FileDriver::open(storage, CLUSTER, Options::default()).map_err(error)?
+        };
+        Ok(FileWal { driver, setting })
+    }
+
+    fn commit(&mut self, mutations: &[Mutation]) -> Result<(), EngineError> {
+        for mutation in mutations {
+            let Mutation::Put { key, value } = mutation else {
+                panic!("the log workload appends only: {mutation:?}");
+            };
+            let head = *self.driver.head();
+            assert_eq!(*key, head.op + 1, "the log workload appends keys in order");
+            let message = file_storage::prepare::prepare(
+                CLUSTER,
+                *key,
+                self.driver.log_view(),
+                head.checksum,
+                value,
+            );
+            self.driver.append(&message).map_err(error)?;
+        }
+        match self.setting {
+            Setting::Safe => self.driver.sync().map_err(error),
+            Setting::Unsafe => Ok(()),
+        }
+    }
+
+    fn get(&mut self, key: u64) -> Result<Option<Vec<u8>>, EngineError> {
+        let Some(header) = self.driver.journal().header_with_op(key).copied() else {
+            return Ok(None);
+        };
+        let message = self.driver.read(key, header.checksum).map_err(error)?;
+        Ok(Some(message[HEADER_SIZE as usize..].to_vec()))
+    }
+
+    fn scan(&mut self) -> Result<Scan, EngineError> {
+        let retained_from = self.driver.superblock().op_checkpoint + 1;
+        let head = self.driver.head().op;
+        let mut entries = Vec::new();
+        for op in retained_from..=head {
+            if let Some(value) = self.get(op)? {
+                entries.push((op, value));
+            }
+        }
+        Ok(Scan {
+            entries,
+            retained_from,
+        })
+    }
+
+    fn integrity_check(&mut self) -> Option<Result<bool, EngineError>> {
+        // Recovery at open is the WAL's integrity check: it verifies every slot.
+        None
+    }
+}

@@ -1,0 +1,97 @@
+//! `engines`: storage engines run unchanged on the simulated file ([`fault_models::SimFile`])
+//! under seeded crashes and faults, judged against ground truth the runner keeps.
+//!
+//! - [`handle`]: the one file of a run, shared by the engine's storage adapter and the runner,
+//!   with the crash switch (the process dies before a chosen storage call).
+//! - [`engine`]: the [`Engine`] trait every adapter implements, its [`Promise`], the workload's
+//!   steps.
+//! - [`adapters`]: one file per engine, translating its storage trait to the file and its API to
+//!   [`Engine`]: [`adapters::redb`] (`StorageBackend`), [`adapters::file_wal`] (our
+//!   `file_storage::Storage`).
+//! - [`workloads`]: one file per engine, the seeded workload generator.
+//! - [`model`]: the ground truth and its checks; [`values`]: self-describing values;
+//!   [`outcome`]: CORDS's outcome names and which ones a promise forbids; [`runner`]: one seed.
+//!
+//! Adding an engine is one adapter file, one workload file, and a line in [`EngineKind`].
+//!
+//! Every engine is judged by the promise of its safe setting. Its unsafe setting (redb
+//! `Durability::None`; our WAL acknowledging before its sync) really loses acknowledged commits
+//! at a crash, and is judged by the same promise: that is the calibration, which must fail.
+
+pub mod adapters {
+    pub mod file_wal;
+    pub mod redb;
+}
+pub mod engine;
+pub mod handle;
+pub mod model;
+pub mod outcome;
+pub mod runner;
+pub mod values;
+pub mod workload;
+pub mod workloads {
+    pub mod file_wal;
+    pub mod redb;
+}
+
+pub use engine::{Engine, EngineError, Mutation, Promise, Scan, Setting, Step};
+pub use handle::FileHandle;
+pub use outcome::Outcome;
+pub use runner::{EngineFailure, EngineOutcome, FaultMix, RunOptions};
+
+/// The engines the harness runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum EngineKind {
+    /// redb, an embedded B-tree store (crates.io), through `StorageBackend`.
+    Redb,
+    /// Our file WAL (`file-storage`), through its `Storage` trait.
+    FileWal,
+}
+
+impl EngineKind {
+    pub const ALL: [EngineKind; 2] = [EngineKind::Redb, EngineKind::FileWal];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Redb => "redb",
+            EngineKind::FileWal => "file-wal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EngineKind> {
+        EngineKind::ALL.into_iter().find(|kind| kind.name() == text)
+    }
+
+    /// What the engine promises, as its documentation states it.
+    pub fn promise(self) -> Promise {
+        match self {
+            EngineKind::Redb => adapters::redb::promise(),
+            EngineKind::FileWal => adapters::file_wal::promise(),
+        }
+    }
+
+    /// Runs one seed. `keep_lines` keeps the readable story (replay).
+    pub fn run(self, seed: u64, options: &RunOptions, keep_lines: bool) -> EngineOutcome {
+        match self {
+            EngineKind::Redb => runner::run::<adapters::redb::Redb, workloads::redb::RedbWorkload>(
+                self.name(),
+                self.promise(),
+                None,
+                seed,
+                options,
+                keep_lines,
+            ),
+            EngineKind::FileWal => runner::run::<
+                adapters::file_wal::FileWal,
+                workloads::file_wal::FileWalWorkload,
+            >(
+                self.name(),
+                self.promise(),
+                Some(adapters::file_wal::RETAINED_MIN),
+                seed,
+                options,
+                keep_lines,
+            ),
+        }
+    }
+}

@@ -42,9 +42,15 @@ pub enum Step {
 pub struct Promise {
     /// An acknowledged commit survives any crash.
     pub durable_on_ack: bool,
-    /// Damage to the file (bit rot, zeros, junk, misdirected or lost writes) is reported as an
-    /// error, never returned as data or as a missing key.
-    pub detects_corruption: bool,
+    /// How many faults that damage the file (bit rot, zeros, junk, latent errors, read flips,
+    /// misdirected reads; and lost or misdirected writes if `covers_silent_drops`) a run may
+    /// meet while damage is still reported as an error, never returned as data or as a missing
+    /// key. 0: no such promise. 1: CORDS's single-fault model (two faults may hit both copies of
+    /// one entry, and a store with two copies cannot tell that from a torn, unacknowledged one).
+    pub damage_covered: u32,
+    /// Whether a write the disk acknowledged but dropped or put elsewhere counts as covered
+    /// damage (else any such write voids the damage promise).
+    pub covers_silent_drops: bool,
     /// A failed write or sync is reported, and what it did not store is never acknowledged later.
     pub survives_io_errors: bool,
 }

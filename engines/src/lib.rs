@@ -26,6 +26,7 @@ pub mod engine;
 pub mod handle;
 pub mod model;
 pub mod outcome;
+pub mod panic_site;
 pub mod runner;
 pub mod values;
 pub mod workload;

@@ -53,9 +53,11 @@ impl Outcome {
 pub struct FaultsSeen {
     /// Crashes, and what they did to writes not yet synced (dropped, landed, torn).
     pub crash: bool,
-    /// Damage to what the file stores: bit rot, zeros, junk, latent sector errors, misdirected
-    /// and lost writes, read flips and misdirected reads.
-    pub at_rest: bool,
+    /// Faults that damaged what the file stores or returns: bit rot, zeros, junk, latent sector
+    /// errors, read flips, misdirected reads, and lost or misdirected writes.
+    pub damage: u32,
+    /// Whether some of that damage was a write the disk dropped or put elsewhere.
+    pub silent_drops: bool,
     /// Errors returned to the engine: EIO on write, ENOSPC, a failed sync.
     pub io_errors: bool,
 }
@@ -63,15 +65,17 @@ pub struct FaultsSeen {
 /// Whether `promise` forbids `outcome` after the faults in `seen`.
 ///
 /// - A panic or a hang is never allowed.
-/// - After crashes alone, only `Correct` is allowed, and acknowledged data may be lost only by a
-///   setting that does not promise durability.
-/// - Damage at rest may make an engine report an error or refuse to open; it may make it lose or
-///   return wrong data only if it does not promise to detect damage. I/O errors likewise for an
+/// - After crashes alone, only `Correct` is allowed.
+/// - Damage within what the promise covers may make an engine report an error or refuse to
+///   open, never lose or return wrong data; beyond it (more faults, or a kind it does not
+///   cover), anything but a panic or a hang is reported, not failed. I/O errors likewise for an
 ///   engine that does not promise to survive them.
 pub fn forbids(promise: &Promise, seen: FaultsSeen, outcome: Outcome) -> bool {
-    let excused_by_faults = (seen.at_rest && !promise.detects_corruption)
+    let damage_beyond_promise = seen.damage > promise.damage_covered
+        || (seen.silent_drops && !promise.covers_silent_drops);
+    let excused_by_faults = (seen.damage > 0 && damage_beyond_promise)
         || (seen.io_errors && !promise.survives_io_errors);
-    let crash_only = !seen.at_rest && !seen.io_errors;
+    let crash_only = seen.damage == 0 && !seen.io_errors;
     match outcome {
         Outcome::Correct => false,
         Outcome::Crash | Outcome::Hang => true,
@@ -87,7 +91,8 @@ mod tests {
 
     const STRICT: Promise = Promise {
         durable_on_ack: true,
-        detects_corruption: true,
+        damage_covered: 1,
+        covers_silent_drops: true,
         survives_io_errors: true,
     };
 
@@ -110,22 +115,38 @@ mod tests {
 
     #[test]
     fn damage_excuses_only_what_the_promise_leaves_out() {
-        let seen = FaultsSeen {
+        let one = FaultsSeen {
             crash: true,
-            at_rest: true,
-            io_errors: false,
+            damage: 1,
+            ..FaultsSeen::default()
         };
-        assert!(!forbids(&STRICT, seen, Outcome::ErrorReported));
-        assert!(!forbids(&STRICT, seen, Outcome::Unavailable));
-        assert!(forbids(&STRICT, seen, Outcome::DataLoss));
-        assert!(forbids(&STRICT, seen, Outcome::SilentCorruption));
-        assert!(forbids(&STRICT, seen, Outcome::Crash));
+        assert!(!forbids(&STRICT, one, Outcome::ErrorReported));
+        assert!(!forbids(&STRICT, one, Outcome::Unavailable));
+        assert!(forbids(&STRICT, one, Outcome::DataLoss));
+        assert!(forbids(&STRICT, one, Outcome::SilentCorruption));
+        assert!(forbids(&STRICT, one, Outcome::Crash));
+        // Two faults are beyond a single-fault promise: reported, not failed.
+        let two = FaultsSeen { damage: 2, ..one };
+        assert!(!forbids(&STRICT, two, Outcome::DataLoss));
+        assert!(!forbids(&STRICT, two, Outcome::SilentCorruption));
+        assert!(forbids(&STRICT, two, Outcome::Hang));
+        // No damage promise at all: one fault already excuses.
         let blind = Promise {
-            detects_corruption: false,
+            damage_covered: 0,
             ..STRICT
         };
-        assert!(!forbids(&blind, seen, Outcome::DataLoss));
-        assert!(!forbids(&blind, seen, Outcome::SilentCorruption));
-        assert!(forbids(&blind, seen, Outcome::Hang));
+        assert!(!forbids(&blind, one, Outcome::DataLoss));
+        // A dropped write voids a promise that does not cover drops.
+        let dropped = FaultsSeen {
+            silent_drops: true,
+            ..one
+        };
+        assert!(forbids(&STRICT, dropped, Outcome::DataLoss));
+        let no_drops = Promise {
+            covers_silent_drops: false,
+            ..STRICT
+        };
+        assert!(!forbids(&no_drops, dropped, Outcome::DataLoss));
+        assert!(forbids(&no_drops, one, Outcome::DataLoss));
     }
 }

@@ -228,7 +228,6 @@ struct Run<E: Engine, W: Workload> {
     engine: Option<E>,
     /// No open has succeeded yet: the adapter may format the file.
     fresh: bool,
-    rest_faults_aimed: bool,
     step: u64,
     outcome: Outcome,
     outcomes: BTreeMap<&'static str, u64>,
@@ -272,7 +271,6 @@ pub fn run<E: Engine, W: Workload>(
         version_next: 1,
         engine: None,
         fresh: true,
-        rest_faults_aimed: false,
         step: 0,
         outcome: Outcome::Correct,
         outcomes: BTreeMap::new(),
@@ -305,10 +303,8 @@ impl<E: Engine, W: Workload> Run<E, W> {
     }
 
     fn seen(&self) -> FaultsSeen {
-        let mut seen = FaultsSeen {
-            at_rest: self.rest_faults_aimed,
-            ..FaultsSeen::default()
-        };
+        // The runner's own damage at rest is in the file's log too (as the fault it made).
+        let mut seen = FaultsSeen::default();
         self.handle.with_file(|file| {
             for record in file.fault_log().records() {
                 match record.kind {
@@ -316,14 +312,16 @@ impl<E: Engine, W: Workload> Run<E, W> {
                     FaultKind::WriteError | FaultKind::NoSpace | FaultKind::SyncError => {
                         seen.io_errors = true
                     }
+                    FaultKind::LostWrite | FaultKind::MisdirectedWrite { .. } => {
+                        seen.silent_drops = true;
+                        seen.damage += 1;
+                    }
                     FaultKind::ReadBitFlip
                     | FaultKind::WriteBitFlip
-                    | FaultKind::MisdirectedWrite { .. }
                     | FaultKind::MisdirectedRead { .. }
                     | FaultKind::LatentSectorError
-                    | FaultKind::LostWrite
                     | FaultKind::SectorZeroed
-                    | FaultKind::SectorJunk { .. } => seen.at_rest = true,
+                    | FaultKind::SectorJunk { .. } => seen.damage += 1,
                 }
             }
         });
@@ -456,10 +454,11 @@ impl<E: Engine, W: Workload> Run<E, W> {
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
             .unwrap_or_else(|| "panic".into());
+        let site = crate::panic_site::take().map_or(String::new(), |site| format!(" at {site}"));
         self.record(Finding {
             outcome: Outcome::Crash,
             checker: "panic",
-            message: format!("the engine panicked: {message}"),
+            message: format!("the engine panicked{site}: {message}"),
         })?;
         unreachable!("a panic is always forbidden");
     }
@@ -506,7 +505,6 @@ impl<E: Engine, W: Workload> Run<E, W> {
             _ => file.aim_latent_error(offset),
         });
         if injected {
-            self.rest_faults_aimed = true;
             let name = ["bit rot", "zeros", "junk", "latent sector error"][kind];
             self.line(format!("damage at rest: {name} at offset {offset}"));
         }

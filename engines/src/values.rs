@@ -37,6 +37,9 @@ pub enum Decoded {
 
 /// Decodes `bytes` by hand (they come from an engine that read them from a faulty file).
 pub fn decode(bytes: &[u8]) -> Decoded {
+    if bytes.len() < VALUE_SIZE_MIN {
+        return Decoded::Garbage;
+    }
     let (Some(key), Some(version)) = (bytes.get(0..8), bytes.get(8..16)) else {
         return Decoded::Garbage;
     };
@@ -64,6 +67,8 @@ mod tests {
             assert_eq!(decode(&bytes[..size - 1]), Decoded::Garbage);
         }
         assert_eq!(decode(&[1, 2, 3]), Decoded::Garbage);
+        // A value cut short by damage: too short to be any value, never a panic.
+        assert_eq!(decode(&value(7, 42, 24)[..20]), Decoded::Garbage);
         assert_ne!(value(1, 2, 64), value(2, 1, 64));
     }
 }

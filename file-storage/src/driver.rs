@@ -126,6 +126,10 @@ pub struct FileDriver<S: Storage> {
     /// file offset -> the newest bytes the journal asked to write there.
     batch_headers: BTreeMap<u64, Vec<u8>>,
     poisoned: bool,
+    /// Every write since the last barrier that succeeded, with its bytes: after a failed sync
+    /// they are written again from here (see [`FileDriver::barrier`]). At most a batch's
+    /// prepares and header sectors, or a few superblock and recovery writes.
+    unsynced: Vec<(u64, Vec<u8>)>,
     /// While recovering: the writes recovery asked for, held back until it succeeds.
     overlay: Option<Vec<(u64, Vec<u8>)>>,
     report: RecoveryReport,
@@ -262,6 +266,7 @@ impl<S: Storage> FileDriver<S> {
             batch_count: 0,
             batch_headers: BTreeMap::new(),
             poisoned: false,
+            unsynced: Vec::new(),
             overlay: Some(Vec::new()),
             report: RecoveryReport {
                 op_checkpoint: superblock.op_checkpoint,
@@ -306,13 +311,9 @@ impl<S: Storage> FileDriver<S> {
         self.report.fix_writes = overlay.len() as u64;
         if !overlay.is_empty() {
             for (offset, bytes) in &overlay {
-                self.storage
-                    .write_at(*offset, bytes)
-                    .map_err(Error::io("write back repaired headers"))?;
+                self.write(*offset, bytes, "write back repaired headers")?;
             }
-            self.storage
-                .sync()
-                .map_err(Error::io("sync repaired headers"))?;
+            self.barrier("sync repaired headers")?;
         }
         let op_head = self.truncate_at_first_hole()?;
         self.op_durable = op_head;
@@ -396,12 +397,13 @@ impl<S: Storage> FileDriver<S> {
             ..self.superblock
         };
         let copy = superblock.sequence % 2;
-        let result = self
-            .storage
-            .write_at(Layout::superblock_offset(copy), &superblock.encode(copy));
-        self.poison_on_error(result, "write the superblock of a new view")?;
-        let result = self.storage.sync();
-        self.poison_on_error(result, "sync the superblock of a new view")?;
+        let bytes = superblock.encode(copy);
+        self.write(
+            Layout::superblock_offset(copy),
+            &bytes,
+            "write the superblock of a new view",
+        )?;
+        self.barrier("sync the superblock of a new view")?;
         self.superblock = superblock;
         Ok(op_head)
     }
@@ -530,8 +532,7 @@ impl<S: Storage> FileDriver<S> {
             assert_eq!(self.op_durable, self.head.op);
             return Ok(());
         }
-        let result = self.storage.sync();
-        self.poison_on_error(result, "sync the batch's prepares")?;
+        self.barrier("sync the batch's prepares")?;
         let headers = std::mem::take(&mut self.batch_headers);
         match self.ordering {
             WriteOrdering::BarrierAfterPrepare => {
@@ -539,11 +540,9 @@ impl<S: Storage> FileDriver<S> {
                 assert!(!headers.is_empty());
                 assert!(headers.len() as u64 <= self.batch_count);
                 for (offset, bytes) in &headers {
-                    let result = self.storage.write_at(*offset, bytes);
-                    self.poison_on_error(result, "write the batch's header sectors")?;
+                    self.write(*offset, bytes, "write the batch's header sectors")?;
                 }
-                let result = self.storage.sync();
-                self.poison_on_error(result, "sync the batch's header sectors")?;
+                self.barrier("sync the batch's header sectors")?;
             }
             WriteOrdering::UnorderedUnsafe => assert!(headers.is_empty()),
         }
@@ -637,13 +636,49 @@ impl<S: Storage> FileDriver<S> {
             ..self.superblock
         };
         let copy = superblock.sequence % 2;
-        let result = self
-            .storage
-            .write_at(Layout::superblock_offset(copy), &superblock.encode(copy));
-        self.poison_on_error(result, "write the superblock")?;
-        let result = self.storage.sync();
-        self.poison_on_error(result, "sync the superblock")?;
+        let bytes = superblock.encode(copy);
+        self.write(Layout::superblock_offset(copy), &bytes, "write the superblock")?;
+        self.barrier("sync the superblock")?;
         self.superblock = superblock;
+        Ok(())
+    }
+
+    /// Writes `bytes` at `offset` and keeps a copy until the next barrier succeeds.
+    fn write(&mut self, offset: u64, bytes: &[u8], context: &'static str) -> Result<()> {
+        // A batch's prepares and header sectors, or a recovery's write-backs (one a header
+        // sector): never more writes than that between two barriers.
+        let config = self.journal.config();
+        assert!(
+            (self.unsynced.len() as u64) < config.slot_count + config.header_sector_count() + 4,
+            "writes without a barrier"
+        );
+        let result = self.storage.write_at(offset, bytes);
+        self.poison_on_error(result, context)?;
+        self.unsynced.push((offset, bytes.to_vec()));
+        Ok(())
+    }
+
+    /// A durability barrier that a failed sync cannot fool. On Linux a failed `fsync` drops the
+    /// dirty pages it could not write and marks them clean (Rebello et al., "Can applications
+    /// recover from fsync failures?", ATC'20): their new bytes stay readable until the cache
+    /// drops them, a second `fsync` reports success without writing them, and a reopen in the
+    /// same process would recover from bytes that are on no disk. So after a failed sync every
+    /// write since the last good barrier is written again from memory (which makes its pages
+    /// dirty again) and synced once more; only a sync after that proves them durable. If that
+    /// fails too, the driver is poisoned: nothing since the last good barrier is acknowledged,
+    /// and a reopen must not be trusted to see the truth until the process restarts.
+    fn barrier(&mut self, context: &'static str) -> Result<()> {
+        if self.storage.sync().is_err() {
+            let rewrites = std::mem::take(&mut self.unsynced);
+            for (offset, bytes) in &rewrites {
+                let result = self.storage.write_at(*offset, bytes);
+                self.poison_on_error(result, context)?;
+            }
+            self.unsynced = rewrites;
+            let result = self.storage.sync();
+            self.poison_on_error(result, context)?;
+        }
+        self.unsynced.clear();
         Ok(())
     }
 
@@ -694,8 +729,8 @@ impl<S: Storage> FileDriver<S> {
             assert!(self.batch_count > 0);
             self.batch_headers.insert(offset, bytes.to_vec());
         } else {
-            let result = self.storage.write_at(offset, bytes);
-            self.poison_on_error(result, "write to the WAL")?;
+            let bytes = bytes.to_vec();
+            self.write(offset, &bytes, "write to the WAL")?;
         }
         self.journal.complete_write(request.id);
         Ok(())

@@ -13,7 +13,12 @@
 //! - `vsr`: the slot is lost locally; mark it dirty and faulty and repair it from a peer by
 //!   checksum. For a solo replica there is no peer: the slot is unrecoverable, and said so.
 //! - `cut`: the prepare lies beyond `op_prepare_max`; truncate the slot to reserved.
-//! - `unr`: unreachable for this replica kind (a solo replica never prepares past its max).
+//!
+//! A solo replica never prepares past its max, so for it `@H`, `@I` and `@J` arise only from
+//! damage the cluster's fault atlas keeps away from a solo replica but a real disk does not: a
+//! misdirected write or a stale sector carrying a valid entry of another place. Such a slot's
+//! own entry is lost: `vsr`, which for a solo replica is unrecoverable, reported as such
+//! (DESIGN.md's table marks these cells `unr`; the file WAL on `SimFile` reached them).
 
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -47,7 +52,6 @@ pub enum Decision {
     Cut,
     /// The `cut_torn` refinement of a `vsr` decision for `@B`/`@C`: a prepare torn at the head.
     CutTorn,
-    Unr,
 }
 
 impl Decision {
@@ -60,19 +64,17 @@ impl Decision {
             Decision::Vsr => "vsr",
             Decision::Cut => "cut",
             Decision::CutTorn => "cut_torn",
-            Decision::Unr => "unr",
         }
     }
 
     /// Every decision, in table order.
-    pub const ALL: [Decision; 7] = [
+    pub const ALL: [Decision; 6] = [
         Decision::Eql,
         Decision::Nil,
         Decision::Fix,
         Decision::Vsr,
         Decision::Cut,
         Decision::CutTorn,
-        Decision::Unr,
     ];
 }
 
@@ -127,7 +129,7 @@ impl Case {
     }
 }
 
-use Decision::{Cut, Eql, Fix, Nil, Unr, Vsr};
+use Decision::{Cut, Eql, Fix, Nil, Vsr};
 use Pattern::{Any as __, Assert, Must};
 
 const I: Pattern = Must(true);
@@ -170,11 +172,12 @@ pub const CASES: [Case; 16] = [
     // @G: header reserved, prepare valid: a crash between prepare and header write.
     case("@G", [I,  I,  I,  O,  __, O,  __, __, __, __, __], Fix, Fix),
     // @H: prepare beyond op_prepare_max: written by a backup before its checkpoint was durable.
-    case("@H", [__, __, I,  O,  __, I,  __, __, __, __, __], Cut, Unr),
+    // A solo replica: damage (module doc), reported.
+    case("@H", [__, __, I,  O,  __, I,  __, __, __, __, __], Cut, Vsr),
     // @I: the same seen through the header, prepare older.
-    case("@I", [I,  O,  I,  O,  __, O,  I,  __, __, A0, __], Cut, Unr),
+    case("@I", [I,  O,  I,  O,  __, O,  I,  __, __, A0, __], Cut, Vsr),
     // @J: the same seen through the header, prepare still reserved.
-    case("@J", [I,  O,  I,  I,  __, __, I,  __, __, A0, __], Cut, Unr),
+    case("@J", [I,  O,  I,  I,  __, __, I,  __, __, A0, __], Cut, Vsr),
     // @K: header valid, prepare reserved: a lost or misdirected prepare write or read.
     case("@K", [I,  O,  I,  I,  __, __, O,  __, __, __, __], Vsr, Vsr),
     // @L: both reserved: a slot never used.

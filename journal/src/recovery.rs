@@ -453,9 +453,6 @@ impl Journal {
                 }
                 (reserved, false, false)
             }
-            Decision::Unr => {
-                unreachable!("slot {slot}: case {label} is unreachable for this replica")
-            }
         };
         // Recovery never loads a header into a slot and marks it faulty.
         if faulty {

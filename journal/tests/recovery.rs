@@ -363,7 +363,6 @@ impl World {
                     assert!(!h.journal.header_redundant(slot).valid_checksum());
                     vsr_slots.push(slot);
                 }
-                Decision::Unr => panic!("slot {slot}: unreachable decision expected"),
             }
         }
         let writes_expected: Vec<(Zone, u64, u64)> = fix_sectors
@@ -509,7 +508,7 @@ fn case_g_reserved_header_valid_prepare() {
 
 /// @H. A cluster replica wrote ops 1..=17 (the ring wrapped) but its durable checkpoint is op 4,
 /// so op_prepare_max is 16: op 17 was prepared before the checkpoint that allows it was durable.
-/// Its slot is cut. (A solo replica never prepares past op_prepare_max: unr, not tested.)
+/// Its slot is cut.
 #[test]
 fn case_h_prepare_beyond_op_prepare_max() {
     let mut w = World::new(false);
@@ -517,6 +516,20 @@ fn case_h_prepare_beyond_op_prepare_max() {
     w.expect_loaded[1] = None;
     let events = w.recover(context(4));
     w.check(&events, &[(1, "@H", Cut)]);
+}
+
+/// @H on a solo replica. A solo replica never prepares past op_prepare_max, so the entry past it
+/// in slot 1 came from damage (here: a stale or misdirected sector holding op 17's valid
+/// prepare). The file WAL on the simulated file met this and panicked (the table said `unr`);
+/// the slot's own entry is lost, and recovery must say so: vsr, unrecoverable for a solo
+/// replica.
+#[test]
+fn case_h_on_a_solo_replica_is_damage_and_reported() {
+    let mut w = World::new(true);
+    w.write(1..=17, 0);
+    w.expect_loaded[1] = None;
+    let events = w.recover(context(4));
+    w.check(&events, &[(1, "@H", Vsr)]);
 }
 
 /// @H in the first wrap. Ops 1..=14 written, durable checkpoint 0 with op_prepare_max 12:

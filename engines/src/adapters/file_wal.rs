@@ -35,11 +35,19 @@ pub const VALUE_SIZE_MAX: usize = (CONFIG.message_size_max - HEADER_SIZE) as usi
 
 /// What the design promises (DESIGN.md §5, `file-storage` docs): an acknowledged op survives
 /// any crash; every byte read is checked against a checksum, so damage is an error (or a refused
-/// open), never data; a failed write or sync poisons the driver until it is reopened.
+/// open), never data; a failed sync is retried by writing everything since the last good
+/// barrier again (Linux drops the pages a failed sync could not write), and a failed write or
+/// retry poisons the driver until it is reopened. Damage is covered one fault at a time
+/// (CORDS's model), lost and misdirected writes included: each op has two copies (its prepare
+/// and its redundant header) and the superblock two, so one fault leaves a witness. Two faults
+/// may hit both copies of the head op, which then reads exactly like a torn append that was
+/// never acknowledged, and is cut (TigerBeetle's journal relies on its cluster there, as ours
+/// does in the model cluster).
 pub fn promise() -> Promise {
     Promise {
         durable_on_ack: true,
-        detects_corruption: true,
+        damage_covered: 1,
+        covers_silent_drops: true,
         survives_io_errors: true,
     }
 }

@@ -24,7 +24,8 @@ const CACHE_SIZE: usize = 256 * 1024;
 pub fn promise() -> Promise {
     Promise {
         durable_on_ack: true,
-        detects_corruption: false,
+        damage_covered: 0,
+        covers_silent_drops: false,
         survives_io_errors: false,
     }
 }

@@ -430,8 +430,9 @@ fn main() -> ExitCode {
             None => return bad_input(format!("--canary {name}: no such canary")),
         }
     }
-    // Failures are reported by the runner; keep panic noise out of the output.
-    std::panic::set_hook(Box::new(|_| {}));
+    // Failures are reported by the runner; keep panic noise out of the output (the hook only
+    // remembers where a panic happened, for an engine's finding).
+    engines::panic_site::install_hook();
     match cli.command {
         Command::Run { seed, overrides } => match overrides.overrides() {
             Ok(overrides) => run(seed, &overrides),

@@ -203,7 +203,6 @@ impl Simulation {
                 Decision::Vsr => "vsr",
                 Decision::Cut => "cut",
                 Decision::CutTorn => "cut_torn",
-                Decision::Unr => "unr",
             };
             if recovery.decision.name() != name {
                 return Err(self.failure(
@@ -224,7 +223,6 @@ impl Simulation {
                 | Decision::Nil
                 | Decision::Cut
                 | Decision::CutTorn => !faulty,
-                Decision::Unr => false,
             };
             if !agrees {
                 return Err(self.failure(

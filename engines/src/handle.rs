@@ -78,7 +78,9 @@ impl FileHandle {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic inside an engine may poison the lock while a call is not running: the state
         // is consistent between calls, so take it back.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs one storage call of the engine against the file, unless the process is dead, the

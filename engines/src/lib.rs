@@ -82,17 +82,16 @@ impl EngineKind {
                 options,
                 keep_lines,
             ),
-            EngineKind::FileWal => runner::run::<
-                adapters::file_wal::FileWal,
-                workloads::file_wal::FileWalWorkload,
-            >(
-                self.name(),
-                self.promise(),
-                Some(adapters::file_wal::RETAINED_MIN),
-                seed,
-                options,
-                keep_lines,
-            ),
+            EngineKind::FileWal => {
+                runner::run::<adapters::file_wal::FileWal, workloads::file_wal::FileWalWorkload>(
+                    self.name(),
+                    self.promise(),
+                    Some(adapters::file_wal::RETAINED_MIN),
+                    seed,
+                    options,
+                    keep_lines,
+                )
+            }
         }
     }
 }

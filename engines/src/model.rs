@@ -73,7 +73,10 @@ impl Model {
 
     /// The engine acknowledged `mutations`.
     pub fn acknowledge(&mut self, mutations: &[Mutation]) {
-        assert!(self.open.is_none(), "a commit ran while another's fate was open");
+        assert!(
+            self.open.is_none(),
+            "a commit ran while another's fate was open"
+        );
         apply(&mut self.acked, mutations);
         self.commits_acked += 1;
     }
@@ -157,7 +160,10 @@ impl Model {
 
     /// Judges one read of `key` that returned `Ok(found)`.
     pub fn judge_get(&self, key: u64, found: Option<&[u8]>) -> Option<Finding> {
-        assert!(self.open.is_none(), "reads run only when every commit's fate is known");
+        assert!(
+            self.open.is_none(),
+            "reads run only when every commit's fate is known"
+        );
         let expected = self.acked.get(&key);
         judge_key(key, expected, found, &[])
     }
@@ -300,7 +306,9 @@ fn judge_key(
                 return Some(Finding {
                     outcome: Outcome::SilentCorruption,
                     checker: "wrong_data",
-                    message: format!("key {key}: returned the value of key {found_key} (version {version})"),
+                    message: format!(
+                        "key {key}: returned the value of key {found_key} (version {version})"
+                    ),
                 });
             }
             let version_put = expected.map_or(0, |acked| acked.version_put);
@@ -365,7 +373,10 @@ mod tests {
         let mut none = model.clone();
         assert_eq!(none.judge_scan(&scan(&[(1, 1)]), None), None);
         assert!(!none.has_open());
-        assert_eq!(model.judge_scan(&scan(&[(1, 1), (2, 2), (3, 3)]), None), None);
+        assert_eq!(
+            model.judge_scan(&scan(&[(1, 1), (2, 2), (3, 3)]), None),
+            None
+        );
         assert_eq!(model.key_last(), Some(3));
     }
 
@@ -374,8 +385,13 @@ mod tests {
         let mut model = Model::new(false);
         model.acknowledge(&[put(1, 1)]);
         model.commit_open(&[put(2, 2), put(3, 3)]);
-        assert_eq!(model.clone().judge_scan(&scan(&[(1, 1), (2, 2)]), None), None);
-        let finding = model.judge_scan(&scan(&[(1, 1), (3, 3)]), None).expect("a hole");
+        assert_eq!(
+            model.clone().judge_scan(&scan(&[(1, 1), (2, 2)]), None),
+            None
+        );
+        let finding = model
+            .judge_scan(&scan(&[(1, 1), (3, 3)]), None)
+            .expect("a hole");
         assert_eq!(finding.outcome, Outcome::SilentCorruption);
     }
 
@@ -386,12 +402,23 @@ mod tests {
         model.acknowledge(&[put(1, 3), Mutation::Delete { key: 2 }]);
         let lost = model.clone().judge_scan(&scan(&[]), None).expect("lost");
         assert_eq!(lost.checker, "acknowledged_lost");
-        let rolled = model.clone().judge_scan(&scan(&[(1, 1)]), None).expect("rollback");
+        let rolled = model
+            .clone()
+            .judge_scan(&scan(&[(1, 1)]), None)
+            .expect("rollback");
         assert_eq!(rolled.outcome, Outcome::DataLoss);
         assert!(rolled.message.contains("rolled back"), "{}", rolled.message);
-        let resurrected = model.judge_get(2, Some(&value(2, 2, 40))).expect("delete lost");
-        assert!(resurrected.message.contains("delete"), "{}", resurrected.message);
-        let future = model.judge_get(1, Some(&value(1, 9, 40))).expect("never committed");
+        let resurrected = model
+            .judge_get(2, Some(&value(2, 2, 40)))
+            .expect("delete lost");
+        assert!(
+            resurrected.message.contains("delete"),
+            "{}",
+            resurrected.message
+        );
+        let future = model
+            .judge_get(1, Some(&value(1, 9, 40)))
+            .expect("never committed");
         assert_eq!(future.checker, "never_committed_visible");
         let mut garbage = value(1, 3, 40);
         garbage[30] ^= 0x10;

@@ -71,8 +71,8 @@ pub struct FaultsSeen {
 ///   cover), anything but a panic or a hang is reported, not failed. I/O errors likewise for an
 ///   engine that does not promise to survive them.
 pub fn forbids(promise: &Promise, seen: FaultsSeen, outcome: Outcome) -> bool {
-    let damage_beyond_promise = seen.damage > promise.damage_covered
-        || (seen.silent_drops && !promise.covers_silent_drops);
+    let damage_beyond_promise =
+        seen.damage > promise.damage_covered || (seen.silent_drops && !promise.covers_silent_drops);
     let excused_by_faults = (seen.damage > 0 && damage_beyond_promise)
         || (seen.io_errors && !promise.survives_io_errors);
     let crash_only = seen.damage == 0 && !seen.io_errors;

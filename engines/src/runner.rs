@@ -109,8 +109,12 @@ impl RunConfig {
     pub fn draw(prng: &mut ChaCha8Rng, options: &RunOptions) -> RunConfig {
         // Every draw is made whatever the options say, so that an override (`--faults`,
         // `--steps`: what shrinking changes) leaves the seed's other streams as they were.
-        let mix_drawn = [FaultMix::Crash, FaultMix::AtRest, FaultMix::Io, FaultMix::All]
-            [prng.gen_range(0..4)];
+        let mix_drawn = [
+            FaultMix::Crash,
+            FaultMix::AtRest,
+            FaultMix::Io,
+            FaultMix::All,
+        ][prng.gen_range(0..4)];
         let mix = match options.faults {
             FaultMix::Swarm => mix_drawn,
             mix => mix,
@@ -380,7 +384,10 @@ impl<E: Engine, W: Workload> Run<E, W> {
             self.line(describe(self.step, &step));
             self.handle.step_begin();
             self.maybe_schedule_crash();
-            let engine = self.engine.as_mut().expect("an engine is open between steps");
+            let engine = self
+                .engine
+                .as_mut()
+                .expect("an engine is open between steps");
             let result = catch_unwind(AssertUnwindSafe(|| match &step {
                 Step::Commit { mutations } => engine.commit(mutations).map(|()| None),
                 Step::Get { key } => engine.get(*key).map(Some),
@@ -480,7 +487,10 @@ impl<E: Engine, W: Workload> Run<E, W> {
     /// the file while it is down, and open it again.
     fn crashed(&mut self) -> Result<(), Stop> {
         self.crashes += 1;
-        self.line(format!("crash: the process dies (call {})", self.handle.calls()));
+        self.line(format!(
+            "crash: the process dies (call {})",
+            self.handle.calls()
+        ));
         let engine = self.engine.take();
         let _ = catch_unwind(AssertUnwindSafe(|| drop(engine)));
         self.handle.revive();
@@ -529,10 +539,7 @@ impl<E: Engine, W: Workload> Run<E, W> {
             if self.handle.dead() {
                 crashes_in_a_row += 1;
                 self.crashes += 1;
-                self.line(format!(
-                    "crash during open (call {})",
-                    self.handle.calls()
-                ));
+                self.line(format!("crash during open (call {})", self.handle.calls()));
                 let _ = catch_unwind(AssertUnwindSafe(|| drop(opened)));
                 self.handle.revive();
                 self.damage_at_rest();

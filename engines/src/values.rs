@@ -60,7 +60,13 @@ mod tests {
     fn values_decode_to_their_key_and_version_and_damage_does_not() {
         for size in [24, 25, 100, 4000] {
             let bytes = value(7, 42, size);
-            assert_eq!(decode(&bytes), Decoded::Written { key: 7, version: 42 });
+            assert_eq!(
+                decode(&bytes),
+                Decoded::Written {
+                    key: 7,
+                    version: 42
+                }
+            );
             let mut flipped = bytes.clone();
             flipped[size - 1] ^= 1;
             assert_eq!(decode(&flipped), Decoded::Garbage);

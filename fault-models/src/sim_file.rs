@@ -365,8 +365,15 @@ impl SimFile {
             faults,
         } = options;
         assert!(sector_size > 0);
-        assert!(atomic_unit.is_power_of_two(), "atomic unit not a power of two");
-        assert_eq!(sector_size % atomic_unit, 0, "atomic unit does not divide the sector");
+        assert!(
+            atomic_unit.is_power_of_two(),
+            "atomic unit not a power of two"
+        );
+        assert_eq!(
+            sector_size % atomic_unit,
+            0,
+            "atomic unit does not divide the sector"
+        );
         assert!(page_size > 0);
         assert!(size_max > 0);
         assert_eq!(
@@ -950,7 +957,8 @@ impl SimFile {
             }
             let end = ((unit_first + run_end as u64) * unit).min(offset + data.len() as u64);
             let end = end.min(cut);
-            let slice = |from: u64, to: u64| &data[(from - offset) as usize..(to - offset) as usize];
+            let slice =
+                |from: u64, to: u64| &data[(from - offset) as usize..(to - offset) as usize];
             match &units[index] {
                 SectorFate::Old => {}
                 SectorFate::New => self.disk_write_bytes(start, slice(start, end)),

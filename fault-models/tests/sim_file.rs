@@ -809,10 +809,15 @@ fn a_torn_write_never_changes_bytes_outside_it() {
         let old = pattern(1, 0, 4 * SECTOR);
         // 700 bytes from the middle of sector 1 into sector 2.
         let (offset, len) = (SECTOR + 100, 700);
-        file.write_at(offset, &pattern(2, offset, len)).expect("write");
+        file.write_at(offset, &pattern(2, offset, len))
+            .expect("write");
         file.crash();
         let bytes = read(&mut file, 0, 4 * SECTOR);
-        assert_eq!(bytes[..offset as usize], old[..offset as usize], "seed {seed}");
+        assert_eq!(
+            bytes[..offset as usize],
+            old[..offset as usize],
+            "seed {seed}"
+        );
         let end = (offset + len) as usize;
         assert_eq!(bytes[end..], old[end..], "seed {seed}");
         garbage_seen += records(&file, |kind| {
@@ -820,7 +825,10 @@ fn a_torn_write_never_changes_bytes_outside_it() {
         })
         .len();
     }
-    assert!(garbage_seen > 0, "zeros or junk inside the write, across seeds");
+    assert!(
+        garbage_seen > 0,
+        "zeros or junk inside the write, across seeds"
+    );
 }
 
 /// An engine whose media model is byte-atomic without garbage (redb's "single byte writes are

@@ -637,7 +637,11 @@ impl<S: Storage> FileDriver<S> {
         };
         let copy = superblock.sequence % 2;
         let bytes = superblock.encode(copy);
-        self.write(Layout::superblock_offset(copy), &bytes, "write the superblock")?;
+        self.write(
+            Layout::superblock_offset(copy),
+            &bytes,
+            "write the superblock",
+        )?;
         self.barrier("sync the superblock")?;
         self.superblock = superblock;
         Ok(())

@@ -49,6 +49,23 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_bad_input(&["sweep", "--sectors", "500..600"], "no scenario");
     assert_bad_input(&["run", "1", "--slots", "10"], "multiple of 4");
     assert_bad_input(
+        &["engine", "sqlite", "run", "1"],
+        "unknown (known: redb, file-wal)",
+    );
+    assert_bad_input(&["engine", "redb", "fuzz", "--seeds", "9..2"], "backwards");
+    assert_bad_input(
+        &["engine", "redb", "run", "1", "--faults", "rain"],
+        "expected crash",
+    );
+    assert_bad_input(
+        &["engine", "file-wal", "run", "1", "--setting", "yolo"],
+        "safe or unsafe",
+    );
+    assert_bad_input(
+        &["engine", "redb", "shrink", "1", "--faults", "crash"],
+        "nothing to shrink",
+    );
+    assert_bad_input(
         &["sweep", "--json", "/no/such/dir/s.json"],
         "does not exist",
     );
@@ -233,4 +250,90 @@ fn sweep_runs_one_scenario_a_reduced_sweep_and_pairs() {
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("2 pairs in"), "{stdout}");
     std::fs::remove_dir_all(&directory).expect("cleanup");
+}
+
+/// `vopr engine NAME fuzz` writes the report `vopr fuzz` writes (with its engine section),
+/// shards of it merge into the whole range, and a failing seed is named with the command that
+/// reproduces it.
+#[test]
+fn engine_fuzz_reports_merge_and_failures_reproduce() {
+    let directory = std::env::temp_dir().join(format!("vopr-engine-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    let mut paths = Vec::new();
+    for shard in ["0/2", "1/2"] {
+        let path = directory.join(format!("shard-{}.json", &shard[..1]));
+        let output = vopr(&[
+            "engine",
+            "file-wal",
+            "fuzz",
+            "--seeds",
+            "0..40",
+            "--shard",
+            shard,
+            "--faults",
+            "crash",
+            "--jobs",
+            "2",
+            "--json",
+            path.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        paths.push(path);
+    }
+    let merged_path = directory.join("merged.json");
+    let output = vopr(&[
+        "merge",
+        paths[0].to_str().expect("utf-8"),
+        paths[1].to_str().expect("utf-8"),
+        "--json",
+        merged_path.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let merged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged_path).expect("merged"))
+            .expect("json");
+    assert_eq!(merged["seeds_run"], 40);
+    assert_eq!(merged["engine"]["name"], "file-wal");
+    assert_eq!(merged["engine"]["outcomes"]["correct"], 40);
+    // A cluster report and an engine report are different runs: never merged.
+    let cluster = directory.join("cluster.json");
+    let output = vopr(&[
+        "fuzz",
+        "--seeds",
+        "0..2",
+        "--json",
+        cluster.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_bad_input(
+        &[
+            "merge",
+            paths[0].to_str().expect("utf-8"),
+            cluster.to_str().expect("utf-8"),
+        ],
+        "cannot merge",
+    );
+    // The unsafe setting fails, in child processes, and names the repro of each failure.
+    let output = vopr(&[
+        "engine",
+        "file-wal",
+        "fuzz",
+        "--seeds",
+        "0..20",
+        "--faults",
+        "crash",
+        "--setting",
+        "unsafe",
+        "--jobs",
+        "2",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("checker=acknowledged_lost"), "{stdout}");
+    assert!(
+        stdout.contains("engine file-wal run ")
+            && stdout.contains("--setting unsafe --faults crash"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&directory);
 }

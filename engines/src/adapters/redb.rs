@@ -87,9 +87,7 @@ impl Engine for Redb {
 
     fn commit(&mut self, mutations: &[Mutation]) -> Result<(), EngineError> {
         let mut transaction = self.database.begin_write().map_err(error)?;
-        transaction
-            .set_durability(self.durability)
-            .map_err(error)?;
+        transaction.set_durability(self.durability).map_err(error)?;
         {
             let mut table = transaction.open_table(TABLE).map_err(error)?;
             for mutation in mutations {

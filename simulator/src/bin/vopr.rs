@@ -524,7 +524,9 @@ fn main() -> ExitCode {
             Some(engine) => engine_command(engine, command),
             None => bad_input(format!(
                 "engine {name}: unknown (known: {})",
-                engines::EngineKind::ALL.map(engines::EngineKind::name).join(", ")
+                engines::EngineKind::ALL
+                    .map(engines::EngineKind::name)
+                    .join(", ")
             )),
         },
         Command::Corpus { command } => corpus_command(command),
@@ -786,7 +788,9 @@ fn engine_command(engine: engines::EngineKind, command: EngineCommand) -> ExitCo
             } else {
                 match std::env::current_exe() {
                     Ok(exe) => Some(exe),
-                    Err(error) => return bad_input(format!("cannot find the vopr binary: {error}")),
+                    Err(error) => {
+                        return bad_input(format!("cannot find the vopr binary: {error}"))
+                    }
                 }
             };
             let options = harness::EngineFuzzOptions {

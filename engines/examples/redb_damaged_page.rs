@@ -18,7 +18,9 @@ const PAGE_SIZE: u64 = 4096;
 fn read_all(path: &std::path::Path) -> Result<usize, String> {
     let database = Database::open(path).map_err(|error| format!("open: {error}"))?;
     let transaction = database.begin_read().map_err(|error| error.to_string())?;
-    let table = transaction.open_table(TABLE).map_err(|error| error.to_string())?;
+    let table = transaction
+        .open_table(TABLE)
+        .map_err(|error| error.to_string())?;
     let mut count = 0;
     for entry in table.iter().map_err(|error| error.to_string())? {
         entry.map_err(|error| error.to_string())?;
@@ -52,7 +54,8 @@ fn main() {
     std::panic::set_hook(Box::new(move |info| {
         *hook_site.lock().expect("lock") = format!(
             "{} ({})",
-            info.location().map_or("?".into(), |l| format!("{}:{}", l.file(), l.line())),
+            info.location()
+                .map_or("?".into(), |l| format!("{}:{}", l.file(), l.line())),
             info.payload()
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())

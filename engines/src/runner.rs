@@ -204,6 +204,8 @@ pub struct EngineOutcome {
     pub opens: u64,
     pub storage_calls: u64,
     pub faults_injected: u64,
+    /// The file's length at the end of the run.
+    pub file_len: u64,
     /// The story, when asked for (`replay`): not part of the hash's input order.
     #[serde(skip)]
     pub lines: Vec<TraceLine>,
@@ -661,6 +663,7 @@ impl<E: Engine, W: Workload> Run<E, W> {
             opens: self.opens,
             storage_calls: self.handle.calls(),
             faults_injected: fault_log.len() as u64,
+            file_len: self.handle.with_file(|file| file.len()),
             lines: self.lines,
             fault_log,
         }

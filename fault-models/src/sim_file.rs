@@ -384,7 +384,7 @@ impl SimFile {
         assert_eq!(size_max % page_size, 0, "size_max not a page multiple");
         faults.assert_valid();
 
-        let disk = Disk::new(DiskOptions {
+        let disk = Disk::new_zeroed(DiskOptions {
             replica: 0,
             seed: seed ^ DISK_SEED_SALT,
             sector_size,

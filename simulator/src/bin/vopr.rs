@@ -683,7 +683,7 @@ fn engine_command(engine: engines::EngineKind, command: EngineCommand) -> ExitCo
             let options = args.options();
             let outcome = engine.run(seed, &options, false);
             println!(
-                "engine {} seed {seed}{}: mix={} steps={} commits={} crashes={} storage_calls={} faults={} worst={} trace_hash={:016x}",
+                "engine {} seed {seed}{}: mix={} steps={} commits={} crashes={} storage_calls={} faults={} file_len={} worst={} trace_hash={:016x}",
                 engine.name(),
                 harness::flags(&options),
                 outcome.config.mix.name(),
@@ -692,6 +692,7 @@ fn engine_command(engine: engines::EngineKind, command: EngineCommand) -> ExitCo
                 outcome.crashes,
                 outcome.storage_calls,
                 outcome.faults_injected,
+                outcome.file_len,
                 outcome.outcome.name(),
                 outcome.trace_hash
             );

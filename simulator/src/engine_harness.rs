@@ -3,15 +3,20 @@
 //! loop across threads ([`crate::fuzz::run_parallel`]), shards, the JSON [`Report`] and `merge`,
 //! progress, repro commands, shrinking by overrides.
 //!
-//! Engine seeds run in child processes (`vopr engine NAME seed-line SEED`), one per seed: a
-//! seed that aborts its process (a stack overflow, an allocation failure, `abort()` in an
-//! engine) is that seed's `crash` outcome, never the end of the fuzz run. `--in-process` runs
-//! them on the fuzz threads instead (faster; a panic is still caught).
+//! Engine seeds run in child processes: each fuzz thread keeps one worker (`vopr engine NAME
+//! seed-lines`, which reads seed numbers on stdin and answers each with one JSON line). A seed
+//! that aborts its worker (a stack overflow, an allocation failure, `abort()` in an engine) is
+//! that seed's `crash` outcome, never the end of the fuzz run: the thread starts a new worker
+//! for the next seed. `--in-process` runs seeds on the fuzz threads instead (an abort then ends
+//! the run; a panic is still caught).
 
 use crate::fuzz::{run_parallel, EngineSection, FailureReport, Report};
 use engines::{EngineKind, FaultMix, RunOptions, Setting};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// What a fuzz run needs of one seed's run: the line a child process prints.
@@ -75,14 +80,84 @@ pub fn repro_command(engine: EngineKind, seed: u64, options: &RunOptions) -> Str
     ))
 }
 
-/// Runs one seed in a child process of `exe` (the `vopr` binary); an abnormal exit is the
-/// seed's crash.
-pub fn run_isolated(exe: &Path, engine: EngineKind, seed: u64, options: &RunOptions) -> SeedLine {
-    let mut command = std::process::Command::new(exe);
-    command.args(["engine", engine.name(), "seed-line", &seed.to_string()]);
-    command.args(flags(options).split_whitespace());
-    let output = command.stderr(std::process::Stdio::null()).output();
-    let aborted = |why: String| SeedLine {
+/// A child process that runs seeds of one engine with one set of options, one at a time.
+#[derive(Debug)]
+struct Worker {
+    /// The engine and flags it was started with.
+    key: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Worker {
+    fn start(
+        exe: &Path,
+        engine: EngineKind,
+        options: &RunOptions,
+        key: String,
+    ) -> std::io::Result<Worker> {
+        let mut child = Command::new(exe)
+            .args(["engine", engine.name(), "seed-lines"])
+            .args(flags(options).split_whitespace())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        Ok(Worker {
+            key,
+            child,
+            stdin: Some(stdin),
+            stdout,
+        })
+    }
+
+    /// Runs `seed`; `Err` with the reason when the worker died on it.
+    fn run(&mut self, seed: u64) -> Result<SeedLine, String> {
+        let stdin = self.stdin.as_mut().expect("a live worker has its stdin");
+        if writeln!(stdin, "{seed}")
+            .and_then(|()| stdin.flush())
+            .is_err()
+        {
+            return Err(self.ended());
+        }
+        let mut line = String::new();
+        match self.stdout.read_line(&mut line) {
+            Ok(0) | Err(_) => Err(self.ended()),
+            Ok(_) => match serde_json::from_str::<SeedLine>(line.trim_end()) {
+                Ok(answer) if answer.seed == seed => Ok(answer),
+                _ => Err(format!("the worker answered seed {seed} with {line:?}")),
+            },
+        }
+    }
+
+    /// How the worker ended (it is waited for).
+    fn ended(&mut self) -> String {
+        self.stdin = None;
+        match self.child.wait() {
+            Ok(status) => format!("the seed's process ended without a verdict ({status})"),
+            Err(error) => format!("the seed's process was lost: {error}"),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // End of input: the worker exits after its current seed.
+        self.stdin = None;
+        let _ = self.child.wait();
+    }
+}
+
+thread_local! {
+    /// This thread's worker, kept across the seeds of a fuzz run.
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+fn aborted(seed: u64, why: String) -> SeedLine {
+    SeedLine {
         seed,
         outcome: engines::Outcome::Crash.name().to_string(),
         checker: Some("abort".to_string()),
@@ -90,23 +165,35 @@ pub fn run_isolated(exe: &Path, engine: EngineKind, seed: u64, options: &RunOpti
         trace_hash: "0".repeat(16),
         commits_acked: 0,
         crashes: 0,
-    };
-    let output = match output {
-        Ok(output) => output,
-        Err(error) => return aborted(format!("could not start the seed's process: {error}")),
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    match stdout
-        .lines()
-        .last()
-        .and_then(|line| serde_json::from_str::<SeedLine>(line).ok())
-    {
-        Some(line) if line.seed == seed => line,
-        _ => aborted(format!(
-            "the seed's process ended without a verdict ({})",
-            output.status
-        )),
     }
+}
+
+/// Runs one seed in this thread's worker process of `exe` (the `vopr` binary), starting one if
+/// needed; a worker that dies on a seed is that seed's crash, and the next seed gets a new one.
+pub fn run_isolated(exe: &Path, engine: EngineKind, seed: u64, options: &RunOptions) -> SeedLine {
+    let key = format!("{} {}{}", exe.display(), engine.name(), flags(options));
+    WORKER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_some_and(|worker| worker.key != key) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            match Worker::start(exe, engine, options, key) {
+                Ok(worker) => *slot = Some(worker),
+                Err(error) => {
+                    return aborted(seed, format!("could not start the seed's process: {error}"))
+                }
+            }
+        }
+        let worker = slot.as_mut().expect("a worker was started");
+        match worker.run(seed) {
+            Ok(answer) => answer,
+            Err(why) => {
+                *slot = None;
+                aborted(seed, why)
+            }
+        }
+    })
 }
 
 /// What to fuzz.

@@ -293,10 +293,17 @@ enum EngineCommand {
         #[command(flatten)]
         args: EngineArgs,
     },
-    /// One seed's verdict as one JSON line (what `fuzz` runs in each child process).
+    /// One seed's verdict as one JSON line.
     #[command(hide = true)]
     SeedLine {
         seed: u64,
+        #[command(flatten)]
+        args: EngineArgs,
+    },
+    /// A fuzz worker: reads seed numbers from stdin, answers each with one JSON line (what
+    /// `fuzz` runs in each child process).
+    #[command(hide = true)]
+    SeedLines {
         #[command(flatten)]
         args: EngineArgs,
     },
@@ -734,6 +741,25 @@ fn engine_command(engine: engines::EngineKind, command: EngineCommand) -> ExitCo
                 "{}",
                 serde_json::to_string(&line).expect("a seed line serializes")
             );
+            ExitCode::SUCCESS
+        }
+        EngineCommand::SeedLines { args } => {
+            use std::io::{BufRead, Write};
+            let options = args.options();
+            let stdout = std::io::stdout();
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let Ok(seed) = line.trim().parse::<u64>() else {
+                    return bad_input(format!("seed-lines: '{line}' is not a seed number"));
+                };
+                let outcome = engine.run(seed, &options, false);
+                let answer = harness::SeedLine::of(&outcome);
+                let mut out = stdout.lock();
+                let text = serde_json::to_string(&answer).expect("a seed line serializes");
+                if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            }
             ExitCode::SUCCESS
         }
         EngineCommand::Replay { seed, args } => {

@@ -558,7 +558,7 @@ impl<E: Engine, W: Workload> Run<E, W> {
                     self.note(Finding {
                         outcome: Outcome::Unavailable,
                         checker: "create_interrupted",
-                        message: format!("open after a crash during creation failed: {error}"),
+                        message: format!("no open ever succeeded (a crash or an I/O error cut the creation): {error}"),
                     });
                     self.handle.with_file(|file| {
                         let _ = file.set_len(0);

@@ -26,6 +26,12 @@ pub fn value(key: u64, version: u64, size: usize) -> Vec<u8> {
     bytes
 }
 
+/// The version in a value the workload made (not for bytes an engine returned: see [`decode`]).
+pub fn version_of(value: &[u8]) -> u64 {
+    assert!(value.len() >= VALUE_SIZE_MIN, "a workload value");
+    u64::from_le_bytes(value[8..16].try_into().expect("8 bytes"))
+}
+
 /// What some bytes are, judged on their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded {

@@ -291,6 +291,10 @@ pub struct SimFile {
     /// While a crash draws a torn write's units: the last junk source (torn sector, source
     /// sector offset, its bytes), so that a sector's junk units come from one source.
     junk_memo: Option<(u64, u64, Vec<u8>)>,
+    /// Unused bits of the last 64-bit draw of tear fates (`fate_bits_left` of them), reset at
+    /// each crash.
+    fate_bits: u64,
+    fate_bits_left: u32,
     prng: ChaCha8Rng,
     disk: Disk,
     tick: u64,
@@ -409,6 +413,8 @@ impl SimFile {
             tear_garbage,
             faults_enabled: true,
             junk_memo: None,
+            fate_bits: 0,
+            fate_bits_left: 0,
             prng: ChaCha8Rng::seed_from_u64(seed),
             disk,
             tick: 0,
@@ -645,7 +651,8 @@ impl SimFile {
             let within = position % sector_size;
             let count = (sector_size - within).min(end - position);
             let source = &data[(position - offset) as usize..(position - offset + count) as usize];
-            let cached = self.sector_cached(sector);
+            // A sector overwritten whole needs none of its old bytes.
+            let cached = self.sector_cached(sector, count < sector_size);
             cached.bytes[within as usize..(within + count) as usize].copy_from_slice(source);
             if !cached.dirty {
                 cached.dirty = true;
@@ -822,6 +829,7 @@ impl SimFile {
                     if self.faults_enabled && self.chance(torn_probability) {
                         let unit = self.atomic_unit;
                         self.junk_memo = None;
+                        self.fate_bits_left = 0;
                         let unit_first = offset / unit;
                         let unit_end = (offset + data.len() as u64).div_ceil(unit);
                         let units = (unit_first..unit_end)
@@ -905,8 +913,17 @@ impl SimFile {
     /// Draws what a crash does to the atomic unit at `unit_offset` of a torn write: old or new,
     /// or (with `tear_garbage`) zeros or junk.
     fn unit_fate_draw(&mut self, unit_offset: u64, durable_len: u64) -> SectorFate {
-        let fates = if self.tear_garbage { 4 } else { 2 };
-        match self.prng.gen_range(0..fates) {
+        // Two bits a unit at most, taken from one 64-bit draw until it runs out: a byte-atomic
+        // tear of a page draws 4096 fates.
+        let bits = if self.tear_garbage { 2 } else { 1 };
+        if self.fate_bits_left < bits {
+            self.fate_bits = self.prng.next_u64();
+            self.fate_bits_left = 64;
+        }
+        let fate = self.fate_bits & ((1 << bits) - 1);
+        self.fate_bits >>= bits;
+        self.fate_bits_left -= bits;
+        match fate {
             0 => SectorFate::Old,
             1 => SectorFate::New,
             2 => SectorFate::Zeros,
@@ -933,10 +950,27 @@ impl SimFile {
 
     /// Applies a torn write's unit fates to the disk, within `[offset, cut)` only: bytes the
     /// write did not cover never change ("powersafe overwrite", which SQLite and redb assume).
-    /// Runs of units with one fate are applied, and logged, together.
+    /// The sectors' new bytes are built in one buffer and each changed sector is stored once
+    /// (a byte-atomic tear of a page has thousands of runs); runs of zeros or junk are logged
+    /// one record per run within a sector.
     fn tear_apply(&mut self, offset: u64, data: &[u8], cut: u64, units: &[SectorFate]) {
+        if cut <= offset {
+            return;
+        }
         let unit = self.atomic_unit;
+        let sector_size = self.sector_size;
         let unit_first = offset / unit;
+        let aligned_start = offset - offset % sector_size;
+        let aligned_end = cut.div_ceil(sector_size) * sector_size;
+        let sector_count = ((aligned_end - aligned_start) / sector_size) as usize;
+        let mut bytes = self
+            .disk
+            .peek(ZONE, aligned_start, aligned_end - aligned_start)
+            .to_vec();
+        // Per sector of the range: 0 unchanged, 1 changed, 2 damaged (zeros or junk).
+        let mut sector_state = vec![0_u8; sector_count];
+        let units_per_sector = sector_size / unit;
+        let sector_of = |position: usize| (unit_first + position as u64) / units_per_sector;
         let mut index = 0;
         while index < units.len() {
             let run_start_unit = unit_first + index as u64;
@@ -944,10 +978,8 @@ impl SimFile {
             if start >= cut {
                 break;
             }
-            // A run: units of one fate within one sector (one record per damaged sector at most).
+            // A run: units of one fate within one sector.
             let kind = std::mem::discriminant(&units[index]);
-            let units_per_sector = self.sector_size / unit;
-            let sector_of = |position: usize| (unit_first + position as u64) / units_per_sector;
             let mut run_end = index + 1;
             while run_end < units.len()
                 && std::mem::discriminant(&units[run_end]) == kind
@@ -955,20 +987,25 @@ impl SimFile {
             {
                 run_end += 1;
             }
-            let end = ((unit_first + run_end as u64) * unit).min(offset + data.len() as u64);
-            let end = end.min(cut);
-            let slice =
-                |from: u64, to: u64| &data[(from - offset) as usize..(to - offset) as usize];
+            let end = ((unit_first + run_end as u64) * unit)
+                .min(offset + data.len() as u64)
+                .min(cut);
+            let target = (start - aligned_start) as usize..(end - aligned_start) as usize;
+            let sector_index = ((start - aligned_start) / sector_size) as usize;
             match &units[index] {
                 SectorFate::Old => {}
-                SectorFate::New => self.disk_write_bytes(start, slice(start, end)),
+                SectorFate::New => {
+                    bytes[target]
+                        .copy_from_slice(&data[(start - offset) as usize..(end - offset) as usize]);
+                    sector_state[sector_index] = sector_state[sector_index].max(1);
+                }
                 SectorFate::Zeros => {
-                    let zeros = vec![0; (end - start) as usize];
-                    self.disk_damage_bytes(start, &zeros);
+                    bytes[target].fill(0);
+                    sector_state[sector_index] = 2;
                     self.record(FaultKind::SectorZeroed, start, end - start);
                 }
                 SectorFate::Junk { source_offset, .. } => {
-                    let mut junk = Vec::with_capacity((end - start) as usize);
+                    let mut junk = Vec::with_capacity(((run_end - index) as u64 * unit) as usize);
                     for fate in &units[index..run_end] {
                         if let SectorFate::Junk { bytes, .. } = fate {
                             junk.extend_from_slice(bytes);
@@ -976,8 +1013,8 @@ impl SimFile {
                     }
                     // The run's first unit may begin before the write, its last end after.
                     let skip = (start - run_start_unit * unit) as usize;
-                    let junk = &junk[skip..skip + (end - start) as usize];
-                    self.disk_damage_bytes(start, junk);
+                    bytes[target].copy_from_slice(&junk[skip..skip + (end - start) as usize]);
+                    sector_state[sector_index] = 2;
                     let kind = FaultKind::SectorJunk {
                         source_offset: *source_offset,
                     };
@@ -986,20 +1023,16 @@ impl SimFile {
             }
             index = run_end;
         }
-    }
-
-    /// Stores damaged bytes at `offset` (any alignment) and marks their sectors faulty: the
-    /// partial sectors at either end keep their other bytes.
-    fn disk_damage_bytes(&mut self, offset: u64, bytes: &[u8]) {
-        assert!(!bytes.is_empty());
-        let sector_size = self.sector_size;
-        let end = offset + bytes.len() as u64;
-        let start = offset - offset % sector_size;
-        let aligned_end = end.div_ceil(sector_size) * sector_size;
-        let mut stored = self.disk.peek(ZONE, start, aligned_end - start).to_vec();
-        let within = (offset - start) as usize;
-        stored[within..within + bytes.len()].copy_from_slice(bytes);
-        self.disk.poke_faulty(ZONE, start, &stored);
+        for (sector_index, state) in sector_state.iter().enumerate() {
+            let within = sector_index * sector_size as usize;
+            let sector_bytes = &bytes[within..within + sector_size as usize];
+            let sector_offset = aligned_start + within as u64;
+            match state {
+                0 => {}
+                1 => self.disk.poke(ZONE, sector_offset, sector_bytes),
+                _ => self.disk.poke_faulty(ZONE, sector_offset, sector_bytes),
+            }
+        }
     }
 
     /// Junk for `sector`: a copy of another sector of the durable file (stale bytes that may look
@@ -1165,7 +1198,9 @@ impl SimFile {
     }
 
     /// The cached sector `sector`, loaded (clean) with what reads see now if absent.
-    fn sector_cached(&mut self, sector: u64) -> &mut CachedSector {
+    /// The cached sector, cached now if it was not: with its current bytes if `fill` (a caller
+    /// that overwrites it whole passes `false` and gets stale bytes it must replace).
+    fn sector_cached(&mut self, sector: u64, fill: bool) -> &mut CachedSector {
         assert!(sector < self.len.div_ceil(self.sector_size));
         if !self.cache.contains_key(&sector) {
             let sector_size = self.sector_size as usize;
@@ -1174,7 +1209,9 @@ impl SimFile {
                 .pop()
                 .unwrap_or_else(|| vec![0; sector_size].into_boxed_slice());
             assert_eq!(bytes.len(), sector_size);
-            self.durable_view(sector, &mut bytes);
+            if fill {
+                self.durable_view(sector, &mut bytes);
+            }
             self.cache.insert(
                 sector,
                 CachedSector {

@@ -13,7 +13,10 @@ pub mod corpus;
 pub mod coverage;
 pub mod engine_harness;
 pub mod fuzz;
+pub mod network;
+pub mod recorded;
 pub mod replay;
+pub mod replica;
 pub mod report_html;
 pub mod ring_picture;
 pub mod scenario;
@@ -22,7 +25,6 @@ pub mod swarm;
 pub mod sweep;
 pub mod trace;
 
-pub use cluster::replica;
 pub use cluster::{Outcome, Simulation};
 pub use swarm::{Overrides, RunConfig};
 

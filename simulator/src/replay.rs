@@ -6,22 +6,15 @@
 //! change a run or its trace hash.
 
 use crate::cluster::Outcome;
+use crate::recorded::Recorded;
+use crate::replica::record_slots;
 use crate::ring_picture::{Moment, RingPicture, LEGEND};
 use crate::swarm::Overrides;
-use crate::trace::{tag, TraceLine};
+use crate::trace::tag;
 use fault_models::{FaultKind, FaultRecord};
 use journal::Config;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-
-/// What a replayed run kept besides its hash: lines, ring pictures and the faults of every disk
-/// (ordered by tick, then replica).
-#[derive(Clone, Debug, Default)]
-pub struct Recorded {
-    pub lines: Vec<TraceLine>,
-    pub rings: Vec<(usize, RingPicture)>,
-    pub faults: Vec<FaultRecord>,
-}
 
 /// Which part of the story to print.
 #[derive(Clone, Debug, Default)]
@@ -52,19 +45,6 @@ pub fn zone_name(zone: usize) -> &'static str {
         crate::replica::ZONE_PREPARES => "prepares",
         _ => "zone?",
     }
-}
-
-/// The slots a byte range of a zone covers: a header sector holds several slots' headers, a
-/// prepare range lies in one slot.
-pub fn record_slots(config: &Config, zone: usize, offset: u64, len: u64) -> std::ops::Range<u64> {
-    let size = if zone == crate::replica::ZONE_HEADERS {
-        journal::HEADER_SIZE
-    } else {
-        config.message_size_max
-    };
-    let first = offset / size;
-    let end = (offset + len.max(1)).div_ceil(size);
-    first.min(config.slot_count)..end.min(config.slot_count)
 }
 
 fn range_text(config: &Config, zone: usize, offset: u64, len: u64) -> String {

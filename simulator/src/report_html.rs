@@ -11,7 +11,8 @@
 use crate::cluster::Outcome;
 use crate::coverage::Coverage;
 use crate::fuzz::Report;
-use crate::replay::{fault_kind_name, fault_text, recovered_clean, recovery_summary, Recorded};
+use crate::recorded::Recorded;
+use crate::replay::{fault_kind_name, fault_text, recovered_clean, recovery_summary};
 use crate::ring_picture::{Moment, RingPicture, SlotState};
 use crate::swarm::Overrides;
 use crate::trace::tag;

@@ -3,14 +3,14 @@
 //!
 //! A picture is taken from what the simulator already holds (each journal's slot states, the
 //! writes in flight, the disk's fault marks and fault log) and never changes the run: no PRNG
-//! draw, nothing hashed. Only a replay takes pictures ([`crate::trace::Trace::keeps_lines`]).
+//! draw, nothing hashed. Only a replay takes pictures (`Trace::keeps_lines`).
 //!
 //! ```text
 //! r0 |..dF.w..T.....__________| head op 37 @5  checkpoint op 32 @0
 //!    |C    H                  |
 //! ```
 
-use crate::cluster::replica::{Replica, Status};
+use crate::replica::{record_slots, Replica, Status};
 use fault_models::FaultKind;
 use journal::Zone;
 
@@ -285,7 +285,7 @@ fn torn_slots(replica: &Replica, tick: u64) -> Vec<bool> {
         if record.kind != FaultKind::TornWrite {
             continue;
         }
-        for slot in crate::replay::record_slots(config, record.zone, record.offset, record.len) {
+        for slot in record_slots(config, record.zone, record.offset, record.len) {
             torn[slot as usize] = true;
         }
     }

@@ -10,7 +10,7 @@
 //! moments are found by stepping until they occur (a write past the durable prepare max, an op
 //! rewritten in a new version): the search is bounded and deterministic.
 
-use crate::cluster::replica::{ZONE_HEADERS, ZONE_PREPARES};
+use crate::replica::{ZONE_HEADERS, ZONE_PREPARES};
 use crate::swarm::RunConfig;
 use crate::Simulation;
 use fault_models::{FaultConfig, WriteAim, ZoneId};

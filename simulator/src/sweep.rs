@@ -17,7 +17,7 @@
 //! search (a prepare's tail sector that no prepare of the workload reaches), counted apart.
 
 use crate::checkers::Failure;
-use crate::cluster::replica::{ZONE_HEADERS, ZONE_PREPARES};
+use crate::replica::{ZONE_HEADERS, ZONE_PREPARES};
 use crate::scenario::Stage;
 use fault_models::{WriteAim, ZoneId};
 use journal::{Config, HEADER_SIZE};

@@ -404,7 +404,7 @@ fn ring_pictures_agree_with_the_fault_log_and_the_trace() {
                 continue; // Crashed while recovering: its journal held nothing to draw.
             }
             for slot in
-                simulator::replay::record_slots(config, record.zone, record.offset, record.len)
+                simulator::replica::record_slots(config, record.zone, record.offset, record.len)
             {
                 assert_eq!(
                     row.cells[slot as usize].state,

@@ -4,7 +4,7 @@
 //! replaced it, a checkpoint that covers it). A replica's vote must never nack an entry it still
 //! owes; a recovery must never lose one (`durability.rs`).
 
-use crate::cluster::network::DoViewChange;
+use crate::network::DoViewChange;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]

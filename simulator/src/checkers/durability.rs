@@ -1,25 +1,28 @@
-//! The *durability* and *acked* checkers: nothing committed is lost, and no replica forgets an
-//! op it acknowledged.
+//! The *durability* checker: nothing committed is lost.
 
-use super::Failure;
+use super::{Check, Observed};
 use crate::replica::ZONE_PREPARES;
-use crate::Simulation;
-use journal::{Decision, Header, SlotRecovery};
+use journal::Header;
 
-impl Simulation {
+/// The *durability* checker's observer, fed by every recovery (when a replica's disk was last
+/// changed by a crash). It keeps nothing: the committed history and the disks are the evidence.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DurabilityChecker;
+
+impl DurabilityChecker {
     /// Nothing committed is lost: every committed op that no replica has yet checkpointed (and so
     /// could not be recovered by state sync) has an intact copy, header, body and zeroed padding,
     /// on at least one replica's disk, crashed replicas included.
-    pub(crate) fn check_acked_retained(&self) -> Result<(), Failure> {
-        let checkpoint_max = self
+    pub fn on_recovery(&self, observed: &Observed) -> Check {
+        let checkpoint_max = observed
             .replicas
             .iter()
             .map(|r| r.superblock.op_checkpoint)
             .max()
             .unwrap_or(0);
-        for (op, committed) in self.committed.range(checkpoint_max + 1..) {
-            let message = &self.messages[&committed.checksum];
-            let intact = self.replicas.iter().any(|replica| {
+        for (op, committed) in observed.committed.range(checkpoint_max + 1..) {
+            let message = &observed.messages[&committed.checksum];
+            let intact = observed.replicas.iter().any(|replica| {
                 let config = replica.journal.config();
                 let offset = replica.journal.slot_for_op(op) * config.message_size_max;
                 let size_ceil = config.sector_ceil(message.len() as u64);
@@ -36,7 +39,7 @@ impl Simulation {
                     && journal::bytes::all_zero(&bytes[message.len()..])
             });
             if !intact {
-                let copies: Vec<String> = self
+                let copies: Vec<String> = observed
                     .replicas
                     .iter()
                     .map(|replica| {
@@ -57,7 +60,7 @@ impl Simulation {
                         }
                     })
                     .collect();
-                return Err(self.failure(
+                return Err(observed.failure(
                     "durability",
                     format!(
                         "committed op {op} (checksum {:08x}) has no intact copy on any replica's disk: {}",
@@ -66,47 +69,6 @@ impl Simulation {
                     ),
                 ));
             }
-        }
-        Ok(())
-    }
-
-    /// A replica never forgets an op it acknowledged: after its recovery, every op it acknowledged
-    /// above its durable checkpoint and within its prepare max is still its slot's header, or the
-    /// slot is faulty (to be repaired by checksum), or recovery cut the slot (it held a prepare
-    /// past the prepare max). No excuse: the disk never silently drops both copies of a slot (see
-    /// `fault_models::Disk`), so a journal that forgets an acknowledged op is wrong.
-    pub(crate) fn check_acked_held(
-        &self,
-        index: usize,
-        recoveries: &[(u64, SlotRecovery)],
-    ) -> Result<(), Failure> {
-        let replica = &self.replicas[index];
-        let ops = replica.op_checkpoint + 1..=replica.op_prepare_max();
-        for (op, checksum) in self.acknowledged.owed_in(index, ops) {
-            let header = Header::decode(&self.messages[&checksum]).expect("a prepare made here");
-            let slot = replica.journal.slot_for_op(op);
-            if replica.journal.has_header(&header) || replica.journal.faulty(slot) {
-                continue;
-            }
-            let recovery = recoveries.iter().find(|(s, _)| *s == slot).map(|(_, r)| *r);
-            if recovery.is_some_and(|r| r.decision == Decision::Cut) {
-                continue;
-            }
-            return Err(self.failure(
-                "acked",
-                format!(
-                    "r{index} acknowledged op {op} ({:08x}, view {}) but recovered slot {slot} without it and not faulty ({}; it holds op {} {:08x} view {})",
-                    header.checksum,
-                    header.view,
-                    recovery.map_or_else(
-                        || "not decided".to_string(),
-                        |r| format!("{} {}", r.label, r.decision.name())
-                    ),
-                    replica.journal.header(slot).op,
-                    replica.journal.header(slot).checksum,
-                    replica.journal.header(slot).view,
-                ),
-            ));
         }
         Ok(())
     }

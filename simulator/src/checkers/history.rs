@@ -13,8 +13,7 @@
 //!   headers exclude, means recovery loaded what it must have dropped, or the cluster
 //!   invented it.
 
-use super::Failure;
-use crate::Simulation;
+use super::{Check, Observed};
 use journal::Header;
 use std::collections::BTreeMap;
 
@@ -127,9 +126,12 @@ impl CommittedHistory {
     }
 }
 
-impl Simulation {
-    pub(crate) fn check_recovered_history(&self, index: usize) -> Result<(), Failure> {
-        let replica = &self.replicas[index];
+impl CommittedHistory {
+    /// Replica `index` recovered: what its journal holds is a prepare ever made, within what its
+    /// durable state allows, and agrees with this history where its durable view proves it
+    /// knew better.
+    pub fn on_recovery(&self, observed: &Observed, index: usize) -> Check {
+        let replica = &observed.replicas[index];
         let journal = &replica.journal;
         let superblock = &replica.superblock;
         let prepare_max = journal.config().op_prepare_max(superblock.op_checkpoint);
@@ -138,12 +140,12 @@ impl Simulation {
             if header.is_reserved() {
                 continue;
             }
-            let made = self
+            let made = observed
                 .messages
                 .get(&header.checksum)
                 .and_then(|m| Header::decode(m).ok());
             if made != Some(header) {
-                return Err(self.failure(
+                return Err(observed.failure(
                     "history",
                     format!(
                         "r{index} recovered slot {slot} with op {} ({:08x}), a header no primary ever made",
@@ -152,7 +154,7 @@ impl Simulation {
                 ));
             }
             if header.view > superblock.log_view {
-                return Err(self.failure(
+                return Err(observed.failure(
                     "history",
                     format!(
                         "r{index} recovered op {} from view {}, past its durable log view {}",
@@ -161,7 +163,7 @@ impl Simulation {
                 ));
             }
             if header.op > prepare_max {
-                return Err(self.failure(
+                return Err(observed.failure(
                     "history",
                     format!(
                         "r{index} recovered op {} past its durable prepare max {prepare_max}",
@@ -169,10 +171,10 @@ impl Simulation {
                     ),
                 ));
             }
-            let Some(committed) = self.committed.get(header.op) else {
+            let Some(committed) = self.get(header.op) else {
                 continue;
             };
-            if committed.checksum == header.checksum || header.op <= self.synced[index] {
+            if committed.checksum == header.checksum || header.op <= observed.synced[index] {
                 continue;
             }
             // No other version of an op is ever made in the view that commits it or later (its
@@ -185,7 +187,7 @@ impl Simulation {
             );
             let excluded = header.view < view_min || header.view > view_max;
             if header.view >= committed_view || excluded {
-                return Err(self.failure(
+                return Err(observed.failure(
                     "history",
                     format!(
                         "r{index} recovered op {} as {:08x} (view {}), but it was committed as {:08x} (view {}) and its durable log view {} allows views {view_min}..={view_max} there",

@@ -19,14 +19,13 @@
 //! cache, re-checksumming every prepare of the ring at every idle point was most of a seed's
 //! cost, growing with ops × slots.
 
-use super::Failure;
+use super::{Failure, Observed};
 use crate::replica::{SlotChecked, ZONE_HEADERS, ZONE_PREPARES};
-use crate::Simulation;
 use journal::{Header, Zone, HEADER_SIZE};
 
 /// When the journal checker runs, and so what the journal must know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Compare {
+pub enum Compare {
     /// No I/O in flight: every clean slot, except sectors with damage the journal never read.
     /// Only slots whose inputs changed since they last passed are compared again.
     Idle,
@@ -56,14 +55,26 @@ impl Compare {
     }
 }
 
-impl Simulation {
+/// The *journal* checker's observer, fed at every I/O-idle point of a replica, after every
+/// recovery (through the *knowledge* checker), at the fault phase's end and at the end of the
+/// run, and by every repair read a replica serves (`check_prepare_claim`). Its cache of slots
+/// that passed is kept with the replica (`Replica::journal_checked` and the like), where the
+/// replica's restarts reset it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JournalChecker;
+
+impl JournalChecker {
     /// Compares the replica's clean slots with its disk; returns how many slots it compared.
-    pub(crate) fn check_journal_matches_disk(
+    /// `damage_read`: per slot, the prepare whose damaged bytes the journal read and rejected
+    /// (the *knowledge* checker's memory).
+    pub fn compare(
         &self,
+        observed: &Observed,
+        damage_read: &[Option<u32>],
         index: usize,
         mode: Compare,
     ) -> Result<u64, Failure> {
-        let replica = &self.replicas[index];
+        let replica = &observed.replicas[index];
         let journal = &replica.journal;
         let config = journal.config();
         let sector_size = config.sector_size;
@@ -107,7 +118,7 @@ impl Simulation {
             dirty_count += usize::from(dirty);
             faulty_count += usize::from(faulty);
             if faulty && !dirty {
-                return Err(self.failure(
+                return Err(observed.failure(
                     "knowledge",
                     format!("r{index} slot {slot} is faulty but not dirty"),
                 ));
@@ -119,7 +130,7 @@ impl Simulation {
                 faulty,
                 prepare_checksum: journal.prepare_checksum(slot),
                 touches: journal.slot_touches(slot),
-                damage_read: replica.damage_read[slot as usize],
+                damage_read: damage_read[slot as usize],
                 // Both ranges lie within one disk zone slot (a sector; a message).
                 header_stamp: replica
                     .disk
@@ -148,7 +159,7 @@ impl Simulation {
                     None
                 };
                 if let Some(claim) = claim {
-                    return Err(self.failure(
+                    return Err(observed.failure(
                         "knowledge",
                         format!("r{index} slot {slot} changed (op {} dirty {} faulty {} prepare {:?} to op {} dirty {dirty} faulty {faulty} prepare {:?}) but the journal's {claim}() did not", before.header.op, before.dirty, before.faulty, before.prepare_checksum, header.op, inputs.prepare_checksum),
                     ));
@@ -157,7 +168,13 @@ impl Simulation {
             // Only a pass at least as strict as `Idle`'s may be reused by `Idle`.
             checked[slot as usize] = None;
             if !clean {
-                self.check_prepare_claim(index, slot, inputs.prepare_checksum, &in_flight)?;
+                self.check_prepare_claim(
+                    observed,
+                    index,
+                    slot,
+                    inputs.prepare_checksum,
+                    &in_flight,
+                )?;
                 if mode.vouches_for_idle() {
                     checked[slot as usize] = Some(inputs);
                 }
@@ -183,7 +200,7 @@ impl Simulation {
                 let within = (slot * HEADER_SIZE - sector_offset) as usize;
                 let bytes = &sector[within..within + HEADER_SIZE as usize];
                 if Header::decode(bytes) != Ok(header) {
-                    return Err(self.failure("journal", format!("r{index} slot {slot} is clean with op {} but its redundant header on disk differs: {:?}", header.op, Header::decode(bytes).map(|h| (h.op, h.view)))));
+                    return Err(observed.failure("journal", format!("r{index} slot {slot} is clean with op {} but its redundant header on disk differs: {:?}", header.op, Header::decode(bytes).map(|h| (h.op, h.view)))));
                 }
                 *redundant_verified = Some((inputs.header_stamp, header));
             }
@@ -195,7 +212,7 @@ impl Simulation {
                     && record.overlaps(ZONE_PREPARES, prepare_offset, size_ceil)
             });
             let seen = mode == Compare::Recovered && !misread
-                || replica.damage_read[slot as usize] == Some(header.checksum);
+                || damage_read[slot as usize] == Some(header.checksum);
             let prepare_damage_unseen =
                 damage_unseen(ZONE_PREPARES, prepare_offset, size_ceil, seen);
             if !prepare_damage_unseen
@@ -208,12 +225,12 @@ impl Simulation {
                     && header.valid_checksum_body(&bytes[HEADER_SIZE as usize..size])
                     && journal::bytes::all_zero(&bytes[size..]);
                 if !intact {
-                    let checker = if replica.damage_read[slot as usize] == Some(header.checksum) {
+                    let checker = if damage_read[slot as usize] == Some(header.checksum) {
                         "knowledge"
                     } else {
                         "journal"
                     };
-                    return Err(self.failure(checker, format!("r{index} slot {slot} is clean with op {} but its prepare on disk differs ({mode:?}{})", header.op, if checker == "knowledge" { "; the journal read that damage and rejected it" } else { "" })));
+                    return Err(observed.failure(checker, format!("r{index} slot {slot} is clean with op {} but its prepare on disk differs ({mode:?}{})", header.op, if checker == "knowledge" { "; the journal read that damage and rejected it" } else { "" })));
                 }
                 *prepare_verified = Some((inputs.prepare_stamp, header));
             }
@@ -222,14 +239,20 @@ impl Simulation {
             // which already read the very bytes the journal vouches for when it vouches for the
             // slot's own entry.)
             if inputs.prepare_checksum != Some(header.checksum) {
-                self.check_prepare_claim(index, slot, inputs.prepare_checksum, &in_flight)?;
+                self.check_prepare_claim(
+                    observed,
+                    index,
+                    slot,
+                    inputs.prepare_checksum,
+                    &in_flight,
+                )?;
             }
             if mode.vouches_for_idle() {
                 checked[slot as usize] = Some(inputs);
             }
         }
         if journal.dirty_count() != dirty_count || journal.faulty_count() != faulty_count {
-            return Err(self.failure(
+            return Err(observed.failure(
                 "knowledge",
                 format!(
                     "r{index} reports {} dirty and {} faulty slots, but its slots say {dirty_count} and {faulty_count}",
@@ -241,7 +264,7 @@ impl Simulation {
         // The model's caches skip their walks while `touches()` holds: it must be the sum of
         // the slots' counts, which the comparison above holds to every change of a slot.
         if journal.touches() as u32 != touches_sum {
-            return Err(self.failure(
+            return Err(observed.failure(
                 "knowledge",
                 format!(
                     "r{index} reports {} slot touches, but its slots' counts sum to {touches_sum} (mod 2^32)",
@@ -259,8 +282,9 @@ impl Simulation {
     /// The journal's claim that slot `slot`'s prepare zone holds the valid prepare `claimed`
     /// (`Journal::prepare_checksum`, which vouches for prepares to serve peers): where no fault
     /// touched those sectors and no write is over them, the bytes there are that prepare.
-    pub(crate) fn check_prepare_claim(
+    pub fn check_prepare_claim(
         &self,
+        observed: &Observed,
         index: usize,
         slot: u64,
         claimed: Option<u32>,
@@ -269,7 +293,7 @@ impl Simulation {
         let Some(claimed) = claimed else {
             return Ok(());
         };
-        let replica = &self.replicas[index];
+        let replica = &observed.replicas[index];
         // Verified in full for this claim before, and the prepare's zone slot unchanged since
         // (its disk stamp): the same bytes verify again.
         let stamp = replica
@@ -299,7 +323,7 @@ impl Simulation {
         let header = match Header::decode(bytes) {
             Ok(header) if header.checksum == claimed => header,
             found => {
-                return Err(self.failure(
+                return Err(observed.failure(
                     "knowledge",
                     format!(
                         "r{index} slot {slot} vouches for prepare {claimed:08x} on disk, but the disk holds {:?}",
@@ -312,7 +336,7 @@ impl Simulation {
         if size_ceil <= config.message_size_max && untouched(size_ceil) {
             let bytes = replica.disk.peek(ZONE_PREPARES, offset, size_ceil);
             if !header.valid_checksum_body(&bytes[HEADER_SIZE as usize..header.size as usize]) {
-                return Err(self.failure(
+                return Err(observed.failure(
                     "knowledge",
                     format!("r{index} slot {slot} vouches for prepare {claimed:08x} (op {}), but its body on disk is not that prepare's", header.op),
                 ));

@@ -5,7 +5,7 @@
 //! - A repair read whose bytes were damaged (the disk returned an error, or bytes that are not
 //!   the prepare written for that checksum) and that the journal rejected leaves the slot, if it
 //!   still holds that entry, faulty and dirty; a read of intact bytes is never rejected as
-//!   corrupt. The damage read is remembered (`Replica::damage_read`) until the slot's prepare
+//!   corrupt. The damage read is remembered (`KnowledgeChecker::damage_read`) until the slot's prepare
 //!   is rewritten, and the *journal* checker compares that slot even where the disk marks it
 //!   damaged.
 //! - A recovery reports a decision for every slot, and the journal's state after it agrees with
@@ -16,14 +16,13 @@
 //! - `io_idle` is never claimed while the disk holds I/O the journal submitted.
 //! - `dirty_count` / `faulty_count` agree with the slots (in `journal_disk.rs`).
 
-use super::journal_disk::Compare;
-use super::Failure;
-use crate::Simulation;
+use super::journal_disk::{Compare, JournalChecker};
+use super::{Check, Observed};
 use journal::{Decision, Header, ReadReject, SlotRecovery, HEADER_SIZE};
 
 /// What the disk delivered for the prepare read being completed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ReadDelivered {
+pub struct ReadDelivered {
     pub slot: u64,
     /// The checksum the delivered bytes' header claims, if they decode.
     pub claimed: Option<u32>,
@@ -40,7 +39,7 @@ pub(crate) struct ReadDelivered {
 
 impl ReadDelivered {
     /// Classifies the bytes a prepare read of `slot` returned (`None`: the read failed).
-    pub(crate) fn new(
+    pub fn new(
         slot: u64,
         data: Option<&[u8]>,
         messages: &std::collections::BTreeMap<u32, Vec<u8>>,
@@ -91,24 +90,93 @@ impl ReadDelivered {
     }
 }
 
-impl Simulation {
+/// The *knowledge* checker's observer, fed by every prepare read the journal completes, every
+/// rejected repair read, every crash, every prepare rewritten, every recovery and every idle
+/// point. It remembers which damage each journal read (until the slot's prepare is rewritten or
+/// the replica crashes), which the *journal* checker reads too.
+#[derive(Clone, Debug)]
+pub struct KnowledgeChecker {
+    /// Per replica and slot, the checksum of the prepare whose damaged bytes this journal read
+    /// (and rejected) since the slot's prepare was last written or the replica last crashed: the
+    /// journal *knows* that damage, so it may never hold that entry clean.
+    pub(crate) damage_read: Vec<Vec<Option<u32>>>,
+    /// The read being completed was rejected for damage in the entry its slot holds: the one
+    /// reason a read may mark the slot faulty.
+    pub(crate) read_fault_justified: bool,
+}
+
+impl KnowledgeChecker {
+    pub fn new(replica_count: usize, slot_count: u64) -> KnowledgeChecker {
+        assert!(replica_count >= 1);
+        KnowledgeChecker {
+            damage_read: vec![vec![None; slot_count as usize]; replica_count],
+            read_fault_justified: false,
+        }
+    }
+
+    /// Per slot of replica `index`, the damaged prepare its journal read and rejected.
+    pub fn damage_read(&self, index: usize) -> &[Option<u32>] {
+        &self.damage_read[index]
+    }
+
+    /// Replica `index` crashed: its next recovery reads every slot again, and this starts afresh.
+    pub fn on_crash(&mut self, index: usize) {
+        self.damage_read[index].iter_mut().for_each(|d| *d = None);
+    }
+
+    /// A write of slot `slot`'s prepare completed on replica `index`: whatever damage the
+    /// journal read there is gone.
+    pub fn on_prepare_written(&mut self, index: usize, slot: u64) {
+        self.damage_read[index][slot as usize] = None;
+    }
+
+    /// A prepare read is about to complete: nothing justifies a fault yet.
+    pub fn on_read_completing(&mut self) {
+        self.read_fault_justified = false;
+    }
+
+    /// Replica `index` reported slot `slot` unrecoverable: the event and `recovery_result` are
+    /// two reports of one fact.
+    pub fn on_unrecoverable(&self, observed: &Observed, index: usize, slot: u64) -> Check {
+        if observed.replicas[index].journal.recovery_result().is_ok() {
+            return Err(observed.failure(
+                "knowledge",
+                format!("r{index} emitted an Unrecoverable event for slot {slot}, but its recovery_result() is Ok"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replica `index` finished recovering: an unrecoverable slot would have been reported by an
+    /// event before this one.
+    pub fn on_recovery_done(&self, observed: &Observed, index: usize) -> Check {
+        if let Err(error) = observed.replicas[index].journal.recovery_result() {
+            return Err(observed.failure(
+                "knowledge",
+                format!("r{index} finished recovering with {error}, but reported no such event"),
+            ));
+        }
+        Ok(())
+    }
+
     /// A repair read of `(op, checksum)` was rejected: if the disk delivered damage, the journal
     /// must have marked the entry faulty; if it delivered the intact prepare, it must not have
     /// called it corrupt.
-    pub(crate) fn check_read_rejected(
+    pub fn on_read_rejected(
         &mut self,
+        observed: &Observed,
         index: usize,
         op: u64,
         checksum: u32,
         reason: ReadReject,
         delivered: Option<ReadDelivered>,
-    ) -> Result<(), Failure> {
-        let replica = &self.replicas[index];
+    ) -> Check {
+        let replica = &observed.replicas[index];
         let journal = &replica.journal;
         let slot = journal.slot_for_op(op);
         let Some(delivered) = delivered.filter(|d| d.slot == slot) else {
             // Every rejection that comes as an event follows a disk read of its slot.
-            return Err(self.failure(
+            return Err(observed.failure(
                 "knowledge",
                 format!("r{index} rejected a read of op {op} ({reason:?}) that no disk read of its slot delivered"),
             ));
@@ -119,7 +187,7 @@ impl Simulation {
         );
         if delivered.intact == Some(checksum) {
             if reason.is_corruption() {
-                return Err(self.failure(
+                return Err(observed.failure(
                     "knowledge",
                     format!("r{index} rejected the intact prepare of op {op} ({checksum:08x}) as {reason:?}"),
                 ));
@@ -136,7 +204,7 @@ impl Simulation {
             return Ok(());
         }
         if !(journal.faulty(slot) && journal.dirty(slot)) {
-            return Err(self.failure(
+            return Err(observed.failure(
                 "knowledge",
                 format!(
                     "r{index} read damaged bytes for op {op} ({checksum:08x}) in slot {slot} and rejected them ({reason:?}), but holds the slot {}",
@@ -144,25 +212,26 @@ impl Simulation {
                 ),
             ));
         }
-        self.replicas[index].damage_read[slot as usize] = Some(checksum);
+        self.damage_read[index][slot as usize] = Some(checksum);
         self.read_fault_justified = true;
         Ok(())
     }
 
     /// After a prepare read completed: the journal marks a slot faulty on a read only when it
-    /// rejected damaged bytes of the entry it holds there (checked by `check_read_rejected`).
+    /// rejected damaged bytes of the entry it holds there (checked by `on_read_rejected`).
     /// A false fault is not harmless: it costs a repair, makes a solo replica report an op
     /// unrecoverable, and a faulty slot never counts as a nack in a view change.
-    pub(crate) fn check_read_fault_justified(
+    pub fn on_read_completed(
         &self,
+        observed: &Observed,
         index: usize,
         delivered: ReadDelivered,
-    ) -> Result<(), Failure> {
-        let journal = &self.replicas[index].journal;
+    ) -> Check {
+        let journal = &observed.replicas[index].journal;
         if delivered.faulty_before || !journal.faulty(delivered.slot) || self.read_fault_justified {
             return Ok(());
         }
-        Err(self.failure(
+        Err(observed.failure(
             "knowledge",
             format!(
                 "r{index} marked slot {} faulty on a read that found no damage in the entry it holds",
@@ -173,12 +242,14 @@ impl Simulation {
 
     /// Right after a recovery: a decision for every slot, the journal's state agrees with each,
     /// and every clean slot is intact on disk.
-    pub(crate) fn check_recovery_reported(
+    pub fn on_recovery(
         &self,
+        observed: &Observed,
+        journal_checker: &JournalChecker,
         index: usize,
         recoveries: &[(u64, SlotRecovery)],
-    ) -> Result<(), Failure> {
-        let journal = &self.replicas[index].journal;
+    ) -> Check {
+        let journal = &observed.replicas[index].journal;
         let slot_count = journal.config().slot_count;
         let every_slot_once = recoveries.len() as u64 == slot_count
             && recoveries
@@ -186,7 +257,7 @@ impl Simulation {
                 .enumerate()
                 .all(|(position, (slot, _))| *slot == position as u64);
         if !every_slot_once {
-            return Err(self.failure(
+            return Err(observed.failure(
                 "knowledge",
                 format!(
                     "r{index} recovered {slot_count} slots but reported decisions for {}",
@@ -205,7 +276,7 @@ impl Simulation {
                 Decision::CutTorn => "cut_torn",
             };
             if recovery.decision.name() != name {
-                return Err(self.failure(
+                return Err(observed.failure(
                     "knowledge",
                     format!(
                         "r{index} slot {slot}: decision {:?} is named {:?}, not {name:?}",
@@ -225,7 +296,7 @@ impl Simulation {
                 | Decision::CutTorn => !faulty,
             };
             if !agrees {
-                return Err(self.failure(
+                return Err(observed.failure(
                     "knowledge",
                     format!(
                         "r{index} slot {slot} recovered as {} {} but the journal holds it {} (op {}, dirty {dirty}, faulty {faulty})",
@@ -237,23 +308,23 @@ impl Simulation {
                 ));
             }
         }
-        self.check_journal_matches_disk(index, Compare::Recovered)?;
+        journal_checker.compare(observed, self.damage_read(index), index, Compare::Recovered)?;
         Ok(())
     }
 
     /// The journal claims no I/O in flight: the disk must agree.
-    pub(crate) fn check_io_idle_claim(&self, index: usize) -> Result<(), Failure> {
-        let replica = &self.replicas[index];
+    pub fn on_idle(&self, observed: &Observed, index: usize) -> Check {
+        let replica = &observed.replicas[index];
         let pending = replica.disk.pending_count();
         if pending > 0 || !replica.in_flight_writes.is_empty() {
-            return Err(self.failure(
+            return Err(observed.failure(
                 "knowledge",
                 format!("r{index} reports its I/O idle with {pending} I/Os still on its disk"),
             ));
         }
         let writes = replica.journal.writes_in_flight();
         if writes != 0 {
-            return Err(self.failure(
+            return Err(observed.failure(
                 "knowledge",
                 format!("r{index} reports its I/O idle but {writes} writes in flight"),
             ));
@@ -263,14 +334,14 @@ impl Simulation {
 
     /// Every write on the disk is one the journal counts in flight (a write IOP may also wait
     /// for its header sector's lock, with nothing on the disk).
-    pub(crate) fn check_writes_in_flight_claim(&self, index: usize) -> Result<(), Failure> {
-        let replica = &self.replicas[index];
+    pub fn on_io_submitted(&self, observed: &Observed, index: usize) -> Check {
+        let replica = &observed.replicas[index];
         let (claimed, on_disk) = (
             replica.journal.writes_in_flight(),
             replica.in_flight_writes.len(),
         );
         if claimed < on_disk {
-            return Err(self.failure(
+            return Err(observed.failure(
                 "knowledge",
                 format!("r{index} reports {claimed} writes in flight with {on_disk} on its disk"),
             ));

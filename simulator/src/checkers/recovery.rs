@@ -5,18 +5,25 @@
 //! disk's fault log names a fault on it injected since the previous restart, or it lies past the
 //! durable prepare max (`cut`). A repaired slot therefore stays repaired across the next crash.
 
-use super::Failure;
+use super::{Check, Observed};
 use crate::replica::{ZONE_HEADERS, ZONE_PREPARES};
-use crate::Simulation;
 use journal::{Decision, SlotRecovery};
 
-impl Simulation {
-    pub(crate) fn check_recovery(
+/// The *recovery* checker's observer, fed by every recovery. It keeps nothing between events: what
+/// explains a slot's damage is recorded with the replica (`crash_affected`, `damaged`,
+/// `stored_faulty_at_restart`, the fault log's length at each restart).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RecoveryChecker;
+
+impl RecoveryChecker {
+    /// Replica `index` recovered, deciding `recoveries`.
+    pub fn on_recovery(
         &self,
+        observed: &Observed,
         index: usize,
         recoveries: &[(u64, SlotRecovery)],
-    ) -> Result<(), Failure> {
-        let replica = &self.replicas[index];
+    ) -> Check {
+        let replica = &observed.replicas[index];
         let config = replica.journal.config();
         // Damage older than the previous restart was read by that recovery (it reads every slot)
         // and left its slot dirty until rewritten, which `crash_affected` covers.
@@ -25,13 +32,13 @@ impl Simulation {
         for &(slot, recovery) in recoveries {
             if replica.journal.faulty(slot) {
                 if !replica.journal.dirty(slot) {
-                    return Err(self.failure(
+                    return Err(observed.failure(
                         "recovery",
                         format!("r{index} slot {slot} faulty but not dirty"),
                     ));
                 }
                 if !replica.journal.header(slot).is_reserved() {
-                    return Err(self.failure(
+                    return Err(observed.failure(
                         "recovery",
                         format!("r{index} slot {slot} loaded a header and marked it faulty"),
                     ));
@@ -65,7 +72,7 @@ impl Simulation {
                     .filter(touches_slot)
                     .map(|record| format!("tick {} {:?}", record.tick, record.kind))
                     .collect();
-                return Err(self.failure("recovery", format!(
+                return Err(observed.failure("recovery", format!(
                     "r{index} slot {slot} recovered as {} {} but no write was in flight there at the crash, it was clean, and the fault log names no fault on it since the previous restart (older faults on it: [{}])",
                     recovery.label, recovery.decision.name(), older.join(", ")
                 )));

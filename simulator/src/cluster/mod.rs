@@ -15,26 +15,42 @@
 //! compare with: every prepare ever made, the committed history, and what each replica
 //! acknowledged.
 
-pub mod network;
+/// What the checkers are shown at an event ([`crate::checkers::Observed`]), built from the
+/// simulation's fields one by one, so that an observer in `checkers` may be borrowed mutably
+/// beside it.
+macro_rules! observed {
+    ($simulation:expr) => {
+        crate::checkers::Observed {
+            tick: $simulation.tick,
+            replicas: &$simulation.replicas,
+            messages: &$simulation.messages,
+            committed: &$simulation.committed,
+            acknowledged: &$simulation.acknowledged,
+            synced: &$simulation.synced,
+        }
+    };
+}
+
 mod normal;
-pub mod replica;
+#[cfg(test)]
+mod tests;
 mod view_change;
 
 use crate::checkers::acknowledged::Acknowledged;
 use crate::checkers::history::CommittedHistory;
 use crate::checkers::journal_disk::Compare;
 use crate::checkers::knowledge::ReadDelivered;
-use crate::checkers::Failure;
+use crate::checkers::{Checkers, Failure};
 use crate::coverage::Coverage;
+use crate::network::{Envelope, Message, Network};
+use crate::replica::{self, counted, Replica, Status, Superblock, ZONE_HEADERS, ZONE_PREPARES};
 use crate::ring_picture::{Moment, RingPicture};
 use crate::swarm::RunConfig;
 use crate::trace::Trace;
 use fault_models::{quorum_replication, DiskOptions, FaultAtlas, IoKind};
 use journal::{Event, Header, IoId, ReadError, WriteOutcome, Zone};
-use network::{Envelope, Message, Network};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use replica::{counted, Replica, Status, Superblock, ZONE_HEADERS, ZONE_PREPARES};
 use std::collections::BTreeMap;
 
 /// Ticks between a primary's heartbeats (commit, and retransmission of its pipeline).
@@ -57,7 +73,7 @@ pub struct Outcome {
     pub failure: Option<Failure>,
     pub config: RunConfig,
     /// What a replay keeps: readable lines, ring pictures, every disk's faults.
-    pub recorded: Option<crate::replay::Recorded>,
+    pub recorded: Option<crate::recorded::Recorded>,
 }
 
 /// A repair read one replica serves for another.
@@ -101,9 +117,8 @@ pub struct Simulation {
     /// For the prepare read completion being handled: what the disk delivered (see the *read*
     /// and *knowledge* checkers).
     read_delivered: Option<ReadDelivered>,
-    /// The read being completed was rejected for damage in the entry its slot holds: the one
-    /// reason a read may mark the slot faulty.
-    pub(crate) read_fault_justified: bool,
+    /// The observers the run feeds with events (besides `committed` and `acknowledged`).
+    pub(crate) checkers: Checkers,
     /// Aimed faults: prepare writes made to be lost, by (replica, op, checksum); the replica
     /// crashes as soon as the write's header sector lands (see `RunConfig::aim_probability`).
     pub(crate) aimed: Vec<(usize, u64, u32)>,
@@ -121,7 +136,7 @@ impl std::fmt::Debug for Simulation {
     }
 }
 
-pub(crate) type Check = Result<(), Failure>;
+pub(crate) use crate::checkers::Check;
 
 /// How often a solo replica's crash tears every write in flight (see `Simulation::crash`).
 const SOLO_TEAR_ALL_PROBABILITY: f64 = 0.5;
@@ -152,6 +167,7 @@ impl Simulation {
         let root = Header::root(cluster);
         let ops_target = config.ops_target;
         let count = replicas.len();
+        let checkers = Checkers::new(count, config.journal.slot_count);
         let mut simulation = Simulation {
             config,
             rng,
@@ -172,7 +188,7 @@ impl Simulation {
             view_change_waiting: None,
             storms: Vec::new(),
             read_delivered: None,
-            read_fault_justified: false,
+            checkers,
             aimed: Vec::new(),
             crash_due: Vec::new(),
         };
@@ -269,7 +285,7 @@ impl Simulation {
 
     /// A replay's record: the kept lines and pictures, and every disk's faults merged by tick
     /// (a stable sort keeps each disk's order and puts replicas in index order within a tick).
-    fn recorded(&mut self) -> Option<crate::replay::Recorded> {
+    fn recorded(&mut self) -> Option<crate::recorded::Recorded> {
         let lines = self.trace.lines.take()?;
         let mut faults: Vec<fault_models::FaultRecord> = self
             .replicas
@@ -277,7 +293,7 @@ impl Simulation {
             .flat_map(|r| r.disk.fault_log().records().iter().cloned())
             .collect();
         faults.sort_by_key(|record| record.tick);
-        Some(crate::replay::Recorded {
+        Some(crate::recorded::Recorded {
             lines,
             rings: std::mem::take(&mut self.trace.rings),
             faults,
@@ -317,7 +333,13 @@ impl Simulation {
         while self.tick < deadline {
             self.step()?;
             if self.all_clean() {
-                return self.check_final();
+                let observed = observed!(self);
+                let checkers = &self.checkers;
+                return checkers.final_state.on_end(
+                    &observed,
+                    &checkers.journal,
+                    &checkers.knowledge,
+                );
             }
         }
         if let Some(op) = self.unavailable_op() {
@@ -424,7 +446,11 @@ impl Simulation {
         // phase forgets latent errors and rewrites the rings, which would hide it.
         for index in 0..self.replicas.len() {
             if self.replicas[index].status.is_up() {
-                self.check_journal_matches_disk(index, Compare::FaultPhaseEnd)?;
+                self.checkers.journal_matches_disk(
+                    &observed!(self),
+                    index,
+                    Compare::FaultPhaseEnd,
+                )?;
             }
         }
         self.liveness = true;
@@ -716,9 +742,9 @@ impl Simulation {
         }
         replica.crash_affected = affected;
         // The next recovery reads every slot again; the knowledge checker starts afresh.
-        replica.damage_read.iter_mut().for_each(|d| *d = None);
         replica.journal_checked_at.set(None);
         replica.disk.crash(tick);
+        self.checkers.knowledge.on_crash(index);
         // The ring as the crash left it: taken before the replica forgets its writes in flight.
         let picture = self
             .trace
@@ -799,7 +825,7 @@ impl Simulation {
                     if completion.zone == ZONE_PREPARES {
                         // A rewrite of the prepare: whatever damage the journal read is gone.
                         let slot = completion.offset / replica.journal.config().message_size_max;
-                        replica.damage_read[slot as usize] = None;
+                        self.checkers.knowledge.on_prepare_written(index, slot);
                     }
                     counted(&mut replica.journal, |j| j.complete_write(id));
                 }
@@ -821,7 +847,7 @@ impl Simulation {
                             ReadDelivered::new(slot, data, &self.messages, faulty_before)
                         }
                     });
-                    self.read_fault_justified = false;
+                    self.checkers.knowledge.on_read_completing();
                     match (ok, filled) {
                         (true, true) => {
                             counted(&mut replica.journal, |j| j.complete_read_filled(id))
@@ -838,18 +864,24 @@ impl Simulation {
             }
             self.drain_events(index)?;
             if let Some(delivered) = self.read_delivered.take() {
-                self.check_read_fault_justified(index, delivered)?;
+                self.checkers
+                    .knowledge
+                    .on_read_completed(&observed!(self), index, delivered)?;
             }
         }
         self.drain_events(index)?;
         if self.replicas[index].status.is_up() {
             self.protocol_tick(index)?;
             self.submit_io(index);
-            self.check_writes_in_flight_claim(index)?;
+            self.checkers
+                .knowledge
+                .on_io_submitted(&observed!(self), index)?;
             self.drain_events(index)?;
             if self.replicas[index].status.is_up() && self.replicas[index].journal.io_idle() {
-                self.check_io_idle_claim(index)?;
-                self.check_journal_matches_disk(index, Compare::Idle)?;
+                let observed = observed!(self);
+                self.checkers.knowledge.on_idle(&observed, index)?;
+                self.checkers
+                    .journal_matches_disk(&observed, index, Compare::Idle)?;
             }
         }
         Ok(())
@@ -992,17 +1024,14 @@ impl Simulation {
                     counted(&mut self.replicas[index].journal, |j| {
                         j.read_release(handle)
                     });
-                    if self.messages.get(&checksum) != Some(&bytes) {
-                        return Err(self.failure("read", format!("r{index} read_prepare(op {op}, checksum {checksum:08x}) returned bytes that differ from what was written")));
-                    }
-                    let slot = self.replicas[index].journal.slot_for_op(op);
-                    let padding_dirty = self.read_delivered.is_some_and(|d| {
-                        assert!(d.classified, "a read_prepare's read was not classified");
-                        d.slot == slot && d.claimed == Some(checksum) && !d.padding_zero
-                    });
-                    if padding_dirty {
-                        return Err(self.failure("read", format!("r{index} read_prepare(op {op}, checksum {checksum:08x}) accepted a read whose padding is not zero")));
-                    }
+                    self.checkers.read.on_read_done(
+                        &observed!(self),
+                        index,
+                        op,
+                        checksum,
+                        &bytes,
+                        self.read_delivered,
+                    )?;
                     if let Some(position) = position {
                         let requester = self.serving[position].requester;
                         self.send(index, requester, Message::Repaired { message: bytes });
@@ -1010,7 +1039,10 @@ impl Simulation {
                 }
                 if let Err(reason) = result {
                     let delivered = self.read_delivered;
-                    self.check_read_rejected(index, op, checksum, reason, delivered)?;
+                    let observed = observed!(self);
+                    self.checkers
+                        .knowledge
+                        .on_read_rejected(&observed, index, op, checksum, reason, delivered)?;
                 }
                 if let Some(position) = position {
                     self.serving.remove(position);
@@ -1026,13 +1058,9 @@ impl Simulation {
                 self.trace.record(tick, index as u8, &[7, slot], || {
                     format!("unrecoverable slot {slot} ({label})")
                 });
-                // The event and `recovery_result` are two reports of one fact.
-                if self.replicas[index].journal.recovery_result().is_ok() {
-                    return Err(self.failure(
-                        "knowledge",
-                        format!("r{index} emitted an Unrecoverable event for slot {slot}, but its recovery_result() is Ok"),
-                    ));
-                }
+                self.checkers
+                    .knowledge
+                    .on_unrecoverable(&observed!(self), index, slot)?;
                 return Err(self.failure("availability", format!("solo replica r{index} came back with slot {slot} unrecoverable (case {label})")));
             }
             Event::RecoveryDone => self.on_recovered(index)?,
@@ -1042,13 +1070,9 @@ impl Simulation {
 
     fn on_recovered(&mut self, index: usize) -> Check {
         let tick = self.tick;
-        // An unrecoverable slot would have been reported by an event before this one.
-        if let Err(error) = self.replicas[index].journal.recovery_result() {
-            return Err(self.failure(
-                "knowledge",
-                format!("r{index} finished recovering with {error}, but reported no such event"),
-            ));
-        }
+        self.checkers
+            .knowledge
+            .on_recovery_done(&observed!(self), index)?;
         let recoveries: Vec<_> = self.replicas[index].journal.slot_recoveries().collect();
         for (slot, recovery) in &recoveries {
             self.coverage.add(recovery.label, recovery.decision, 1);
@@ -1070,11 +1094,17 @@ impl Simulation {
                 RingPicture::take(&self.replicas, tick, index, Moment::Recovery, &recoveries);
             self.trace.rings.push((self.trace.event_lines(), picture));
         }
-        self.check_recovery_reported(index, &recoveries)?;
-        self.check_recovery(index, &recoveries)?;
-        self.check_recovered_history(index)?;
-        self.check_acked_held(index, &recoveries)?;
-        self.check_acked_retained()?;
+        let observed = observed!(self);
+        let checkers = &self.checkers;
+        checkers
+            .knowledge
+            .on_recovery(&observed, &checkers.journal, index, &recoveries)?;
+        checkers
+            .recovery
+            .on_recovery(&observed, index, &recoveries)?;
+        self.committed.on_recovery(&observed, index)?;
+        checkers.acked.on_recovery(&observed, index, &recoveries)?;
+        checkers.durability.on_recovery(&observed)?;
         for (slot, recovery) in &recoveries {
             self.replicas[index].damaged[*slot as usize] = !matches!(
                 recovery.decision,

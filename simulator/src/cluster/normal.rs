@@ -4,9 +4,9 @@
 //! checkpoints, repair of prepares (by `(op, checksum)` through a peer's `read_prepare`) and of
 //! headers (by hash chain), and a solo replica's restart.
 
-use super::network::Message;
-use super::replica::{counted, PipelineEntry, Status};
 use super::{Check, Simulation, RETRY_TICKS};
+use crate::network::Message;
+use crate::replica::{counted, PipelineEntry, Status};
 use journal::{Header, ReadPurpose, ReadReject, WriteStart, Writing};
 use rand::Rng;
 
@@ -578,7 +578,13 @@ impl Simulation {
                 .values()
                 .any(|&(z, o, l)| z == zone && o < offset + len && offset < o + l)
         };
-        self.check_prepare_claim(index, slot, Some(checksum), &in_flight)?;
+        self.checkers.journal.check_prepare_claim(
+            &observed!(self),
+            index,
+            slot,
+            Some(checksum),
+            &in_flight,
+        )?;
         match counted(&mut self.replicas[index].journal, |j| {
             j.read_prepare(op, checksum, ReadPurpose::Repair)
         }) {

@@ -17,10 +17,10 @@
 //!    every uncommitted prepare it lacks from a replica that voted it clean, and only then sends
 //!    `start_view`. Backups adopt it the same way.
 
-use super::network::{DoViewChange, Message};
-use super::replica::{PipelineEntry, Status, ViewPlan};
 use super::{Check, Simulation, RETRY_TICKS};
 use crate::checkers::history::CanonicalBreak;
+use crate::network::{DoViewChange, Message};
+use crate::replica::{PipelineEntry, Status, ViewPlan};
 use std::collections::BTreeMap;
 
 /// Why a new primary cannot decide its log yet.

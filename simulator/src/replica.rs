@@ -1,7 +1,7 @@
 //! One simulated replica: a journal on a simulated disk, its superblock, and the protocol state
 //! it keeps in memory (lost at a crash).
 
-use crate::cluster::network::DoViewChange;
+use crate::network::DoViewChange;
 use fault_models::{Disk, DiskOptions, ZoneSpec};
 use journal::{Config, Header, Journal, RecoveryContext};
 use std::cell::{Cell, RefCell};
@@ -140,11 +140,6 @@ pub struct Replica {
     /// Slots whose prepare or header sector held stored damage (`Disk::range_faulty`) when the
     /// replica last restarted.
     pub stored_faulty_at_restart: Vec<bool>,
-    /// Per slot, the checksum of the prepare whose damaged bytes this journal read (and
-    /// rejected) since the slot's prepare was last written or the replica last crashed: the
-    /// journal *knows* that damage, so it may never hold that entry clean (the *knowledge*
-    /// checker).
-    pub damage_read: Vec<Option<u32>>,
     /// Writes submitted to the disk and not yet completed, by disk id.
     pub in_flight_writes: BTreeMap<u64, (journal::Zone, u64, u64)>,
     /// Length of the disk's fault log when the replica last restarted.
@@ -186,7 +181,7 @@ pub struct Replica {
     pub acknowledged_at: Option<(AcknowledgeInputs, usize)>,
 }
 
-/// Everything a replica's vote ([`crate::cluster::Simulation::vote`]) reads besides the fixed
+/// Everything a replica's vote (the cluster's `Simulation::vote`) reads besides the fixed
 /// configuration: the journal's slots (by their touch count), the view, the checkpoint and
 /// commit in memory, the durable superblock, and how many ops the nack checker holds it to.
 #[derive(Clone, Debug, PartialEq)]
@@ -239,6 +234,19 @@ impl SlotChecked {
 
 pub const ZONE_HEADERS: usize = 0;
 pub const ZONE_PREPARES: usize = 1;
+
+/// The slots a byte range of a zone covers: a header sector holds several slots' headers, a
+/// prepare range lies in one slot.
+pub fn record_slots(config: &Config, zone: usize, offset: u64, len: u64) -> std::ops::Range<u64> {
+    let size = if zone == ZONE_HEADERS {
+        journal::HEADER_SIZE
+    } else {
+        config.message_size_max
+    };
+    let first = offset / size;
+    let end = (offset + len.max(1)).div_ceil(size);
+    first.min(config.slot_count)..end.min(config.slot_count)
+}
 
 pub fn zones(config: &Config) -> Vec<ZoneSpec> {
     vec![
@@ -331,7 +339,6 @@ impl Replica {
             crash_affected: vec![false; config.slot_count as usize],
             damaged: vec![false; config.slot_count as usize],
             stored_faulty_at_restart: vec![false; config.slot_count as usize],
-            damage_read: vec![None; config.slot_count as usize],
             in_flight_writes: BTreeMap::new(),
             fault_log_at_restart: 0,
             fault_log_at_restart_previous: 0,

@@ -66,6 +66,19 @@ impl Storage for LinuxCache {
     }
 }
 
+/// A new WAL on a fresh page cache whose syncs all succeed until armed.
+fn driver_on_linux_cache() -> FileDriver<LinuxCache> {
+    let size = Layout::new(&config()).expect("layout").file_size;
+    let storage = LinuxCache {
+        durable: MemoryStorage::new(size),
+        cache: MemoryStorage::new(size),
+        dirty: Vec::new(),
+        syncs_to_fail: 0,
+        syncs_failed: 0,
+    };
+    FileDriver::create(storage, CLUSTER, config(), Options::default()).expect("create")
+}
+
 fn message(driver: &FileDriver<LinuxCache>, body: &[u8]) -> Vec<u8> {
     let head = *driver.head();
     file_storage::prepare::prepare(CLUSTER, head.op + 1, driver.log_view(), head.checksum, body)
@@ -73,17 +86,8 @@ fn message(driver: &FileDriver<LinuxCache>, body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_batch_acknowledged_after_a_failed_sync_is_on_the_disk() {
-    let size = Layout::new(&config()).expect("layout").file_size;
     for fail_at in 0..2 {
-        let storage = LinuxCache {
-            durable: MemoryStorage::new(size),
-            cache: MemoryStorage::new(size),
-            dirty: Vec::new(),
-            syncs_to_fail: 0,
-            syncs_failed: 0,
-        };
-        let mut driver =
-            FileDriver::create(storage, CLUSTER, config(), Options::default()).expect("create");
+        let mut driver = driver_on_linux_cache();
         for body in [b"first".as_slice(), b"second"] {
             let message = message(&driver, body);
             driver.append(&message).expect("append");
@@ -121,16 +125,7 @@ fn a_batch_acknowledged_after_a_failed_sync_is_on_the_disk() {
 
 #[test]
 fn a_sync_that_fails_twice_acknowledges_nothing() {
-    let size = Layout::new(&config()).expect("layout").file_size;
-    let storage = LinuxCache {
-        durable: MemoryStorage::new(size),
-        cache: MemoryStorage::new(size),
-        dirty: Vec::new(),
-        syncs_to_fail: 0,
-        syncs_failed: 0,
-    };
-    let mut driver =
-        FileDriver::create(storage, CLUSTER, config(), Options::default()).expect("create");
+    let mut driver = driver_on_linux_cache();
     let message = message(&driver, b"lost");
     driver.append(&message).expect("append");
     driver.storage_mut().syncs_to_fail = 2;

@@ -212,10 +212,7 @@ pub struct EngineFuzzOptions {
 
 impl EngineFuzzOptions {
     pub fn seeds(&self) -> Vec<u64> {
-        assert!(self.shard.1 > 0 && self.shard.0 < self.shard.1);
-        (self.seed_first..self.seed_end)
-            .filter(|seed| seed % self.shard.1 == self.shard.0)
-            .collect()
+        crate::fuzz::shard_seeds(self.seed_first, self.seed_end, self.shard)
     }
 }
 

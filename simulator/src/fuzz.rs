@@ -169,12 +169,18 @@ pub struct FuzzOptions {
 impl FuzzOptions {
     /// The seeds this shard runs, in order.
     pub fn seeds(&self) -> Vec<u64> {
-        assert!(self.shard.1 > 0 && self.shard.0 < self.shard.1);
-        assert!(self.seed_first <= self.seed_end);
-        (self.seed_first..self.seed_end)
-            .filter(|seed| seed % self.shard.1 == self.shard.0)
-            .collect()
+        shard_seeds(self.seed_first, self.seed_end, self.shard)
     }
+}
+
+/// The seeds of `seed_first..seed_end` that shard `(index, count)` runs, in order: every seed
+/// with `seed % count == index` (for every workload).
+pub fn shard_seeds(seed_first: u64, seed_end: u64, shard: (u64, u64)) -> Vec<u64> {
+    assert!(shard.1 > 0 && shard.0 < shard.1);
+    assert!(seed_first <= seed_end);
+    (seed_first..seed_end)
+        .filter(|seed| seed % shard.1 == shard.0)
+        .collect()
 }
 
 pub fn repro_command(seed: u64, overrides: &Overrides) -> String {

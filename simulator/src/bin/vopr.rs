@@ -30,6 +30,26 @@ struct Cli {
     canary: Option<String>,
 }
 
+/// A range of seeds to fuzz, as `vopr fuzz` and `vopr engine NAME fuzz` both take it.
+#[derive(Args, Debug, Clone)]
+struct RangeArgs {
+    /// Seeds to run, `A..B` (B exclusive).
+    #[arg(long, value_parser = parse_range)]
+    seeds: (u64, u64),
+    /// Seeds side by side (default: all cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only every N-th seed: `I/N` runs seeds with `seed % N == I`.
+    #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+    shard: (u64, u64),
+    /// Stop starting new seeds after this long: `90s`, `10m`, `1h`.
+    #[arg(long, value_parser = parse_duration)]
+    time_budget: Option<Duration>,
+    /// Write the JSON report here (atomically); `vopr merge` combines shards.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
 /// Changes to what a seed draws: how `shrink` reports a smaller failing run.
 #[derive(Args, Debug, Clone, Default)]
 struct OverrideArgs {
@@ -74,21 +94,8 @@ enum Command {
     },
     /// Run a range of seeds on all cores; print the coverage table; exit 1 on any failure.
     Fuzz {
-        /// Seeds to run, `A..B` (B exclusive).
-        #[arg(long, value_parser = parse_range)]
-        seeds: (u64, u64),
-        /// Threads (default: all cores).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Run only every N-th seed: `I/N` runs seeds with `seed % N == I`.
-        #[arg(long, value_parser = parse_shard, default_value = "0/1")]
-        shard: (u64, u64),
-        /// Stop starting new seeds after this long: `90s`, `10m`, `1h`.
-        #[arg(long, value_parser = parse_duration)]
-        time_budget: Option<Duration>,
-        /// Write the JSON report here (atomically).
-        #[arg(long)]
-        json: Option<PathBuf>,
+        #[command(flatten)]
+        range: RangeArgs,
         /// Write the coverage table and the failures as an HTML page here (atomically).
         #[arg(long)]
         html: Option<PathBuf>,
@@ -256,24 +263,11 @@ enum EngineCommand {
         #[command(flatten)]
         args: EngineArgs,
     },
-    /// Run a range of seeds (each in its own process); print seeds by worst outcome; exit 1 on
-    /// any failure.
+    /// Run a range of seeds (in worker processes); print seeds by worst outcome; exit 1 on any
+    /// failure.
     Fuzz {
-        /// Seeds to run, `A..B` (B exclusive).
-        #[arg(long, value_parser = parse_range)]
-        seeds: (u64, u64),
-        /// Seeds side by side (default: all cores).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Run only every N-th seed: `I/N` runs seeds with `seed % N == I`.
-        #[arg(long, value_parser = parse_shard, default_value = "0/1")]
-        shard: (u64, u64),
-        /// Stop starting new seeds after this long: `90s`, `10m`, `1h`.
-        #[arg(long, value_parser = parse_duration)]
-        time_budget: Option<Duration>,
-        /// Write the JSON report here (atomically); `vopr merge` combines shards.
-        #[arg(long)]
-        json: Option<PathBuf>,
+        #[command(flatten)]
+        range: RangeArgs,
         /// Run seeds on this process's threads instead of one process each (faster; an abort
         /// then ends the run).
         #[arg(long)]
@@ -504,11 +498,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Fuzz {
-            seeds,
-            jobs,
-            shard,
-            time_budget,
-            json,
+            range:
+                RangeArgs {
+                    seeds,
+                    jobs,
+                    shard,
+                    time_budget,
+                    json,
+                },
             html,
             overrides,
         } => {
@@ -797,11 +794,14 @@ fn engine_command(engine: engines::EngineKind, command: EngineCommand) -> ExitCo
             }
         }
         EngineCommand::Fuzz {
-            seeds,
-            jobs,
-            shard,
-            time_budget,
-            json,
+            range:
+                RangeArgs {
+                    seeds,
+                    jobs,
+                    shard,
+                    time_budget,
+                    json,
+                },
             in_process,
             args,
         } => {

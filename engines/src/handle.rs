@@ -16,6 +16,7 @@
 //! `Send + Sync` because redb's `StorageBackend` must be; nothing here runs on two threads.
 
 use fault_models::{FileError, SimFile};
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Storage calls one workload step may make before the runner calls it a hang. A step commits
@@ -43,6 +44,48 @@ impl From<CallError> for std::io::Error {
     }
 }
 
+/// What one storage call was, as the sweep's plan records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum CallKind {
+    Len,
+    Read,
+    Write,
+    SetLen,
+    Sync,
+}
+
+/// One storage call of a run, recorded when [`FileHandle::record_calls`] asked for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CallRecord {
+    /// Its number: 1 for the run's first call (what [`FileHandle::aim`] takes).
+    pub call: u64,
+    pub kind: CallKind,
+    /// A read's or write's offset; a length change's old length.
+    pub offset: u64,
+    /// A read's or write's length; a length change's new length.
+    pub len: u64,
+    /// A write or length change that grew the file (where ENOSPC can happen).
+    pub grows: bool,
+    /// A sync with something unsynced (where a sync can fail).
+    pub unsynced: bool,
+    /// A write's first byte (what an engine's file map may tell a page's kind by).
+    pub first_byte: Option<u8>,
+}
+
+/// A fault aimed at one storage call by its number (the sweep's single fault).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallFault {
+    /// The process dies before the call runs.
+    Crash,
+    /// The call, a write, fails with EIO and stores nothing.
+    WriteError,
+    /// The call, a write or length change that grows the file, fails with ENOSPC.
+    NoSpace,
+    /// The call, a sync with something unsynced, fails with Linux's semantics (the dirty pages
+    /// are marked clean and not written).
+    SyncError,
+}
+
 #[derive(Debug)]
 struct State {
     file: SimFile,
@@ -50,6 +93,10 @@ struct State {
     calls: u64,
     /// The call before which the process dies, if one is scheduled.
     crash_at_call: Option<u64>,
+    /// A fault aimed at one call (one shot).
+    aimed: Option<(u64, CallFault)>,
+    /// Every call, while recording.
+    log: Option<Vec<CallRecord>>,
     dead: bool,
     calls_in_step: u64,
     hung: bool,
@@ -68,6 +115,8 @@ impl FileHandle {
                 file,
                 calls: 0,
                 crash_at_call: None,
+                aimed: None,
+                log: None,
                 dead: false,
                 calls_in_step: 0,
                 hung: false,
@@ -83,10 +132,46 @@ impl FileHandle {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The file's length as the engine sees it.
+    pub fn len(&self) -> Result<u64, CallError> {
+        self.call(CallKind::Len, 0, 0, None, |file| Ok(file.len()))
+    }
+
+    /// Reads `buffer.len()` bytes at `offset`.
+    pub fn read_at(&self, offset: u64, buffer: &mut [u8]) -> Result<(), CallError> {
+        let len = buffer.len() as u64;
+        self.call(CallKind::Read, offset, len, None, |file| {
+            file.read_at(offset, buffer)
+        })
+    }
+
+    /// Writes `data` at `offset`.
+    pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), CallError> {
+        let len = data.len() as u64;
+        self.call(CallKind::Write, offset, len, data.first().copied(), |file| {
+            file.write_at(offset, data)
+        })
+    }
+
+    /// Sets the file's length.
+    pub fn set_len(&self, len: u64) -> Result<(), CallError> {
+        let from = self.lock().file.len();
+        self.call(CallKind::SetLen, from, len, None, |file| file.set_len(len))
+    }
+
+    /// Makes everything written durable (`fdatasync`).
+    pub fn sync(&self) -> Result<(), CallError> {
+        self.call(CallKind::Sync, 0, 0, None, |file| file.sync())
+    }
+
     /// Runs one storage call of the engine against the file, unless the process is dead, the
     /// crash point is this call, or the step has run out of calls.
-    pub fn call<T>(
+    fn call<T>(
         &self,
+        kind: CallKind,
+        offset: u64,
+        len: u64,
+        first_byte: Option<u8>,
         operation: impl FnOnce(&mut SimFile) -> Result<T, FileError>,
     ) -> Result<T, CallError> {
         let mut state = self.lock();
@@ -102,13 +187,92 @@ impl FileHandle {
             state.hung = true;
             return Err(CallError::Hung);
         }
-        if state.crash_at_call == Some(state.calls) {
+        let call = state.calls;
+        let state = &mut *state;
+        if let Some(log) = state.log.as_mut() {
+            let file = &state.file;
+            let grows = match kind {
+                CallKind::Write => offset.saturating_add(len) > file.len(),
+                CallKind::SetLen => len > offset,
+                _ => false,
+            };
+            log.push(CallRecord {
+                call,
+                kind,
+                offset,
+                len,
+                grows,
+                unsynced: kind == CallKind::Sync && file.has_unsynced(),
+                first_byte,
+            });
+        }
+        let aimed = match state.aimed {
+            Some((at, fault)) if at == call => {
+                state.aimed = None;
+                Some(fault)
+            }
+            _ => None,
+        };
+        if state.crash_at_call == Some(call) || aimed == Some(CallFault::Crash) {
             state.crash_at_call = None;
             state.dead = true;
             state.file.crash();
             return Err(CallError::Dead);
         }
-        operation(&mut state.file).map_err(CallError::File)
+        match aimed {
+            None | Some(CallFault::Crash) => operation(&mut state.file).map_err(CallError::File),
+            Some(fault) => {
+                match fault {
+                    CallFault::WriteError => state.file.aim_write_error(),
+                    CallFault::NoSpace => state.file.aim_no_space(),
+                    CallFault::SyncError => state.file.aim_sync_error(),
+                    CallFault::Crash => unreachable!(),
+                }
+                let result = operation(&mut state.file).map_err(CallError::File);
+                // An aim this call did not take (a write that did not grow the file) must not
+                // fire at a later one.
+                state.file.aims_clear();
+                result
+            }
+        }
+    }
+
+    /// Aims `fault` at storage call number `call` (counted from the run's first, as
+    /// [`CallRecord::call`]); one shot, and only one aim at a time.
+    pub fn aim(&self, call: u64, fault: CallFault) {
+        let mut state = self.lock();
+        assert!(call > state.calls, "call {call} has run already");
+        assert!(state.aimed.is_none());
+        state.aimed = Some((call, fault));
+    }
+
+    /// Starts recording every storage call (the sweep's plan).
+    pub fn record_calls(&self) {
+        self.lock().log = Some(Vec::new());
+    }
+
+    /// The calls recorded since [`FileHandle::record_calls`].
+    pub fn take_calls(&self) -> Vec<CallRecord> {
+        self.lock().log.take().unwrap_or_default()
+    }
+
+    /// A handle on a copy of this file as it is now (the runner forks a prepared run).
+    pub fn fork(&self) -> FileHandle {
+        let state = self.lock();
+        assert!(!state.dead && !state.hung);
+        assert!(state.crash_at_call.is_none() && state.aimed.is_none());
+        FileHandle {
+            state: Arc::new(Mutex::new(State {
+                file: state.file.clone(),
+                calls: state.calls,
+                crash_at_call: None,
+                aimed: None,
+                log: None,
+                dead: false,
+                calls_in_step: 0,
+                hung: false,
+            })),
+        }
     }
 
     /// The process dies before the storage call `calls_from_now` calls from now (1: the next).

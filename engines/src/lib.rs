@@ -10,7 +10,8 @@
 //!   `file_storage::Storage`).
 //! - [`workloads`]: one file per engine, the seeded workload generator.
 //! - [`model`]: the ground truth and its checks; [`values`]: self-describing values;
-//!   [`outcome`]: CORDS's outcome names and which ones a promise forbids; [`runner`]: one seed.
+//!   [`outcome`]: CORDS's outcome names and which ones a promise forbids; [`runner`]: one seed;
+//!   [`sweep`]: CORDS's single-fault sweep (one fault at every sector and storage call).
 //!
 //! Adding an engine is one adapter file, one workload file, and a line in [`EngineKind`].
 //!
@@ -28,6 +29,7 @@ pub mod model;
 pub mod outcome;
 pub mod panic_site;
 pub mod runner;
+pub mod sweep;
 pub mod values;
 pub mod workload;
 pub mod workloads {
@@ -69,6 +71,65 @@ impl EngineKind {
             EngineKind::Redb => adapters::redb::promise(),
             EngineKind::FileWal => adapters::file_wal::promise(),
         }
+    }
+
+    /// The promise in words (what a report states next to what the engine did).
+    pub fn promise_text(self) -> &'static str {
+        match self {
+            EngineKind::Redb => adapters::redb::PROMISE_TEXT,
+            EngineKind::FileWal => adapters::file_wal::PROMISE_TEXT,
+        }
+    }
+
+    /// The sweep's default workload: steps before the faults at rest, and after.
+    pub fn sweep_steps(self) -> (u64, u64) {
+        match self {
+            EngineKind::Redb => (60, 8),
+            EngineKind::FileWal => (80, 8),
+        }
+    }
+
+    /// The plan of the engine's single-fault sweep (runs the workload without faults).
+    pub fn sweep_plan(self, options: &sweep::SweepOptions) -> Result<sweep::Plan, String> {
+        match self {
+            EngineKind::Redb => sweep::plan::<adapters::redb::Redb, workloads::redb::RedbWorkload>(
+                self.name(),
+                self.promise(),
+                None,
+                options,
+            ),
+            EngineKind::FileWal => sweep::plan::<
+                adapters::file_wal::FileWal,
+                workloads::file_wal::FileWalWorkload,
+            >(
+                self.name(),
+                self.promise(),
+                Some(adapters::file_wal::RETAINED_MIN),
+                options,
+            ),
+        }
+    }
+
+    /// A runner of the sweep's cells (one per thread: it holds the prepared run).
+    pub fn sweep_cells(
+        self,
+        options: &sweep::SweepOptions,
+    ) -> Result<Box<dyn sweep::CellRunner>, String> {
+        Ok(match self {
+            EngineKind::Redb => Box::new(sweep::Cells::<
+                adapters::redb::Redb,
+                workloads::redb::RedbWorkload,
+            >::new(self.name(), self.promise(), None, options)?),
+            EngineKind::FileWal => Box::new(sweep::Cells::<
+                adapters::file_wal::FileWal,
+                workloads::file_wal::FileWalWorkload,
+            >::new(
+                self.name(),
+                self.promise(),
+                Some(adapters::file_wal::RETAINED_MIN),
+                options,
+            )?),
+        })
     }
 
     /// Runs one seed. `keep_lines` keeps the readable story (replay).

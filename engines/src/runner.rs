@@ -106,6 +106,21 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// A run of `steps` steps with no fault drawn by chance and no crash scheduled by chance
+    /// (faults are aimed from outside: the sweep).
+    pub fn quiet(steps: u64) -> RunConfig {
+        RunConfig {
+            mix: FaultMix::Crash,
+            steps,
+            crash_percent: 0,
+            crash_calls_max: 1,
+            at_rest: false,
+            io_errors: false,
+            rest_fault_percent: 0,
+            file_faults: FileFaultConfig::default(),
+        }
+    }
+
     pub fn draw(prng: &mut ChaCha8Rng, options: &RunOptions) -> RunConfig {
         // Every draw is made whatever the options say, so that an override (`--faults`,
         // `--steps`: what shrinking changes) leaves the seed's other streams as they were.
@@ -215,26 +230,26 @@ pub struct EngineOutcome {
 }
 
 /// Why a run stops early.
-enum Stop {
+pub(crate) enum Stop {
     /// An outcome ends the run (forbidden, or one after which nothing can be judged).
     Ended,
 }
 
-struct Run<E: Engine, W: Workload> {
+pub(crate) struct Run<E: Engine, W: Workload> {
     seed: u64,
     options: RunOptions,
-    config: RunConfig,
+    pub(crate) config: RunConfig,
     promise: Promise,
     retained_min: Option<u64>,
     prng: ChaCha8Rng,
-    handle: FileHandle,
+    pub(crate) handle: FileHandle,
     model: Model,
     workload: W,
     version_next: u64,
-    engine: Option<E>,
+    pub(crate) engine: Option<E>,
     /// No open has succeeded yet: the adapter may format the file.
     fresh: bool,
-    step: u64,
+    pub(crate) step: u64,
     outcome: Outcome,
     outcomes: BTreeMap<&'static str, u64>,
     failure: Option<EngineFailure>,
@@ -257,46 +272,104 @@ pub fn run<E: Engine, W: Workload>(
 ) -> EngineOutcome {
     let mut prng = ChaCha8Rng::seed_from_u64(seed);
     let config = RunConfig::draw(&mut prng, options);
-    let mut file_options = SimFileOptions::new(prng.next_u64(), W::FILE_SIZE_MAX);
-    file_options.faults = config.file_faults.clone();
-    file_options.atomic_unit = W::ATOMIC_UNIT;
-    // Zeros or junk in a torn unit is damage beyond "old or new": only where damage is drawn.
-    file_options.tear_garbage = config.at_rest;
-    let handle = FileHandle::new(SimFile::new(file_options));
-    let workload = W::draw(&mut prng);
-    let mut run = Run::<E, W> {
-        seed,
-        options: options.clone(),
-        config,
+    let mut run = Run::<E, W>::new(
         promise,
         retained_min,
+        seed,
+        options.clone(),
+        config,
         prng,
-        handle,
-        model: Model::new(W::ATOMIC_COMMITS),
-        workload,
-        version_next: 1,
-        engine: None,
-        fresh: true,
-        step: 0,
-        outcome: Outcome::Correct,
-        outcomes: BTreeMap::new(),
-        failure: None,
-        hash: 0xCBF2_9CE4_8422_2325,
         keep_lines,
-        lines: Vec::new(),
-        crashes: 0,
-        opens: 0,
-    };
+    );
     let _ = run.play();
     run.finish(engine_name)
 }
 
 impl<E: Engine, W: Workload> Run<E, W> {
+    /// A run about to open the engine on a fresh file: the file's seed and the workload are
+    /// drawn from `prng`, after the configuration.
+    pub(crate) fn new(
+        promise: Promise,
+        retained_min: Option<u64>,
+        seed: u64,
+        options: RunOptions,
+        config: RunConfig,
+        mut prng: ChaCha8Rng,
+        keep_lines: bool,
+    ) -> Run<E, W> {
+        let mut file_options = SimFileOptions::new(prng.next_u64(), W::FILE_SIZE_MAX);
+        file_options.faults = config.file_faults.clone();
+        file_options.atomic_unit = W::ATOMIC_UNIT;
+        // Zeros or junk in a torn unit is damage beyond "old or new": only where damage is
+        // drawn.
+        file_options.tear_garbage = config.at_rest;
+        let handle = FileHandle::new(SimFile::new(file_options));
+        let workload = W::draw(&mut prng);
+        Run {
+            seed,
+            options,
+            config,
+            promise,
+            retained_min,
+            prng,
+            handle,
+            model: Model::new(W::ATOMIC_COMMITS),
+            workload,
+            version_next: 1,
+            engine: None,
+            fresh: true,
+            step: 0,
+            outcome: Outcome::Correct,
+            outcomes: BTreeMap::new(),
+            failure: None,
+            hash: 0xCBF2_9CE4_8422_2325,
+            keep_lines,
+            lines: Vec::new(),
+            crashes: 0,
+            opens: 0,
+        }
+    }
+
+    /// A copy of this run, the engine closed, on a copy of its file: it goes on exactly as this
+    /// one would (the sweep forks one prepared run per fault at rest).
+    /// Whether an outcome the promise forbids was seen.
+    pub(crate) fn failure_seen(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    pub(crate) fn fork(&self) -> Run<E, W> {
+        assert!(self.engine.is_none(), "a run forks with its engine closed");
+        assert!(self.failure.is_none());
+        Run {
+            seed: self.seed,
+            options: self.options.clone(),
+            config: self.config.clone(),
+            promise: self.promise,
+            retained_min: self.retained_min,
+            prng: self.prng.clone(),
+            handle: self.handle.fork(),
+            model: self.model.clone(),
+            workload: self.workload.clone(),
+            version_next: self.version_next,
+            engine: None,
+            fresh: self.fresh,
+            step: self.step,
+            outcome: self.outcome,
+            outcomes: self.outcomes.clone(),
+            failure: None,
+            hash: self.hash,
+            keep_lines: self.keep_lines,
+            lines: self.lines.clone(),
+            crashes: self.crashes,
+            opens: self.opens,
+        }
+    }
+
     fn tick(&self) -> u64 {
         self.handle.with_file(|file| file.tick())
     }
 
-    fn line(&mut self, text: String) {
+    pub(crate) fn line(&mut self, text: String) {
         let tick = self.tick();
         // FNV-1a over the tick and the text: the trace hash.
         for byte in tick.to_le_bytes().iter().chain(text.as_bytes()) {
@@ -377,9 +450,17 @@ impl<E: Engine, W: Workload> Run<E, W> {
         }
     }
 
-    fn play(&mut self) -> Result<(), Stop> {
+    pub(crate) fn play(&mut self) -> Result<(), Stop> {
         self.open()?;
-        while self.step < self.config.steps {
+        self.play_steps(self.config.steps)?;
+        // The end: a clean reopen reads everything back, then the engine checks itself.
+        self.reopen()?;
+        self.integrity_check()
+    }
+
+    /// Plays the workload's steps until step `end` (the engine open).
+    pub(crate) fn play_steps(&mut self, end: u64) -> Result<(), Stop> {
+        while self.step < end {
             let step = self
                 .workload
                 .next_step(&mut self.prng, &self.model, &mut self.version_next);
@@ -436,9 +517,7 @@ impl<E: Engine, W: Workload> Run<E, W> {
             }
             self.step += 1;
         }
-        // The end: a clean reopen reads everything back, then the engine checks itself.
-        self.reopen()?;
-        self.integrity_check()
+        Ok(())
     }
 
     fn check_hang(&mut self) -> Result<(), Stop> {
@@ -473,16 +552,31 @@ impl<E: Engine, W: Workload> Run<E, W> {
     }
 
     /// Closes the engine cleanly (the process lives on), then opens it again.
-    fn reopen(&mut self) -> Result<(), Stop> {
+    pub(crate) fn reopen(&mut self) -> Result<(), Stop> {
+        self.close()?;
+        self.open()
+    }
+
+    /// Closes the engine cleanly (the process lives on).
+    pub(crate) fn close(&mut self) -> Result<(), Stop> {
         self.line("close".into());
         self.handle.step_begin();
         let engine = self.engine.take();
         let dropped = catch_unwind(AssertUnwindSafe(|| drop(engine)));
         self.check_hang()?;
+        if self.handle.dead() {
+            // A fault aimed at a call of the close (the sweep): the process died while the
+            // engine was closing, and what the drop did after that is not its behaviour.
+            self.crashes += 1;
+            self.line(format!("crash during close (call {})", self.handle.calls()));
+            self.handle.revive();
+            self.damage_at_rest();
+            return Ok(());
+        }
         if let Err(panic) = dropped {
             self.panicked(panic.as_ref())?;
         }
-        self.open()
+        Ok(())
     }
 
     /// The process died: drop the engine (what it does now is not its behaviour), maybe damage
@@ -524,7 +618,7 @@ impl<E: Engine, W: Workload> Run<E, W> {
 
     /// Opens the engine (crashing it during recovery now and then), then reads everything back
     /// and judges it.
-    fn open(&mut self) -> Result<(), Stop> {
+    pub(crate) fn open(&mut self) -> Result<(), Stop> {
         assert!(self.engine.is_none());
         let mut crashes_in_a_row = 0;
         let mut creations_left = OPEN_CRASHES_MAX;
@@ -615,7 +709,7 @@ impl<E: Engine, W: Workload> Run<E, W> {
         Ok(())
     }
 
-    fn integrity_check(&mut self) -> Result<(), Stop> {
+    pub(crate) fn integrity_check(&mut self) -> Result<(), Stop> {
         let engine = self.engine.as_mut().expect("open at the end");
         let checked = catch_unwind(AssertUnwindSafe(|| engine.integrity_check()));
         match checked {
@@ -638,7 +732,7 @@ impl<E: Engine, W: Workload> Run<E, W> {
         }
     }
 
-    fn finish(mut self, engine_name: &'static str) -> EngineOutcome {
+    pub(crate) fn finish(mut self, engine_name: &'static str) -> EngineOutcome {
         if self.outcomes.is_empty() || self.failure.is_none() && self.outcome == Outcome::Correct {
             *self.outcomes.entry(Outcome::Correct.name()).or_insert(0) += 1;
         }

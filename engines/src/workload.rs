@@ -6,7 +6,7 @@ use crate::model::Model;
 use rand_chacha::ChaCha8Rng;
 
 /// A seeded workload for one engine.
-pub trait Workload: Sized {
+pub trait Workload: Sized + Clone {
     /// Whether a commit is all or nothing at a crash (a transaction), or may land a prefix of
     /// its mutations (a batch of log appends).
     const ATOMIC_COMMITS: bool;

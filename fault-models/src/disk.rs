@@ -128,7 +128,7 @@ pub struct Completion {
 }
 
 /// One submitted, not yet completed I/O.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     ready_tick: u64,
     /// Seeded draw that orders I/O with the same ready tick.
@@ -175,6 +175,10 @@ impl Pending {
 /// `poll_completion(t)` until it returns `None` (after a read completion, take its bytes from
 /// `completed_read_data` before polling again); `crash(t)` at any moment drops every pending I/O.
 /// Ticks passed in never go backwards.
+///
+/// `Clone` copies the whole disk, bytes, fault marks and PRNG: a clone goes on exactly as the
+/// original would (a sweep forks one prepared disk per fault it aims).
+#[derive(Clone)]
 pub struct Disk {
     replica: u8,
     seed: u64,

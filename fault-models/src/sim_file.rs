@@ -224,7 +224,7 @@ pub struct FileStats {
 }
 
 /// One sector of the page cache.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct CachedSector {
     /// The whole sector as reads see it; bytes past the file's length are zeros.
     bytes: Box<[u8]>,
@@ -234,7 +234,7 @@ struct CachedSector {
 }
 
 /// One write or length change since the last sync.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Unsynced {
     Write { offset: u64, data: Vec<u8> },
     Length { from: u64, to: u64 },
@@ -251,7 +251,7 @@ impl Unsynced {
 }
 
 /// What a crash did to one sector of a torn write.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum SectorFate {
     Old,
     New,
@@ -264,7 +264,7 @@ enum SectorFate {
 }
 
 /// What a crash did to one entry of the unsynced list.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum EntryFate {
     Persisted,
     Dropped,
@@ -279,6 +279,10 @@ enum EntryFate {
 ///
 /// A page kept clean by a failed sync still holds the dropped bytes: a later write to it makes it
 /// dirty again, whole, so the next sync writes those bytes too (as Linux does).
+///
+/// `Clone` forks the file whole (cache, unsynced list, disk, PRNGs, fault log): the clone goes on
+/// exactly as the original would.
+#[derive(Clone)]
 pub struct SimFile {
     seed: u64,
     sector_size: u64,
@@ -1088,6 +1092,19 @@ impl SimFile {
     /// Makes the next `sync` with something unsynced fail with EIO (while faults are enabled).
     pub fn aim_sync_error(&mut self) {
         self.aimed_sync_error = self.faults_enabled;
+    }
+
+    /// Whether a `sync` now has something to write (and so may fail).
+    pub fn has_unsynced(&self) -> bool {
+        !self.unsynced.is_empty()
+    }
+
+    /// Takes back every aimed write error, ENOSPC and sync error not yet injected (an aim meant
+    /// for one call that did not fire there must not fire at a later one).
+    pub fn aims_clear(&mut self) {
+        self.aimed_write_error = false;
+        self.aimed_no_space = false;
+        self.aimed_sync_error = false;
     }
 
     /// Flips one bit of the durable sector holding `offset` (a bit within the durable length),

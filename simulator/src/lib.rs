@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod corpus;
 pub mod coverage;
 pub mod engine_harness;
+pub mod engine_sweep;
 pub mod fuzz;
 pub mod network;
 pub mod recorded;

@@ -96,7 +96,7 @@ fn state_colour(state: SlotState) -> &'static str {
     }
 }
 
-fn page_start(out: &mut String, title: &str) {
+pub(crate) fn page_start(out: &mut String, title: &str) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
@@ -104,7 +104,7 @@ fn page_start(out: &mut String, title: &str) {
     );
 }
 
-fn page_end(out: &mut String) {
+pub(crate) fn page_end(out: &mut String) {
     out.push_str("</body>\n</html>\n");
 }
 

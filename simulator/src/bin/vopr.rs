@@ -287,6 +287,49 @@ enum EngineCommand {
         #[command(flatten)]
         args: EngineArgs,
     },
+    /// CORDS's single-fault table: one fault at a time at every sector the engine wrote (zeros,
+    /// junk, bit flip, read EIO) and at every storage call it can hit (write EIO, ENOSPC, fsync
+    /// failure, crash), each judged by the engine's promise; exit 1 on an outcome it forbids.
+    Sweep {
+        /// Run one cell with its story: KIND@sector:N or KIND@call:N (as the table's lines
+        /// print them).
+        #[arg(long, conflicts_with_all = ["pair", "pairs"])]
+        only: Option<String>,
+        /// Run one pair with its story: FIRST,SECOND (two faults at rest).
+        #[arg(long, conflicts_with = "pairs")]
+        pair: Option<String>,
+        /// Sampled pairs of faults at rest (the second after a reopen) instead of single
+        /// faults: one pair per number of --seeds.
+        #[arg(long, requires = "seeds")]
+        pairs: bool,
+        /// The pairs' sample numbers (with --pairs).
+        #[arg(long, value_parser = parse_range)]
+        seeds: Option<(u64, u64)>,
+        /// Only these fault kinds (comma-separated): zeros, junk, bit_flip, read_eio,
+        /// write_eio, enospc, fsync_fail, crash.
+        #[arg(long, value_delimiter = ',')]
+        faults: Vec<String>,
+        /// The workload's seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Workload steps before the faults at rest (the engine's default if absent).
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Workload steps after them (the engine's default if absent).
+        #[arg(long)]
+        tail_steps: Option<u64>,
+        /// safe or unsafe (calibration: the unsafe setting must fail the crash cells).
+        #[arg(long, default_value = "safe", value_parser = simulator::engine_harness::parse_setting)]
+        setting: engines::Setting,
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Write every cell's result as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Draw the table as a page.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
     /// One seed's verdict as one JSON line.
     #[command(hide = true)]
     SeedLine {
@@ -683,6 +726,51 @@ fn progress_reporter(total: u64) -> (Option<ProgressBar>, impl Fn(u64, u64, usiz
 fn engine_command(engine: engines::EngineKind, command: EngineCommand) -> ExitCode {
     use simulator::engine_harness as harness;
     match command {
+        EngineCommand::Sweep {
+            only,
+            pair,
+            pairs,
+            seeds,
+            faults,
+            seed,
+            steps,
+            tail_steps,
+            setting,
+            jobs,
+            json,
+            html,
+        } => {
+            let (steps_default, tail_default) = engine.sweep_steps();
+            let options = engines::sweep::SweepOptions {
+                setting,
+                seed,
+                steps: steps.unwrap_or(steps_default),
+                tail_steps: tail_steps.unwrap_or(tail_default),
+            };
+            if options.steps == 0 {
+                return bad_input("--steps 0: the sweep needs a workload before its faults at rest");
+            }
+            let mut kinds = Vec::new();
+            for name in &faults {
+                match engines::sweep::SweepFault::parse(name) {
+                    Some(kind) => kinds.push(kind),
+                    None => {
+                        return bad_input(format!(
+                            "--faults {name}: unknown; use any of zeros, junk, bit_flip, read_eio, write_eio, enospc, fsync_fail, crash"
+                        ))
+                    }
+                }
+            }
+            let pairs = if pairs { seeds } else { None };
+            let request = simulator::engine_sweep::SweepRequest {
+                engine,
+                options,
+                faults: kinds,
+                pairs,
+                jobs: jobs_or_cores(jobs),
+            };
+            engine_sweep_command(&request, only, pair, json, html)
+        }
         EngineCommand::Run { seed, args } => {
             let options = args.options();
             let outcome = engine.run(seed, &options, false);
@@ -843,6 +931,153 @@ fn engine_command(engine: engines::EngineKind, command: EngineCommand) -> ExitCo
             }
             verdict(&report)
         }
+    }
+}
+
+fn engine_sweep_command(
+    request: &simulator::engine_sweep::SweepRequest,
+    only: Option<String>,
+    pair: Option<String>,
+    json: Option<PathBuf>,
+    html: Option<PathBuf>,
+) -> ExitCode {
+    use engines::sweep::Cell;
+    use simulator::engine_sweep as sweep;
+    for (flag, path) in [("--json", &json), ("--html", &html)] {
+        if let Some(path) = path {
+            if let Err(message) = report_directory_exists(flag, path) {
+                return bad_input(message);
+            }
+        }
+    }
+    let single = match (only, pair) {
+        (Some(only), _) => match Cell::parse(&only) {
+            Ok(cell) => Some((cell, None)),
+            Err(message) => return bad_input(format!("--only {message}")),
+        },
+        (None, Some(pair)) => {
+            let Some((first, second)) = pair.split_once(',') else {
+                return bad_input(format!("--pair {pair}: write FIRST,SECOND"));
+            };
+            match (Cell::parse(first), Cell::parse(second)) {
+                (Ok(first), Ok(second)) => Some((first, Some(second))),
+                (Err(message), _) | (_, Err(message)) => {
+                    return bad_input(format!("--pair {message}"))
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    let report = if let Some((cell, second)) = single {
+        let (report, result) = match sweep::one(request, cell, second) {
+            Ok(done) => done,
+            Err(message) => return bad_input(message),
+        };
+        for line in &result.lines {
+            println!("[tick {:>7}] {}", line.tick, line.text);
+        }
+        println!(
+            "{}{}: {} in region {}{}{}",
+            result.cell,
+            result.second.map_or(String::new(), |second| format!(" then {second}")),
+            result.outcome.name(),
+            report.regions[result.region],
+            if result.forbidden { " (FORBIDDEN by the promise)" } else { "" },
+            if result.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", result.message)
+            }
+        );
+        report
+    } else {
+        let what = if request.pairs.is_some() { "pairs" } else { "cells" };
+        eprintln!(
+            "sweeping {} ({}) on {} threads",
+            request.engine.name(),
+            what,
+            request.jobs
+        );
+        // The total is known once the plan is made: the bar starts at the first cell.
+        let terminal = std::io::stderr().is_terminal();
+        let bar = std::sync::OnceLock::<ProgressBar>::new();
+        let progress = |done: usize, total: usize| {
+            let bar = bar.get_or_init(|| {
+                if !terminal {
+                    return ProgressBar::hidden();
+                }
+                let bar = ProgressBar::new(total as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{elapsed_precise} [{bar:40}] {pos}/{len} runs {per_sec} eta {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                bar
+            });
+            bar.set_position(done as u64);
+            if !terminal && (done.is_multiple_of(1000) || done == total) {
+                eprintln!("{done}/{total} runs");
+            }
+        };
+        let report = match sweep::sweep(request, &progress) {
+            Ok(report) => report,
+            Err(message) => return bad_input(message),
+        };
+        if let Some(bar) = bar.get() {
+            bar.finish_and_clear();
+        }
+        println!("{}", report.table());
+        println!("what {} promises: {}", report.engine, report.promise_text);
+        for (region, fault, outcome, count, result) in report.examples() {
+            println!(
+                "  {:<18} {:<10} {} in {}: {count} cells, e.g. {}: {}",
+                outcome.name(),
+                fault.name(),
+                if result.forbidden { "FORBIDDEN" } else { "allowed" },
+                report.regions[region],
+                result.cell,
+                result.message
+            );
+        }
+        let forbidden: Vec<String> = report
+            .forbidden()
+            .map(|result| {
+                not_allowed_line(
+                    &result.cell.to_string(),
+                    result.outcome.name(),
+                    result.checker.as_deref(),
+                    &result.message,
+                    &report.repro_args(result),
+                )
+            })
+            .collect();
+        for line in &forbidden {
+            println!("{line}");
+        }
+        println!(
+            "{} {what} in {:.1}s, {} forbidden",
+            report.results.len(),
+            report.elapsed_s,
+            forbidden.len()
+        );
+        report
+    };
+    if let Some(path) = json {
+        if let Err(error) = corpus::store(&path, &report) {
+            return bad_input(error);
+        }
+    }
+    if let Some(path) = html {
+        if let Err(error) = std::fs::write(&path, sweep::page(&report)) {
+            return bad_input(format!("cannot write {}: {error}", path.display()));
+        }
+    }
+    if report.forbidden().next().is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

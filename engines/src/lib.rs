@@ -85,7 +85,7 @@ impl EngineKind {
     pub fn sweep_steps(self) -> (u64, u64) {
         match self {
             EngineKind::Redb => (60, 8),
-            EngineKind::FileWal => (80, 8),
+            EngineKind::FileWal => (120, 8),
         }
     }
 

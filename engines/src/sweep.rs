@@ -182,6 +182,12 @@ pub trait FileMap {
     /// run's); `written_first_byte` is a write's first byte, which tells a page's kind better
     /// than the image where the write starts a page.
     fn region(image: &[u8], offset: u64, written_first_byte: Option<u8>) -> usize;
+    /// Whether the engine's design keeps a second copy of everything in `region`, so that one
+    /// fault at rest there must leave every check correct (no error, no refused open): a
+    /// stricter promise than [`Promise::damage_covered`], made per region. None by default.
+    fn redundant(_region: usize) -> bool {
+        false
+    }
 }
 
 /// One cell of the plan.
@@ -505,9 +511,10 @@ pub(crate) struct Cells<E: Engine, W: Workload> {
     retained_min: Option<u64>,
     options: SweepOptions,
     prepared: Run<E, W>,
+    redundant: fn(usize) -> bool,
 }
 
-impl<E: Engine, W: Workload> Cells<E, W> {
+impl<E: Engine + FileMap, W: Workload> Cells<E, W> {
     pub(crate) fn new(
         engine: &'static str,
         promise: Promise,
@@ -521,6 +528,7 @@ impl<E: Engine, W: Workload> Cells<E, W> {
             retained_min,
             options: *options,
             prepared,
+            redundant: E::redundant,
         })
     }
 }
@@ -566,7 +574,18 @@ impl<E: Engine, W: Workload> CellRunner for Cells<E, W> {
             let _ = run.play();
             run.finish(self.engine)
         };
-        CellResult::of(cell, None, region, outcome)
+        let mut result = CellResult::of(cell, None, region, outcome);
+        if cell.fault.at_rest() && (self.redundant)(region) && result.outcome != Outcome::Correct
+        {
+            // The region's second copy should have hidden the fault.
+            result.forbidden = true;
+            result.checker = Some("redundant_region".into());
+            result.message = format!(
+                "one fault in a region the design keeps two copies of: {}",
+                result.message
+            );
+        }
+        result
     }
 
     fn run_pair(&mut self, pair: Pair, region: usize) -> CellResult {

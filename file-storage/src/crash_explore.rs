@@ -270,7 +270,8 @@ pub enum ViolationKind {
         first: Vec<ViolationKind>,
     },
     /// A second crash while recovery wrote back repaired headers (the writes of `subset`
-    /// landed) left a state that broke these checks.
+    /// landed; `u64::MAX`: all of them and the first copy of a superblock it stored) left a
+    /// state that broke these checks.
     CrashDuringRecovery {
         subset: u64,
         kinds: Vec<ViolationKind>,
@@ -854,7 +855,8 @@ fn check_image_once(
         });
     }
     // Recovery's own writes: its repaired header sectors, then a barrier; then, if it truncated
-    // the log at a hole, the superblock of the new view and a barrier.
+    // the log at a hole (or found the superblock copies unequal), the superblock in each copy,
+    // each behind a barrier.
     let recovery_log = std::mem::take(&mut driver.storage_mut().log);
     driver.storage_mut().set_recording(false);
     let mut recovery_crash_states = 0;
@@ -865,8 +867,24 @@ fn check_image_once(
             .iter()
             .filter(|e| matches!(e, RecordedOp::Write { .. }))
             .collect();
-        let superblock_writes = usize::from(report.ops_truncated > 0);
+        let superblock_writes = report.superblock_writes as usize;
         assert_eq!(writes.len(), fix_writes + superblock_writes);
+        // A crash between the two copies of a superblock the open stored (each behind its own
+        // barrier): every fix write and the first copy landed.
+        if superblock_writes > 0 {
+            let mut image = image_before.clone();
+            for write in &writes[..=fix_writes] {
+                apply_writes(&mut image, std::slice::from_ref(*write));
+            }
+            recovery_crash_states += 1;
+            let outcome = check_image_once(trace, options, image, expectation, false);
+            if let Outcome::Violations { kinds: inner, .. } = outcome {
+                kinds.push(ViolationKind::CrashDuringRecovery {
+                    subset: u64::MAX,
+                    kinds: inner,
+                });
+            }
+        }
         // Only the fix writes share an epoch; the superblock follows their barrier.
         let writes = &writes[..fix_writes];
         let subsets = (1u64 << writes.len().min(6)).min(RECOVERY_CRASH_SUBSETS_MAX);

@@ -51,12 +51,12 @@
 //! the file's bytes exactly as they were.
 
 use crate::error::{Error, Result};
-use crate::layout::{Layout, ZONES_OFFSET};
+use crate::layout::{Layout, SUPERBLOCK_COPY_COUNT, ZONES_OFFSET};
 use crate::storage::Storage;
 use crate::superblock::{self, CopyError, Superblock};
 use crate::{file::DirectIo, file::FileStorage};
 use journal::{
-    format, Config, Decision, Event, Header, IoKind, IoRequest, Journal, ReadError, ReadPurpose,
+    format, Config, Decision, Event, Header, IoKind, IoRequest, Journal, ReadPurpose,
     RecoveryContext, WriteOutcome, WriteStart, Zone, HEADER_SIZE,
 };
 use std::collections::BTreeMap;
@@ -101,6 +101,14 @@ pub struct RecoveryReport {
     pub ops_present: u64,
     /// Header sectors recovery wrote back.
     pub fix_writes: u64,
+    /// Superblock copies the open wrote: both copies of a new view's superblock after a
+    /// truncation, and before that, if the two copies did not hold the same superblock (one
+    /// damaged, or a crash between their writes), the stale or damaged one.
+    pub superblock_writes: u64,
+    /// Sectors that could not be read (EIO) during the open: each was read alone after the
+    /// read holding it failed, and handed to the journal as zeros, which no checksum accepts
+    /// unless they are the bytes written.
+    pub sectors_unreadable: u64,
     /// Ops recovery found above the first hole (or break in the hash chain) past the
     /// checkpoint, which the driver removed; when non-zero it also started a new view.
     pub ops_truncated: u64,
@@ -208,10 +216,11 @@ impl<S: Storage> FileDriver<S> {
         storage
             .sync()
             .map_err(Error::io("sync the formatted rings"))?;
-        for sequence in 0..2 {
+        // Both copies hold the same superblock, as every later store keeps them.
+        for copy in 0..SUPERBLOCK_COPY_COUNT {
             let superblock = Superblock {
                 cluster,
-                sequence,
+                sequence: 0,
                 config,
                 op_checkpoint: 0,
                 view: 0,
@@ -221,10 +230,7 @@ impl<S: Storage> FileDriver<S> {
                 view_head_view: 0,
             };
             storage
-                .write_at(
-                    Layout::superblock_offset(sequence % 2),
-                    &superblock.encode(sequence % 2),
-                )
+                .write_at(Layout::superblock_offset(copy), &superblock.encode(copy))
                 .map_err(Error::io("write the superblock"))?;
         }
         storage.sync().map_err(Error::io("sync the superblock"))?;
@@ -238,7 +244,7 @@ impl<S: Storage> FileDriver<S> {
     /// Validates the superblock (nothing is written if it is wrong), then recovers the journal
     /// from the rings. Unrecoverable slots are an error too, and also leave the file untouched.
     pub fn open(mut storage: S, cluster: u128, options: Options) -> Result<FileDriver<S>> {
-        let superblock = read_superblock(&mut storage, cluster)?;
+        let (superblock, copies_agree) = read_superblock(&mut storage, cluster)?;
         let config = superblock.config;
         let layout = check_config(&config)?;
         if superblock.file_size != layout.file_size {
@@ -273,11 +279,20 @@ impl<S: Storage> FileDriver<S> {
                 op_head: 0,
                 ops_present: 0,
                 fix_writes: 0,
+                superblock_writes: 0,
+                sectors_unreadable: 0,
                 ops_truncated: 0,
                 cases: BTreeMap::new(),
             },
         };
         driver.recover()?;
+        if !copies_agree && driver.report.ops_truncated == 0 {
+            // One copy is damaged or stale: store the chosen superblock in both again, so that
+            // one more fault in either still leaves it (a truncation above stored both).
+            let superblock = driver.superblock;
+            driver.superblock_store(superblock, "repair the superblock")?;
+            driver.report.superblock_writes += SUPERBLOCK_COPY_COUNT;
+        }
         Ok(driver)
     }
 
@@ -396,15 +411,8 @@ impl<S: Storage> FileDriver<S> {
             view_head_view: head.view,
             ..self.superblock
         };
-        let copy = superblock.sequence % 2;
-        let bytes = superblock.encode(copy);
-        self.write(
-            Layout::superblock_offset(copy),
-            &bytes,
-            "write the superblock of a new view",
-        )?;
-        self.barrier("sync the superblock of a new view")?;
-        self.superblock = superblock;
+        self.superblock_store(superblock, "write the superblock of a new view")?;
+        self.report.superblock_writes += SUPERBLOCK_COPY_COUNT;
         Ok(op_head)
     }
 
@@ -635,14 +643,24 @@ impl<S: Storage> FileDriver<S> {
             op_checkpoint,
             ..self.superblock
         };
-        let copy = superblock.sequence % 2;
-        let bytes = superblock.encode(copy);
-        self.write(
-            Layout::superblock_offset(copy),
-            &bytes,
-            "write the superblock",
-        )?;
-        self.barrier("sync the superblock")?;
+        self.superblock_store(superblock, "write the superblock")
+    }
+
+    /// Stores `superblock` in both copies, each behind its own barrier, and makes it the
+    /// driver's. At rest both copies hold the same superblock, so one damaged copy leaves the
+    /// other: the single-fault sweep (`vopr engine file-wal sweep`) found that copies written
+    /// alternately held the current and the previous checkpoint, and one bad sector of the
+    /// current one made the WAL unopenable once the ring had moved past the previous one. A
+    /// crash between the two writes leaves the new superblock in the first copy and the old
+    /// one, still true of the rings (nothing is overwritten before this returns), in the
+    /// second; the next open chooses the new one and stores it in both.
+    fn superblock_store(&mut self, superblock: Superblock, context: &'static str) -> Result<()> {
+        assert!(superblock.sequence >= self.superblock.sequence);
+        for copy in [superblock.sequence % 2, (superblock.sequence + 1) % 2] {
+            let bytes = superblock.encode(copy);
+            self.write(Layout::superblock_offset(copy), &bytes, context)?;
+            self.barrier(context)?;
+        }
         self.superblock = superblock;
         Ok(())
     }
@@ -756,20 +774,34 @@ impl<S: Storage> FileDriver<S> {
         let offset = self
             .layout
             .file_offset(request.zone, request.offset, request.len);
+        let sector_size = self.journal.config().sector_size as usize;
         let buffer = self.journal.io_read_buffer(request.id);
         assert_eq!(buffer.len() as u64, request.len);
-        match self.storage.read_at(offset, buffer) {
-            Ok(()) => {
-                if let Some(overlay) = &self.overlay {
-                    for (write_offset, bytes) in overlay {
-                        patch(buffer, offset, *write_offset, bytes);
-                    }
+        if self.storage.read_at(offset, buffer).is_err() {
+            // A latent sector error spoils the whole read, though it may lie in sectors that
+            // hold no byte of the message (a prepare is read whole, `message_size_max`, before
+            // its size is known). Read each sector alone and hand the unreadable ones to the
+            // journal as zeros: its checksums then judge exactly the bytes that matter, as for
+            // any damage (TigerBeetle's storage does the same). The single-fault sweep found
+            // one EIO past a prepare's end making the WAL unopenable.
+            assert_eq!(offset % sector_size as u64, 0);
+            let mut unreadable = 0;
+            for (index, sector) in buffer.chunks_mut(sector_size).enumerate() {
+                let sector_offset = offset + (index * sector_size) as u64;
+                if self.storage.read_at(sector_offset, sector).is_err() {
+                    sector.fill(0);
+                    unreadable += 1;
                 }
-                self.journal.complete_read_filled(request.id);
             }
-            // The journal treats an unreadable range as corrupt data.
-            Err(_) => self.journal.complete_read(request.id, Err(ReadError)),
+            assert!(unreadable > 0 || buffer.len() > sector_size);
+            self.report.sectors_unreadable += unreadable;
         }
+        if let Some(overlay) = &self.overlay {
+            for (write_offset, bytes) in overlay {
+                patch(buffer, offset, *write_offset, bytes);
+            }
+        }
+        self.journal.complete_read_filled(request.id);
     }
 }
 
@@ -817,8 +849,9 @@ fn check_size(size_expected: u64, size_found: u64) -> Result<()> {
     Ok(())
 }
 
-/// Reads and chooses the superblock; checks the things that need no config.
-fn read_superblock<S: Storage>(storage: &mut S, cluster: u128) -> Result<Superblock> {
+/// Reads and chooses the superblock; checks the things that need no config. Also says whether
+/// both copies hold it (else the open stores it in both again).
+fn read_superblock<S: Storage>(storage: &mut S, cluster: u128) -> Result<(Superblock, bool)> {
     let size_found = storage.size();
     if size_found < ZONES_OFFSET {
         return Err(Error::Truncated {
@@ -826,11 +859,28 @@ fn read_superblock<S: Storage>(storage: &mut S, cluster: u128) -> Result<Superbl
             size_found,
         });
     }
+    // Each copy is read alone: an unreadable copy is a damaged one (the other still holds the
+    // superblock), not a failed open. The single-fault sweep found one EIO in either copy
+    // making the WAL unopenable while zeros there were survived.
+    let copy_size = crate::layout::SUPERBLOCK_COPY_SIZE;
     let mut copies = vec![0u8; ZONES_OFFSET as usize];
-    storage
-        .read_at(0, &mut copies)
-        .map_err(Error::io("read the superblock"))?;
-    let (first, second) = copies.split_at(crate::layout::SUPERBLOCK_COPY_SIZE as usize);
+    let mut read_error = None;
+    let mut readable = [true; 2];
+    for (copy, bytes) in copies.chunks_mut(copy_size as usize).enumerate() {
+        if let Err(error) = storage.read_at(copy as u64 * copy_size, bytes) {
+            // Zeros decode as no superblock at all.
+            bytes.fill(0);
+            readable[copy] = false;
+            read_error.get_or_insert(error);
+        }
+    }
+    if let (Some(error), [false, false]) = (read_error.take(), readable) {
+        return Err(Error::Io {
+            context: "read the superblock",
+            source: error,
+        });
+    }
+    let (first, second) = copies.split_at(copy_size as usize);
     let (superblock, _copy) = Superblock::choose([first, second]).map_err(|error| match error {
         CopyError::Magic => Error::BadMagic,
         CopyError::Checksum => Error::SuperblockChecksum,
@@ -846,7 +896,10 @@ fn read_superblock<S: Storage>(storage: &mut S, cluster: u128) -> Result<Superbl
             found: superblock.cluster,
         });
     }
-    Ok(superblock)
+    let copies_agree = [(first, 0), (second, 1)].into_iter().all(|(bytes, copy)| {
+        Superblock::decode(bytes, copy).is_ok_and(|decoded| decoded == superblock)
+    });
+    Ok((superblock, copies_agree))
 }
 
 #[cfg(test)]

@@ -82,6 +82,13 @@ impl crate::sweep::FileMap for FileWal {
             4
         }
     }
+
+    /// The superblock has two copies holding the same state at rest (the driver stores both
+    /// at every change), and every redundant header a copy in its prepare: one fault in
+    /// either region must leave the WAL whole. A prepare's body has no second copy.
+    fn redundant(region: usize) -> bool {
+        region <= 2
+    }
 }
 
 /// The promise in words, as the sweep's page states it next to the table.

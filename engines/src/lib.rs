@@ -81,11 +81,22 @@ impl EngineKind {
         }
     }
 
-    /// The sweep's default workload: steps before the faults at rest, and after.
-    pub fn sweep_steps(self) -> (u64, u64) {
+    /// The sweep's default workload: its seed, the steps before the faults at rest, and the
+    /// steps after. Chosen so that the file is filled: redb's seed 5 draws 512 keys and values
+    /// up to 6 KiB (a 1 MiB file, 2,065 sectors written); our WAL's 120 steps wrap its ring
+    /// and move its checkpoint.
+    pub fn sweep_defaults(self) -> sweep::SweepDefaults {
         match self {
-            EngineKind::Redb => (60, 8),
-            EngineKind::FileWal => (120, 8),
+            EngineKind::Redb => sweep::SweepDefaults {
+                seed: 5,
+                steps: 60,
+                tail_steps: 8,
+            },
+            EngineKind::FileWal => sweep::SweepDefaults {
+                seed: 0,
+                steps: 120,
+                tail_steps: 8,
+            },
         }
     }
 

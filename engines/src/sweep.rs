@@ -174,6 +174,14 @@ pub struct SweepOptions {
     pub tail_steps: u64,
 }
 
+/// An engine's default sweep workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SweepDefaults {
+    pub seed: u64,
+    pub steps: u64,
+    pub tail_steps: u64,
+}
+
 /// The regions of an engine's file: the sweep's rows.
 pub trait FileMap {
     /// Region names, in the table's order.

@@ -47,14 +47,14 @@ impl SweepReport {
     pub fn repro_args(&self, result: &CellResult) -> String {
         let options = &self.options;
         let mut flags = format!(" --setting {}", options.setting.name());
-        let (steps, tail) = engine_kind(self.engine).sweep_steps();
-        if options.seed != 0 {
+        let defaults = engine_kind(self.engine).sweep_defaults();
+        if options.seed != defaults.seed {
             flags.push_str(&format!(" --seed {}", options.seed));
         }
-        if options.steps != steps {
+        if options.steps != defaults.steps {
             flags.push_str(&format!(" --steps {}", options.steps));
         }
-        if options.tail_steps != tail {
+        if options.tail_steps != defaults.tail_steps {
             flags.push_str(&format!(" --tail-steps {}", options.tail_steps));
         }
         let what = match result.second {

@@ -66,6 +66,26 @@ fn bad_input_is_one_line_and_exit_2() {
         "nothing to shrink",
     );
     assert_bad_input(
+        &["engine", "file-wal", "sweep", "--only", "zeros@call:3"],
+        "falls on a sector",
+    );
+    assert_bad_input(
+        &["engine", "file-wal", "sweep", "--only", "crash@call:999999"],
+        "is not a cell of this sweep",
+    );
+    assert_bad_input(
+        &["engine", "redb", "sweep", "--faults", "rain"],
+        "unknown; use any of zeros",
+    );
+    assert_bad_input(
+        &["engine", "redb", "sweep", "--pair", "zeros@sector:1"],
+        "FIRST,SECOND",
+    );
+    assert_bad_input(
+        &["engine", "redb", "sweep", "--html", "/no/such/dir/s.html"],
+        "does not exist",
+    );
+    assert_bad_input(
         &["sweep", "--json", "/no/such/dir/s.json"],
         "does not exist",
     );
@@ -363,4 +383,67 @@ fn an_aborting_seed_is_its_own_failure_and_the_run_goes_on() {
         "{stdout}"
     );
     assert!(stdout.contains("10 of 10 seeds run"), "{stdout}");
+}
+
+/// `vopr engine NAME sweep`: the table on the terminal, every cell in the JSON (the same on
+/// one thread or two), the page, one cell again from its coordinates, and sampled pairs.
+#[test]
+fn engine_sweep_table_json_page_one_cell_and_pairs() {
+    let directory =
+        std::env::temp_dir().join(format!("vopr-engine-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    let path = |name: &str| directory.join(name).to_str().expect("utf-8").to_string();
+    let mut reports = Vec::new();
+    for jobs in ["1", "2"] {
+        let json = path(&format!("sweep-{jobs}.json"));
+        let html = path("sweep.html");
+        let output = vopr(&[
+            "engine", "file-wal", "sweep", "--steps", "12", "--faults", "zeros,crash,read_eio",
+            "--jobs", jobs, "--json", &json, "--html", &html,
+        ]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{stdout}");
+        assert!(stdout.contains("superblock copy 0"), "{stdout}");
+        assert!(stdout.contains("0 forbidden"), "{stdout}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+        reports.push(report["results"].clone());
+        let page = std::fs::read_to_string(&html).expect("page");
+        assert!(page.contains("<table id=\"sweep\">"), "page");
+        assert!(page.contains("What file-wal promises"), "page");
+    }
+    assert_eq!(reports[0], reports[1], "one thread or two: the same results");
+    let results = reports[0].as_array().expect("results");
+    assert!(results.len() > 100, "{}", results.len());
+    // One cell from its coordinates: its story and the same trace.
+    let first = &results[0];
+    let coordinates = format!(
+        "{}@sector:{}",
+        first["cell"]["fault"].as_str().map_or("?", |f| match f {
+            "Zeros" => "zeros",
+            "ReadError" => "read_eio",
+            _ => "?",
+        }),
+        first["cell"]["at"]
+    );
+    let output = vopr(&["engine", "file-wal", "sweep", "--steps", "12", "--only", &coordinates]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{coordinates}: {stdout}");
+    assert!(stdout.contains(&format!("sweep: {coordinates}")), "{stdout}");
+    assert!(stdout.contains(&format!("{coordinates}: correct")), "{stdout}");
+    // Calibration through the binary: the unsafe setting fails crash cells, exit 1, with a
+    // repro line per failing cell.
+    let output = vopr(&[
+        "engine", "file-wal", "sweep", "--steps", "16", "--faults", "crash", "--setting", "unsafe",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("NOT ALLOWED crash@call:"), "{stdout}");
+    assert!(stdout.contains("sweep --only crash@call:"), "{stdout}");
+    // Pairs.
+    let output = vopr(&["engine", "file-wal", "sweep", "--steps", "12", "--pairs", "--seeds", "0..6"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{stdout}");
+    assert!(stdout.contains("6 pairs in"), "{stdout}");
+    std::fs::remove_dir_all(&directory).expect("cleanup");
 }

@@ -309,9 +309,9 @@ enum EngineCommand {
         /// write_eio, enospc, fsync_fail, crash.
         #[arg(long, value_delimiter = ',')]
         faults: Vec<String>,
-        /// The workload's seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// The workload's seed (the engine's default if absent: one that fills the file).
+        #[arg(long)]
+        seed: Option<u64>,
         /// Workload steps before the faults at rest (the engine's default if absent).
         #[arg(long)]
         steps: Option<u64>,
@@ -740,12 +740,12 @@ fn engine_command(engine: engines::EngineKind, command: EngineCommand) -> ExitCo
             json,
             html,
         } => {
-            let (steps_default, tail_default) = engine.sweep_steps();
+            let defaults = engine.sweep_defaults();
             let options = engines::sweep::SweepOptions {
                 setting,
-                seed,
-                steps: steps.unwrap_or(steps_default),
-                tail_steps: tail_steps.unwrap_or(tail_default),
+                seed: seed.unwrap_or(defaults.seed),
+                steps: steps.unwrap_or(defaults.steps),
+                tail_steps: tail_steps.unwrap_or(defaults.tail_steps),
             };
             if options.steps == 0 {
                 return bad_input("--steps 0: the sweep needs a workload before its faults at rest");

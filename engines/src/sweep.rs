@@ -239,21 +239,17 @@ impl Plan {
             .map(|planned| planned.region)
     }
 
-    /// Pair number `seed`: two faults at rest drawn from the plan's cells (the same sector
-    /// may be drawn twice, as two faults can hit one sector).
-    pub fn pair(&self, seed: u64) -> Option<Pair> {
-        let at_rest: Vec<Cell> = self
-            .cells
-            .iter()
-            .map(|planned| planned.cell)
-            .filter(|cell| cell.fault.at_rest())
-            .collect();
-        if at_rest.is_empty() {
+    /// Pair number `seed`: two faults at rest drawn from `handled`, the cells whose single
+    /// fault the engine handled (the same sector may be drawn twice, as two faults can hit one
+    /// sector). CORDS's single faults first; pairs only where single faults are all handled.
+    pub fn pair(seed: u64, handled: &[Cell]) -> Option<Pair> {
+        if handled.is_empty() {
             return None;
         }
+        assert!(handled.iter().all(|cell| cell.fault.at_rest()));
         let mut prng = ChaCha8Rng::seed_from_u64(seed ^ PAIR_SEED_SALT);
-        let first = at_rest[prng.gen_range(0..at_rest.len())];
-        let second = at_rest[prng.gen_range(0..at_rest.len())];
+        let first = handled[prng.gen_range(0..handled.len())];
+        let second = handled[prng.gen_range(0..handled.len())];
         Some(Pair {
             seed,
             first,

@@ -161,6 +161,14 @@ impl SweepReport {
         out
     }
 
+    /// What a result ran: its cell, or its pair.
+    pub fn what(result: &CellResult) -> String {
+        match result.second {
+            Some(second) => format!("{} then {second}", result.cell),
+            None => result.cell.to_string(),
+        }
+    }
+
     /// Per (region, fault, outcome) other than correct: how many, and the first cell's
     /// coordinates and message (what a reader reproduces first).
     pub fn examples(&self) -> Vec<(usize, SweepFault, Outcome, u64, &CellResult)> {
@@ -286,8 +294,27 @@ pub fn sweep(
             )?
         }
         Some((first, end)) => {
+            // The single faults at rest first: pairs are drawn among the cells the engine
+            // handled alone (a pair with an unhandled fault says nothing new).
+            let at_rest: Vec<_> = plan
+                .cells
+                .iter()
+                .filter(|planned| planned.cell.fault.at_rest())
+                .copied()
+                .collect();
+            let singles = run_cells(
+                request,
+                at_rest.len(),
+                &|runner, index| runner.run(at_rest[index].cell, at_rest[index].region),
+                &|_, _| {},
+            )?;
+            let handled: Vec<Cell> = singles
+                .iter()
+                .filter(|result| result.outcome == Outcome::Correct)
+                .map(|result| result.cell)
+                .collect();
             let pairs: Vec<(Pair, usize)> = (first..end)
-                .filter_map(|seed| plan.pair(seed))
+                .filter_map(|seed| Plan::pair(seed, &handled))
                 .map(|pair| {
                     let region = plan.region_of(pair.first).expect("a pair's cell is planned");
                     (pair, region)
@@ -481,10 +508,7 @@ pub fn page(report: &SweepReport) -> String {
 }
 
 fn example_row(out: &mut String, report: &SweepReport, result: &CellResult, count: Option<u64>) {
-    let cell = match result.second {
-        Some(second) => format!("{} then {}", result.cell, second),
-        None => result.cell.to_string(),
-    };
+    let cell = SweepReport::what(result);
     let _ = writeln!(
         out,
         "<tr{}><td><code>{}</code>{}</td><td>{}</td><td style=\"background:{}\">{}</td><td>{}</td><td><code>{}</code></td></tr>",

@@ -1031,13 +1031,14 @@ fn engine_sweep_command(
         println!("{}", report.table());
         println!("what {} promises: {}", report.engine, report.promise_text);
         for (region, fault, outcome, count, result) in report.examples() {
+            let column = if report.pairs.is_some() { "then " } else { "" };
             println!(
-                "  {:<18} {:<10} {} in {}: {count} cells, e.g. {}: {}",
+                "  {:<18} {column}{:<10} {} in {}: {count} {what}, e.g. {}: {}",
                 outcome.name(),
                 fault.name(),
                 if result.forbidden { "FORBIDDEN" } else { "allowed" },
                 report.regions[region],
-                result.cell,
+                sweep::SweepReport::what(result),
                 result.message
             );
         }
@@ -1045,7 +1046,7 @@ fn engine_sweep_command(
             .forbidden()
             .map(|result| {
                 not_allowed_line(
-                    &result.cell.to_string(),
+                    &sweep::SweepReport::what(result),
                     result.outcome.name(),
                     result.checker.as_deref(),
                     &result.message,

@@ -387,6 +387,9 @@ pub fn one(
     Ok((report, result))
 }
 
+/// Forbidden cells the page lists one by one (the rest are counted).
+const FORBIDDEN_ROWS_MAX: usize = 40;
+
 /// Colours of the outcomes on the page.
 fn outcome_colour(outcome: Outcome) -> &'static str {
     match outcome {
@@ -480,8 +483,13 @@ pub fn page(report: &SweepReport) -> String {
                 .collect();
             let _ = write!(
                 out,
-                "<td style=\"background:{};{}\" title=\"{}\">{}</td>",
+                "<td style=\"background:{};{}{}\" title=\"{}\">{}</td>",
                 outcome_colour(worst),
+                if matches!(worst, Outcome::SilentCorruption | Outcome::Crash | Outcome::Hang) {
+                    "color:#fff;"
+                } else {
+                    ""
+                },
                 if bad { "border:3px solid #b71c1c" } else { "" },
                 escape(&format!("{} × {}", name, fault.name())),
                 lines.join("<br>")
@@ -494,10 +502,17 @@ pub fn page(report: &SweepReport) -> String {
         out,
         "<h2>Forbidden ({forbidden})</h2>\n<table id=\"forbidden\">\n<tr><th>cell</th><th>region</th><th>outcome</th><th>what</th><th>reproduce</th></tr>"
     );
-    for result in report.forbidden() {
+    for result in report.forbidden().take(FORBIDDEN_ROWS_MAX) {
         example_row(&mut out, report, result, None);
     }
     out.push_str("</table>\n");
+    if forbidden > FORBIDDEN_ROWS_MAX {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">… and {} more (every cell is in the report <code>--json</code> writes).</p>",
+            forbidden - FORBIDDEN_ROWS_MAX
+        );
+    }
     out.push_str("<h2>Every outcome other than correct, with a cell that shows it</h2>\n<table id=\"examples\">\n<tr><th>cell</th><th>region</th><th>outcome</th><th>what</th><th>reproduce</th></tr>\n");
     for (_, _, _, count, result) in report.examples() {
         example_row(&mut out, report, result, Some(count));

@@ -94,8 +94,11 @@ impl crate::sweep::FileMap for FileWal {
 /// The promise in words, as the sweep's page states it next to the table.
 pub const PROMISE_TEXT: &str = "An acknowledged op survives any crash, torn writes included \
 (DESIGN.md §2-§4). Every byte read is checked: damage is reported as an error or a refused open, \
-never returned as data, and, one fault at a time (CORDS's model), never loses an acknowledged op: \
-each op has two copies (its prepare and its redundant header) and the superblock two. A failed \
+never returned as data, and, one fault at a time (CORDS's model), never loses an acknowledged op \
+silently. The superblock has two copies holding the same state and each op's header two (its \
+prepare and its redundant header): one fault there must leave the WAL whole (the sweep fails any \
+other outcome in those rows). An op's body has one copy: one fault there is found by its checksum \
+and the open is refused, naming the slots (a cluster would repair it from a peer). A failed \
 write or sync is reported; a failed fsync is retried by writing everything since the last good \
 barrier again, and nothing it did not store is acknowledged. Not covered: two faults on both \
 copies of the head op (it then reads as a torn, unacknowledged append and is cut), and writes the \

@@ -97,7 +97,10 @@ fn judge(path: &std::path::Path, truth: &BTreeMap<u64, Vec<u8>>) -> (&'static st
             let (key, found) = entry.map_err(|e| e.to_string())?;
             scanned += 1;
             if truth.get(&key.value()).map(Vec::as_slice) != Some(found.value()) {
-                return Ok(("silent_corruption", format!("scan: key {} wrong", key.value())));
+                return Ok((
+                    "silent_corruption",
+                    format!("scan: key {} wrong", key.value()),
+                ));
             }
         }
         for key in 0..KEYS {
@@ -112,7 +115,10 @@ fn judge(path: &std::path::Path, truth: &BTreeMap<u64, Vec<u8>>) -> (&'static st
             }
         }
         if scanned != truth.len() {
-            return Ok(("data_loss", format!("scan saw {scanned} of {}", truth.len())));
+            return Ok((
+                "data_loss",
+                format!("scan saw {scanned} of {}", truth.len()),
+            ));
         }
         Ok(("correct", String::new()))
     };

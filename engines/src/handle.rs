@@ -133,7 +133,7 @@ impl FileHandle {
     }
 
     /// The file's length as the engine sees it.
-    pub fn len(&self) -> Result<u64, CallError> {
+    pub fn file_len(&self) -> Result<u64, CallError> {
         self.call(CallKind::Len, 0, 0, None, |file| Ok(file.len()))
     }
 
@@ -148,9 +148,13 @@ impl FileHandle {
     /// Writes `data` at `offset`.
     pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), CallError> {
         let len = data.len() as u64;
-        self.call(CallKind::Write, offset, len, data.first().copied(), |file| {
-            file.write_at(offset, data)
-        })
+        self.call(
+            CallKind::Write,
+            offset,
+            len,
+            data.first().copied(),
+            |file| file.write_at(offset, data),
+        )
     }
 
     /// Sets the file's length.

@@ -109,15 +109,14 @@ impl EngineKind {
                 None,
                 options,
             ),
-            EngineKind::FileWal => sweep::plan::<
-                adapters::file_wal::FileWal,
-                workloads::file_wal::FileWalWorkload,
-            >(
-                self.name(),
-                self.promise(),
-                Some(adapters::file_wal::RETAINED_MIN),
-                options,
-            ),
+            EngineKind::FileWal => {
+                sweep::plan::<adapters::file_wal::FileWal, workloads::file_wal::FileWalWorkload>(
+                    self.name(),
+                    self.promise(),
+                    Some(adapters::file_wal::RETAINED_MIN),
+                    options,
+                )
+            }
         }
     }
 
@@ -130,7 +129,9 @@ impl EngineKind {
             EngineKind::Redb => Box::new(sweep::Cells::<
                 adapters::redb::Redb,
                 workloads::redb::RedbWorkload,
-            >::new(self.name(), self.promise(), None, options)?),
+            >::new(
+                self.name(), self.promise(), None, options
+            )?),
             EngineKind::FileWal => Box::new(sweep::Cells::<
                 adapters::file_wal::FileWal,
                 workloads::file_wal::FileWalWorkload,

@@ -87,7 +87,9 @@ impl SweepFault {
     }
 
     pub fn parse(text: &str) -> Option<SweepFault> {
-        SweepFault::ALL.into_iter().find(|fault| fault.name() == text)
+        SweepFault::ALL
+            .into_iter()
+            .find(|fault| fault.name() == text)
     }
 
     /// Whether the fault lies in a sector at rest (else it hits one storage call).
@@ -120,7 +122,11 @@ pub struct Cell {
 
 impl fmt::Display for Cell {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = if self.fault.at_rest() { "sector" } else { "call" };
+        let unit = if self.fault.at_rest() {
+            "sector"
+        } else {
+            "call"
+        };
         write!(formatter, "{}@{unit}:{}", self.fault.name(), self.at)
     }
 }
@@ -134,8 +140,8 @@ impl Cell {
         let (kind, place) = text
             .split_once('@')
             .ok_or_else(|| format!("{text}: {usage}"))?;
-        let fault =
-            SweepFault::parse(kind).ok_or_else(|| format!("{text}: unknown fault {kind}: {usage}"))?;
+        let fault = SweepFault::parse(kind)
+            .ok_or_else(|| format!("{text}: unknown fault {kind}: {usage}"))?;
         let (unit, number) = place
             .split_once(':')
             .ok_or_else(|| format!("{text}: {usage}"))?;
@@ -376,7 +382,12 @@ fn prepare<E: Engine, W: Workload>(
     retained_min: Option<u64>,
     options: &SweepOptions,
 ) -> Result<(Run<E, W>, Vec<crate::handle::CallRecord>), String> {
-    let mut run = new_run::<E, W>(promise, retained_min, options, options.steps + options.tail_steps);
+    let mut run = new_run::<E, W>(
+        promise,
+        retained_min,
+        options,
+        options.steps + options.tail_steps,
+    );
     run.handle.record_calls();
     let played = run
         .open()
@@ -404,7 +415,12 @@ pub(crate) fn plan<E: Engine + FileMap, W: Workload>(
     retained_min: Option<u64>,
     options: &SweepOptions,
 ) -> Result<Plan, String> {
-    let mut golden = new_run::<E, W>(promise, retained_min, options, options.steps + options.tail_steps);
+    let mut golden = new_run::<E, W>(
+        promise,
+        retained_min,
+        options,
+        options.steps + options.tail_steps,
+    );
     golden.handle.record_calls();
     let _ = golden
         .open()
@@ -431,7 +447,10 @@ pub(crate) fn plan<E: Engine + FileMap, W: Workload>(
     });
     let sector_count = durable_len.div_ceil(SECTOR_SIZE);
     let mut written = vec![false; sector_count as usize];
-    for call in prepared_calls.iter().filter(|call| call.kind == CallKind::Write) {
+    for call in prepared_calls
+        .iter()
+        .filter(|call| call.kind == CallKind::Write)
+    {
         let end = (call.offset + call.len).min(durable_len);
         let mut sector = call.offset / SECTOR_SIZE;
         while sector * SECTOR_SIZE < end {
@@ -468,7 +487,11 @@ pub(crate) fn plan<E: Engine + FileMap, W: Workload>(
                 if call.grows {
                     (
                         region,
-                        &[SweepFault::WriteError, SweepFault::NoSpace, SweepFault::Crash],
+                        &[
+                            SweepFault::WriteError,
+                            SweepFault::NoSpace,
+                            SweepFault::Crash,
+                        ],
                     )
                 } else {
                     (region, &[SweepFault::WriteError, SweepFault::Crash])
@@ -579,8 +602,7 @@ impl<E: Engine, W: Workload> CellRunner for Cells<E, W> {
             run.finish(self.engine)
         };
         let mut result = CellResult::of(cell, None, region, outcome);
-        if cell.fault.at_rest() && (self.redundant)(region) && result.outcome != Outcome::Correct
-        {
+        if cell.fault.at_rest() && (self.redundant)(region) && result.outcome != Outcome::Correct {
             // The region's second copy should have hidden the fault.
             result.forbidden = true;
             result.checker = Some("redundant_region".into());
@@ -606,7 +628,12 @@ impl<E: Engine, W: Workload> CellRunner for Cells<E, W> {
             .and_then(|()| run.play_steps(end))
             .and_then(|()| run.reopen())
             .and_then(|()| run.integrity_check());
-        CellResult::of(pair.first, Some(pair.second), region, run.finish(self.engine))
+        CellResult::of(
+            pair.first,
+            Some(pair.second),
+            region,
+            run.finish(self.engine),
+        )
     }
 }
 

@@ -21,7 +21,9 @@ fn run(
     options: &SweepOptions,
     faults: &[SweepFault],
 ) -> Vec<engines::sweep::CellResult> {
-    let plan = engine.sweep_plan(options).expect("the workload passes without faults");
+    let plan = engine
+        .sweep_plan(options)
+        .expect("the workload passes without faults");
     let mut runner = engine.sweep_cells(options).expect("prepared");
     plan.cells
         .iter()
@@ -67,12 +69,24 @@ fn a_cell_fixes_its_run() {
 fn crash_cells_fail_the_unsafe_settings_and_pass_the_safe_ones() {
     for engine in EngineKind::ALL {
         let steps = 24;
-        let safe = run(engine, &options(engine, Setting::Safe, steps), &[SweepFault::Crash]);
+        let safe = run(
+            engine,
+            &options(engine, Setting::Safe, steps),
+            &[SweepFault::Crash],
+        );
         assert!(safe.len() > 20, "{engine:?}: {} crash cells", safe.len());
         for result in &safe {
-            assert!(!result.forbidden, "{engine:?} {}: {}", result.cell, result.message);
+            assert!(
+                !result.forbidden,
+                "{engine:?} {}: {}",
+                result.cell, result.message
+            );
         }
-        let unsafe_cells = run(engine, &options(engine, Setting::Unsafe, steps), &[SweepFault::Crash]);
+        let unsafe_cells = run(
+            engine,
+            &options(engine, Setting::Unsafe, steps),
+            &[SweepFault::Crash],
+        );
         let lost: Vec<_> = unsafe_cells
             .iter()
             .filter(|result| result.forbidden)
@@ -125,7 +139,11 @@ fn our_wal_passes_its_whole_sweep() {
             redundant_cells += 1;
         }
     }
-    assert_eq!(redundant_cells, 4 * 16, "both superblock copies' sectors, four faults");
+    assert_eq!(
+        redundant_cells,
+        4 * 16,
+        "both superblock copies' sectors, four faults"
+    );
     // Every kind of fault found a place to fall.
     for fault in SweepFault::ALL {
         assert!(

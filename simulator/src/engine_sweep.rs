@@ -69,7 +69,9 @@ impl SweepReport {
     fn counts(&self) -> BTreeMap<(usize, SweepFault), [u64; 7]> {
         let mut counts = BTreeMap::new();
         for result in &self.results {
-            let column = result.second.map_or(result.cell.fault, |second| second.fault);
+            let column = result
+                .second
+                .map_or(result.cell.fault, |second| second.fault);
             let entry = counts.entry((result.region, column)).or_insert([0; 7]);
             entry[outcome_index(result.outcome)] += 1;
         }
@@ -81,7 +83,10 @@ impl SweepReport {
             .into_iter()
             .filter(|fault| {
                 self.results.iter().any(|result| {
-                    result.second.map_or(result.cell.fault, |second| second.fault) == *fault
+                    result
+                        .second
+                        .map_or(result.cell.fault, |second| second.fault)
+                        == *fault
                 })
             })
             .collect()
@@ -98,11 +103,19 @@ impl SweepReport {
             .map(|result| {
                 (
                     result.region,
-                    result.second.map_or(result.cell.fault, |second| second.fault),
+                    result
+                        .second
+                        .map_or(result.cell.fault, |second| second.fault),
                 )
             })
             .collect();
-        let region_width = self.regions.iter().map(|r| r.len()).max().unwrap_or(6).max(6);
+        let region_width = self
+            .regions
+            .iter()
+            .map(|r| r.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         let mut cells: Vec<Vec<String>> = Vec::new();
         for region in 0..self.regions.len() {
             let row: Vec<String> = columns
@@ -177,14 +190,18 @@ impl SweepReport {
             if result.outcome == Outcome::Correct {
                 continue;
             }
-            let column = result.second.map_or(result.cell.fault, |second| second.fault);
+            let column = result
+                .second
+                .map_or(result.cell.fault, |second| second.fault);
             let entry = seen
                 .entry((result.region, column, result.outcome))
                 .or_insert((0, result));
             entry.0 += 1;
         }
         seen.into_iter()
-            .map(|((region, fault, outcome), (count, first))| (region, fault, outcome, count, first))
+            .map(|((region, fault, outcome), (count, first))| {
+                (region, fault, outcome, count, first)
+            })
             .collect()
     }
 }
@@ -258,7 +275,12 @@ fn run_cells(
             });
         }
     });
-    if let Some(error) = errors.into_inner().expect("no poisoned lock").into_iter().next() {
+    if let Some(error) = errors
+        .into_inner()
+        .expect("no poisoned lock")
+        .into_iter()
+        .next()
+    {
         return Err(error);
     }
     Ok(results
@@ -316,7 +338,9 @@ pub fn sweep(
             let pairs: Vec<(Pair, usize)> = (first..end)
                 .filter_map(|seed| Plan::pair(seed, &handled))
                 .map(|pair| {
-                    let region = plan.region_of(pair.first).expect("a pair's cell is planned");
+                    let region = plan
+                        .region_of(pair.first)
+                        .expect("a pair's cell is planned");
                     (pair, region)
                 })
                 .collect();
@@ -411,7 +435,11 @@ pub fn page(report: &SweepReport) -> String {
     let title = format!(
         "vopr engine {} sweep{}",
         report.engine,
-        if report.pairs.is_some() { " --pairs" } else { "" }
+        if report.pairs.is_some() {
+            " --pairs"
+        } else {
+            ""
+        }
     );
     page_start(&mut out, &title);
     let forbidden = report.forbidden().count();
@@ -457,7 +485,10 @@ pub fn page(report: &SweepReport) -> String {
     }
     out.push_str("</tr>\n");
     for (region, name) in report.regions.iter().enumerate() {
-        if !columns.iter().any(|fault| counts.contains_key(&(region, *fault))) {
+        if !columns
+            .iter()
+            .any(|fault| counts.contains_key(&(region, *fault)))
+        {
             continue;
         }
         let _ = write!(out, "<tr><td>{}</td>", escape(name));
@@ -474,7 +505,10 @@ pub fn page(report: &SweepReport) -> String {
             let bad = report.results.iter().any(|result| {
                 result.forbidden
                     && result.region == region
-                    && result.second.map_or(result.cell.fault, |second| second.fault) == *fault
+                    && result
+                        .second
+                        .map_or(result.cell.fault, |second| second.fault)
+                        == *fault
             });
             let lines: Vec<String> = Outcome::ALL
                 .into_iter()
@@ -485,7 +519,10 @@ pub fn page(report: &SweepReport) -> String {
                 out,
                 "<td style=\"background:{};{}{}\" title=\"{}\">{}</td>",
                 outcome_colour(worst),
-                if matches!(worst, Outcome::SilentCorruption | Outcome::Crash | Outcome::Hang) {
+                if matches!(
+                    worst,
+                    Outcome::SilentCorruption | Outcome::Crash | Outcome::Hang
+                ) {
                     "color:#fff;"
                 } else {
                     ""

@@ -389,8 +389,7 @@ fn an_aborting_seed_is_its_own_failure_and_the_run_goes_on() {
 /// one thread or two), the page, one cell again from its coordinates, and sampled pairs.
 #[test]
 fn engine_sweep_table_json_page_one_cell_and_pairs() {
-    let directory =
-        std::env::temp_dir().join(format!("vopr-engine-sweep-{}", std::process::id()));
+    let directory = std::env::temp_dir().join(format!("vopr-engine-sweep-{}", std::process::id()));
     std::fs::create_dir_all(&directory).expect("temp dir");
     let path = |name: &str| directory.join(name).to_str().expect("utf-8").to_string();
     let mut reports = Vec::new();
@@ -398,8 +397,19 @@ fn engine_sweep_table_json_page_one_cell_and_pairs() {
         let json = path(&format!("sweep-{jobs}.json"));
         let html = path("sweep.html");
         let output = vopr(&[
-            "engine", "file-wal", "sweep", "--steps", "12", "--faults", "zeros,crash,read_eio",
-            "--jobs", jobs, "--json", &json, "--html", &html,
+            "engine",
+            "file-wal",
+            "sweep",
+            "--steps",
+            "12",
+            "--faults",
+            "zeros,crash,read_eio",
+            "--jobs",
+            jobs,
+            "--json",
+            &json,
+            "--html",
+            &html,
         ]);
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert_eq!(output.status.code(), Some(0), "{stdout}");
@@ -412,7 +422,10 @@ fn engine_sweep_table_json_page_one_cell_and_pairs() {
         assert!(page.contains("<table id=\"sweep\">"), "page");
         assert!(page.contains("What file-wal promises"), "page");
     }
-    assert_eq!(reports[0], reports[1], "one thread or two: the same results");
+    assert_eq!(
+        reports[0], reports[1],
+        "one thread or two: the same results"
+    );
     let results = reports[0].as_array().expect("results");
     assert!(results.len() > 100, "{}", results.len());
     // One cell from its coordinates: its story and the same trace.
@@ -426,22 +439,46 @@ fn engine_sweep_table_json_page_one_cell_and_pairs() {
         }),
         first["cell"]["at"]
     );
-    let output = vopr(&["engine", "file-wal", "sweep", "--steps", "12", "--only", &coordinates]);
+    let output = vopr(&[
+        "engine",
+        "file-wal",
+        "sweep",
+        "--steps",
+        "12",
+        "--only",
+        &coordinates,
+    ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{coordinates}: {stdout}");
-    assert!(stdout.contains(&format!("sweep: {coordinates}")), "{stdout}");
-    assert!(stdout.contains(&format!("{coordinates}: correct")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("sweep: {coordinates}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{coordinates}: correct")),
+        "{stdout}"
+    );
     // Calibration through the binary: the unsafe setting fails crash cells, exit 1, with a
     // repro line per failing cell.
     let output = vopr(&[
-        "engine", "file-wal", "sweep", "--steps", "16", "--faults", "crash", "--setting", "unsafe",
+        "engine",
+        "file-wal",
+        "sweep",
+        "--steps",
+        "16",
+        "--faults",
+        "crash",
+        "--setting",
+        "unsafe",
     ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("NOT ALLOWED crash@call:"), "{stdout}");
     assert!(stdout.contains("sweep --only crash@call:"), "{stdout}");
     // Pairs.
-    let output = vopr(&["engine", "file-wal", "sweep", "--steps", "12", "--pairs", "--seeds", "0..6"]);
+    let output = vopr(&[
+        "engine", "file-wal", "sweep", "--steps", "12", "--pairs", "--seeds", "0..6",
+    ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(matches!(output.status.code(), Some(0 | 1)), "{stdout}");
     assert!(stdout.contains("6 pairs in"), "{stdout}");

@@ -114,7 +114,7 @@ impl Storage for SimStorage {
     fn size(&self) -> u64 {
         // The trait cannot fail here; a dead process's size is never used (every later call
         // fails), so 0 is as good as any.
-        self.file.len().unwrap_or(0)
+        self.file.file_len().unwrap_or(0)
     }
 
     fn read_at(&mut self, offset: u64, buffer: &mut [u8]) -> std::io::Result<()> {

@@ -68,7 +68,9 @@ impl crate::sweep::FileMap for Redb {
             let page_size = u32_at(image, format::PAGE_SIZE_OFFSET)?;
             let header_pages = u32_at(image, format::REGION_HEADER_PAGES_OFFSET)?;
             let data_pages_max = u32_at(image, format::REGION_DATA_PAGES_MAX_OFFSET)?;
-            let region_size = header_pages.checked_add(data_pages_max)?.checked_mul(page_size)?;
+            let region_size = header_pages
+                .checked_add(data_pages_max)?
+                .checked_mul(page_size)?;
             (page_size.is_power_of_two() && region_size > 0).then_some((
                 page_size,
                 header_pages * page_size,
@@ -118,7 +120,7 @@ struct Backend {
 
 impl redb::StorageBackend for Backend {
     fn len(&self) -> std::io::Result<u64> {
-        Ok(self.file.len()?)
+        Ok(self.file.file_len()?)
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {

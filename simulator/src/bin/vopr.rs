@@ -748,7 +748,9 @@ fn engine_command(engine: engines::EngineKind, command: EngineCommand) -> ExitCo
                 tail_steps: tail_steps.unwrap_or(defaults.tail_steps),
             };
             if options.steps == 0 {
-                return bad_input("--steps 0: the sweep needs a workload before its faults at rest");
+                return bad_input(
+                    "--steps 0: the sweep needs a workload before its faults at rest",
+                );
             }
             let mut kinds = Vec::new();
             for name in &faults {
@@ -979,10 +981,16 @@ fn engine_sweep_command(
         println!(
             "{}{}: {} in region {}{}{}",
             result.cell,
-            result.second.map_or(String::new(), |second| format!(" then {second}")),
+            result
+                .second
+                .map_or(String::new(), |second| format!(" then {second}")),
             result.outcome.name(),
             report.regions[result.region],
-            if result.forbidden { " (FORBIDDEN by the promise)" } else { "" },
+            if result.forbidden {
+                " (FORBIDDEN by the promise)"
+            } else {
+                ""
+            },
             if result.message.is_empty() {
                 String::new()
             } else {
@@ -991,7 +999,11 @@ fn engine_sweep_command(
         );
         report
     } else {
-        let what = if request.pairs.is_some() { "pairs" } else { "cells" };
+        let what = if request.pairs.is_some() {
+            "pairs"
+        } else {
+            "cells"
+        };
         eprintln!(
             "sweeping {} ({}) on {} threads",
             request.engine.name(),
@@ -1036,7 +1048,11 @@ fn engine_sweep_command(
                 "  {:<18} {column}{:<10} {} in {}: {count} {what}, e.g. {}: {}",
                 outcome.name(),
                 fault.name(),
-                if result.forbidden { "FORBIDDEN" } else { "allowed" },
+                if result.forbidden {
+                    "FORBIDDEN"
+                } else {
+                    "allowed"
+                },
                 report.regions[region],
                 sweep::SweepReport::what(result),
                 result.message

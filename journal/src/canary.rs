@@ -81,11 +81,16 @@ pub enum Canary {
     /// view and a crash or lost write split header from prepare) decides `fix`, trusting the
     /// prepare's version, where `vsr` is right: a wrong but self-consistent slot.
     DecisionOFix,
+    /// Decision table: row `@G` (a reserved redundant header beside a valid prepare: a crash
+    /// between the prepare's write and its header's) decides `vsr` on a cluster replica, which
+    /// distrusts a prepare its header never named and leaves the slot to repair, where `fix`
+    /// is right. Repair hides it: a fault recovery invented.
+    DecisionGVsr,
 }
 
 impl Canary {
     /// Every canary, in declaration order.
-    pub const ALL: [Canary; 21] = [
+    pub const ALL: [Canary; 22] = [
         Canary::HeaderBeforePrepare,
         Canary::HeaderSectorUnlocked,
         Canary::PaddingNotZeroed,
@@ -107,6 +112,7 @@ impl Canary {
         Canary::WriteDoneMatchesOp,
         Canary::RemoveClearsReservedFault,
         Canary::DecisionOFix,
+        Canary::DecisionGVsr,
     ];
 
     /// The canary's name, in `snake_case`.
@@ -133,6 +139,7 @@ impl Canary {
             Canary::WriteDoneMatchesOp => "write_done_matches_op",
             Canary::RemoveClearsReservedFault => "remove_clears_reserved_fault",
             Canary::DecisionOFix => "decision_o_fix",
+            Canary::DecisionGVsr => "decision_g_vsr",
         }
     }
 
@@ -170,6 +177,7 @@ impl Canary {
             Canary::WriteDoneMatchesOp => "write completion matches the slot by op, not checksum",
             Canary::RemoveClearsReservedFault => "remove_entries_from drops a vsr slot's fault",
             Canary::DecisionOFix => "table row @O decides fix (vsr is right)",
+            Canary::DecisionGVsr => "table row @G decides vsr in a cluster (fix is right)",
         }
     }
 

@@ -314,6 +314,9 @@ impl Journal {
             if canary::active(Canary::DecisionOFix) && case.label == "@O" {
                 decision = Decision::Fix;
             }
+            if canary::active(Canary::DecisionGVsr) && case.label == "@G" && !self.solo {
+                decision = Decision::Vsr;
+            }
             if decision == Decision::Fix
                 && redundant[slot].is_none()
                 && recovery.redundant_invalidated[slot]

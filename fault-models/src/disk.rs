@@ -925,6 +925,70 @@ impl Disk {
                 self.sector_latent(tick, zone, sector_offset);
             }
         }
+
+        // Drawn last: a disk whose config leaves it at 0 draws exactly what it drew before
+        // the fault existed.
+        let corrupt_probability = self.faults.sector_corrupt_probability;
+        if enabled && self.chance(corrupt_probability) {
+            if let Some(sector_offset) = self.faultable_sector_pick(zone, landed_offset, len) {
+                self.sector_corrupt(tick, zone, sector_offset);
+            }
+        }
+    }
+
+    /// Stores one sector as garbage of a kind real disks and file systems return: zeros, noise,
+    /// another sector's bytes (a random sector of the zone: stale; the same place in another
+    /// slot: shifted), or a run of noise inside the sector with the rest kept.
+    fn sector_corrupt(&mut self, tick: u64, zone: ZoneId, sector_offset: u64) {
+        let sector_size = self.sector_size;
+        let start = self.memory_offset(zone, sector_offset);
+        let kind = match self.prng.gen_range(0..5) {
+            0 => {
+                self.memory[start..start + sector_size as usize].fill(0);
+                FaultKind::SectorZeroed
+            }
+            1 => {
+                let mut noise = vec![0u8; sector_size as usize];
+                self.prng.fill_bytes(&mut noise);
+                self.memory[start..start + sector_size as usize].copy_from_slice(&noise);
+                FaultKind::SectorJunk {
+                    source_offset: sector_offset,
+                }
+            }
+            kind @ (2 | 3) => {
+                let zone_size = self.zones[zone].size;
+                let slot_size = self.zones[zone].slot_size;
+                let source_offset = if kind == 2 || zone_size <= slot_size {
+                    // Stale: any other sector of the zone.
+                    let sectors = zone_size / sector_size;
+                    let pick = self.prng.gen_range(0..sectors);
+                    pick * sector_size
+                } else {
+                    // Shifted: the same place in another slot.
+                    let slots = zone_size / slot_size;
+                    let slot = sector_offset / slot_size;
+                    let other = (slot + self.prng.gen_range(1..slots)) % slots;
+                    other * slot_size + sector_offset % slot_size
+                };
+                let source = self.memory_offset(zone, source_offset);
+                self.memory
+                    .copy_within(source..source + sector_size as usize, start);
+                FaultKind::SectorJunk { source_offset }
+            }
+            _ => {
+                let len = self.prng.gen_range(1..=64.min(sector_size));
+                let within = self.prng.gen_range(0..=sector_size - len);
+                let run = start + within as usize;
+                let mut noise = [0u8; 64];
+                self.prng.fill_bytes(&mut noise[..len as usize]);
+                self.memory[run..run + len as usize].copy_from_slice(&noise[..len as usize]);
+                FaultKind::SectorJunk {
+                    source_offset: sector_offset,
+                }
+            }
+        };
+        self.mark_faulty(zone, sector_offset, sector_size);
+        self.log(tick, kind, zone, sector_offset, sector_size);
     }
 
     /// Fills `into` (or, without it, `read_data`) with what a read of the range returns now, or

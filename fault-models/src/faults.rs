@@ -32,6 +32,13 @@ pub struct FaultConfig {
     /// At a crash, a pending write is torn (only part of it lands); otherwise it is applied or
     /// dropped, 50/50. The only fault the atlas does not restrict.
     pub crash_write_torn_probability: f64,
+    /// One sector of a write is stored as the garbage real disks and file systems return
+    /// (CORDS's fault set): zeros, noise, the bytes of another sector of the zone (stale, or
+    /// shifted from the same place in another slot), or a run of 1-64 bytes of noise inside the
+    /// sector with the rest kept (so that fields around it, a length or an op, still look
+    /// valid). Absent from configs written before it existed: 0.
+    #[serde(default)]
+    pub sector_corrupt_probability: f64,
     /// Lower bound of a read's latency.
     pub read_latency_ticks_min: u64,
     /// Mean of the exponential distribution a read's latency is drawn from (before the bound).
@@ -53,6 +60,7 @@ impl FaultConfig {
             self.latent_sector_error_probability,
             self.lost_write_probability,
             self.crash_write_torn_probability,
+            self.sector_corrupt_probability,
         ] {
             assert!(probability >= 0.0, "probability {probability} below 0");
             assert!(probability <= 1.0, "probability {probability} above 1");
@@ -104,14 +112,18 @@ pub enum FaultKind {
     /// A [`crate::SimFile`] write or length change made since the last sync was lost by a crash.
     /// The record names the write, or the range between the old and the new length.
     CrashDropped,
-    /// A [`crate::SimFile`] sector became zeros (a torn write's sector, or aimed at rest). The
-    /// record names that sector.
+    /// A sector became zeros: on a [`crate::SimFile`], a torn write's sector, or aimed at rest;
+    /// on a [`crate::Disk`], a written sector stored as zeros (`sector_corrupt_probability`).
+    /// The record names that sector.
     SectorZeroed,
-    /// A [`crate::SimFile`] sector became junk: a copy of the stale bytes at `source_offset` (a
-    /// torn write's sector, or aimed at rest). The record names the sector that holds the junk.
+    /// A sector became junk: a copy of the stale bytes at `source_offset` (on a
+    /// [`crate::SimFile`], a torn write's sector or aimed at rest; on a [`crate::Disk`], a
+    /// written sector stored as another sector's bytes). The record names the sector that holds
+    /// the junk.
     SectorJunk {
-        /// The file offset of the sector whose bytes were copied; the record's own offset when
-        /// the junk is PRNG noise (the file held no other sector to copy).
+        /// The offset (file, or zone) of the sector whose bytes were copied; the record's own
+        /// offset when the junk is PRNG noise (all of the sector, or on a [`crate::Disk`] a run
+        /// of its bytes inside it).
         source_offset: u64,
     },
 }

@@ -61,6 +61,8 @@ pub(crate) struct Recovery {
     prepares: Vec<Option<Header>>,
     /// Each slot's prepare header decoded with a valid checksum (body not considered).
     prepare_header_valid: BitVec,
+    /// Canary `ZeroedPrepareIsEmpty` only: slots whose prepare's first sector read as zeros.
+    prepare_zeroed: BitVec,
     /// Each slot's redundant header was written invalid on purpose: a fault recorded by an
     /// earlier recovery, never a torn write.
     redundant_invalidated: BitVec,
@@ -88,6 +90,7 @@ impl Journal {
             redundant: vec![None; slot_count],
             prepares: vec![None; slot_count],
             prepare_header_valid: BitVec::repeat(false, slot_count),
+            prepare_zeroed: BitVec::repeat(false, slot_count),
             redundant_invalidated: BitVec::repeat(false, slot_count),
             unrecoverable: Vec::new(),
         });
@@ -182,11 +185,16 @@ impl Journal {
         } else {
             (false, None)
         };
+        let sector_size = self.config.sector_size as usize;
+        let zeroed = ok
+            && canary::active(Canary::ZeroedPrepareIsEmpty)
+            && crate::bytes::all_zero(&self.reads[index].buffer[..sector_size]);
         self.read_release_index(index);
         let slot_count = self.config.slot_count;
         let recovery = self.recovery_mut();
         recovery.prepares[slot] = prepare;
         recovery.prepare_header_valid.set(slot, header_valid);
+        recovery.prepare_zeroed.set(slot, zeroed);
         recovery.done_count += 1;
         if recovery.done_count == slot_count {
             assert_eq!(self.reads_in_flight(), 0);
@@ -283,9 +291,16 @@ impl Journal {
                 header => header,
             })
             .collect();
-        let prepares: Vec<Option<Header>> = (0..slot_count)
+        let mut prepares: Vec<Option<Header>> = (0..slot_count)
             .map(|s| self.header_ok(recovery.prepares[s], s))
             .collect();
+        let mut redundant = redundant;
+        for slot in recovery.prepare_zeroed.iter_ones() {
+            // Canary: a prepare of zeros is a slot never written, as in a log scanned to its
+            // first zeros; its redundant header is not asked.
+            redundant[slot] = Some(self.headers_reserved[slot]);
+            prepares[slot] = Some(self.headers_reserved[slot]);
+        }
         // The head as far as the untrusted rings show it.
         let op_max = redundant
             .iter()
@@ -316,6 +331,12 @@ impl Journal {
             }
             if canary::active(Canary::DecisionGVsr) && case.label == "@G" && !self.solo {
                 decision = Decision::Vsr;
+            }
+            if canary::active(Canary::DecisionOFixBelowCheckpoint)
+                && case.label == "@O"
+                && prepares[slot].is_some_and(|p| p.op <= context.op_checkpoint)
+            {
+                decision = Decision::Fix;
             }
             if decision == Decision::Fix
                 && redundant[slot].is_none()

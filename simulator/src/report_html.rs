@@ -69,11 +69,13 @@ fn fault_colour(kind: &str) -> &'static str {
         "latent_sector_error" => "#c62828",
         "lost_write" => "#5d4037",
         "torn_write" => "#d81b60",
+        "sector_zeroed" => "#546e7a",
+        "sector_junk" => "#00897b",
         _ => "#000",
     }
 }
 
-const FAULT_KINDS: [&str; 7] = [
+const FAULT_KINDS: [&str; 9] = [
     "read_bit_flip",
     "write_bit_flip",
     "misdirected_write",
@@ -81,6 +83,8 @@ const FAULT_KINDS: [&str; 7] = [
     "latent_sector_error",
     "lost_write",
     "torn_write",
+    "sector_zeroed",
+    "sector_junk",
 ];
 
 /// Colours of the ring's slot states.

@@ -131,6 +131,7 @@ fn knob_off_already(config: &RunConfig, knob: &str) -> bool {
         "misdirected_read" => faults.misdirected_read_probability,
         "latent_sector_error" => faults.latent_sector_error_probability,
         "lost_write" => faults.lost_write_probability,
+        "sector_corrupt" => faults.sector_corrupt_probability,
         _ => unreachable!("knob {knob}"),
     };
     probability == 0.0

@@ -102,7 +102,7 @@ pub const SLOTS_SAME_DEPTHS: u64 = 16;
 pub const SLOTS_OVERRIDE_MAX: u64 = 1024;
 
 /// Everything `--without` can switch off.
-pub const KNOBS: [&str; 9] = [
+pub const KNOBS: [&str; 10] = [
     "crash",
     "view_change",
     "torn_write",
@@ -112,6 +112,7 @@ pub const KNOBS: [&str; 9] = [
     "misdirected_read",
     "latent_sector_error",
     "lost_write",
+    "sector_corrupt",
 ];
 
 impl Overrides {
@@ -193,6 +194,7 @@ impl RunConfig {
                     misdirected_read_probability: 0.0,
                     latent_sector_error_probability: 0.0,
                     lost_write_probability: 0.0,
+                    sector_corrupt_probability: 0.0,
                     ..config.faults
                 };
                 config.view_change_probability = 0.0;
@@ -242,6 +244,7 @@ impl RunConfig {
                     faults.lost_write_probability = 0.0;
                     config.aim_probability = 0.0;
                 }
+                "sector_corrupt" => faults.sector_corrupt_probability = 0.0,
                 _ => unreachable!("validated"),
             }
         }
@@ -301,6 +304,8 @@ impl RunConfig {
                 0.0
             },
             crash_write_torn_probability: rng.gen_range(0.0..1.0),
+            // Drawn from a stream of its own, below.
+            sector_corrupt_probability: 0.0,
             read_latency_ticks_min: rng.gen_range(0..=latency_max / 2),
             read_latency_ticks_mean: latency_max,
             write_latency_ticks_min: rng.gen_range(0..=latency_max / 2),
@@ -365,6 +370,15 @@ impl RunConfig {
         let rejected = space
             .gen_bool(0.1)
             .then(|| draw_journal_rejected(&mut space, &journal));
+        // Structured corruption (zeros, noise, stale or shifted sectors, a run of noise inside
+        // a sector), from a stream of its own: a seed that draws it off runs exactly as it did
+        // before the fault existed.
+        let mut corrupt = ChaCha8Rng::seed_from_u64(seed ^ 0x5a5a_5a5a_0000_0003);
+        faults.sector_corrupt_probability = if cluster {
+            maybe_probability(&mut corrupt, 0.02)
+        } else {
+            0.0
+        };
         RunConfig {
             seed,
             replica_count,

@@ -743,11 +743,31 @@ impl Simulation {
         if replica.checkpoint_unheld_at == Some(key) {
             return;
         }
-        let held = (replica.op_checkpoint + 1..=target).all(|op| {
-            replica
-                .journal
-                .header_with_op(op)
-                .is_some_and(|h| !replica.journal.has_dirty(h))
+        // Held: each op up to the target clean here, in the committed version. The replica
+        // knows the versions by the hash chain: every op from the checkpoint's header up to its
+        // head links to the one before, and the head of a replica in normal status in its log
+        // view is its view's (a start_view's, or its own as primary), so every op below it is
+        // the canonical one. A clean op that does not chain is a superseded version (an older
+        // view's prepare a view change or a recovery left behind): the checkpoint waits until
+        // repair replaces it (`repair_headers` finds the break), as a replica that executes ops
+        // would. (Found by the history checker's rule for every version down to the
+        // checkpoint: seed 860 checkpointed over a clean older-view version of op 107.)
+        let head = replica.op_head();
+        let canonical_head = replica.status == Status::Normal
+            && replica.view == replica.superblock_latest().log_view
+            && head >= target;
+        if !canonical_head {
+            // Not a fact about the journal: asked again next turn (not cached below).
+            return;
+        }
+        let held = (replica.op_checkpoint + 1..=head).all(|op| {
+            let Some(header) = replica.journal.header_with_op(op) else {
+                return false;
+            };
+            let chains = replica
+                .header(op - 1)
+                .is_some_and(|previous| previous.checksum == header.parent);
+            chains && (op > target || !replica.journal.has_dirty(header))
         });
         if !held {
             self.replicas[index].checkpoint_unheld_at = Some(key);

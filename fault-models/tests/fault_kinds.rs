@@ -88,6 +88,79 @@ fn write_bit_flip_stores_one_flipped_bit() {
     assert!(!disk.range_faulty(ZONE_PREPARES, offset, PREPARE_SLOT_SIZE));
 }
 
+/// Structured corruption: one sector of the write is stored as zeros, noise, another sector's
+/// bytes, or a run of noise inside it; every other sector as written; the sector is marked
+/// and logged; each kind appears across seeds; a rewrite cures it.
+#[test]
+fn sector_corrupt_stores_one_sector_of_garbage() {
+    let (mut zeroed, mut copied, mut noise, mut partial) = (0, 0, 0, 0);
+    for seed in 0..64 {
+        let faults = FaultConfig {
+            sector_corrupt_probability: 1.0,
+            ..FaultConfig::default()
+        };
+        let mut disk = common::disk(seed, faults, None);
+        format(&mut disk);
+        let offset = 5 * PREPARE_SLOT_SIZE;
+        let data = pattern(9 + seed, PREPARE_SLOT_SIZE);
+        assert_eq!(
+            write_now(&mut disk, ZONE_PREPARES, offset, &data).result,
+            Ok(())
+        );
+        let stored = disk.peek(ZONE_PREPARES, offset, PREPARE_SLOT_SIZE).to_vec();
+        let records = disk.fault_log().records().to_vec();
+        assert_eq!(records.len(), 1, "seed {seed}");
+        let record = records[0].clone();
+        assert_eq!((record.zone, record.len), (ZONE_PREPARES, SECTOR_SIZE));
+        let within = (record.offset - offset) as usize;
+        let sector = within..within + SECTOR_SIZE as usize;
+        // Every other sector is exactly as written.
+        assert_eq!(stored[..within], data[..within]);
+        assert_eq!(stored[sector.end..], data[sector.end..]);
+        let damaged = &stored[sector.clone()];
+        match record.kind {
+            FaultKind::SectorZeroed => {
+                assert!(damaged.iter().all(|&byte| byte == 0));
+                zeroed += 1;
+            }
+            FaultKind::SectorJunk { source_offset } if source_offset != record.offset => {
+                // Another sector's bytes, as they stood (the zone's formatted bytes or this
+                // write's, if it copied from within the write).
+                let source = disk.peek(ZONE_PREPARES, source_offset, SECTOR_SIZE);
+                assert!(
+                    source == damaged || source_offset / SECTOR_SIZE == record.offset / SECTOR_SIZE
+                );
+                copied += 1;
+            }
+            FaultKind::SectorJunk { .. } => {
+                let differing = damaged
+                    .iter()
+                    .zip(&data[sector.clone()])
+                    .filter(|(a, b)| a != b)
+                    .count();
+                if differing <= 64 {
+                    partial += 1;
+                } else {
+                    noise += 1;
+                }
+            }
+            other => panic!("seed {seed}: {other:?}"),
+        }
+        assert!(disk.range_faulty(ZONE_PREPARES, record.offset, SECTOR_SIZE));
+        disk.set_fault_config(FaultConfig::default());
+        write_now(&mut disk, ZONE_PREPARES, offset, &data);
+        assert_eq!(
+            disk.peek(ZONE_PREPARES, offset, PREPARE_SLOT_SIZE),
+            &data[..]
+        );
+        assert!(!disk.range_faulty(ZONE_PREPARES, offset, PREPARE_SLOT_SIZE));
+    }
+    assert!(
+        zeroed > 0 && copied > 0 && noise > 0 && partial > 0,
+        "{zeroed} {copied} {noise} {partial}"
+    );
+}
+
 #[test]
 fn lost_write_is_acknowledged_but_not_applied() {
     let mut disk = only(FaultConfig {
@@ -582,6 +655,7 @@ fn a_slot_that_changed_has_a_new_stamp() {
         latent_sector_error_probability: 0.05,
         lost_write_probability: 0.05,
         crash_write_torn_probability: 0.5,
+        sector_corrupt_probability: 0.05,
         read_latency_ticks_min: 1,
         read_latency_ticks_mean: 5,
         write_latency_ticks_min: 1,

@@ -18,6 +18,7 @@ fn faults_all(probability: f64) -> FaultConfig {
         latent_sector_error_probability: probability,
         lost_write_probability: probability,
         crash_write_torn_probability: 0.5,
+        sector_corrupt_probability: probability,
         read_latency_ticks_min: 1,
         read_latency_ticks_mean: 5,
         write_latency_ticks_min: 2,

@@ -265,18 +265,10 @@ impl FileHandle {
         let state = self.lock();
         assert!(!state.dead && !state.hung);
         assert!(state.crash_at_call.is_none() && state.aimed.is_none());
-        FileHandle {
-            state: Arc::new(Mutex::new(State {
-                file: state.file.clone(),
-                calls: state.calls,
-                crash_at_call: None,
-                aimed: None,
-                log: None,
-                dead: false,
-                calls_in_step: 0,
-                hung: false,
-            })),
-        }
+        let fork = FileHandle::new(state.file.clone());
+        // Call numbers go on from here: a fork's calls are numbered as the original's would be.
+        fork.lock().calls = state.calls;
+        fork
     }
 
     /// The process dies before the storage call `calls_from_now` calls from now (1: the next).

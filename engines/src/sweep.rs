@@ -375,6 +375,29 @@ fn new_run<E: Engine, W: Workload>(
     )
 }
 
+/// The whole workload (`steps + tail_steps`), no fault yet, recording its storage calls.
+fn recorded_run<E: Engine, W: Workload>(
+    promise: Promise,
+    retained_min: Option<u64>,
+    options: &SweepOptions,
+) -> Run<E, W> {
+    let steps = options.steps + options.tail_steps;
+    let run = new_run::<E, W>(promise, retained_min, options, steps);
+    run.handle.record_calls();
+    run
+}
+
+/// Why a sweep cannot run: its workload fails with no fault at all.
+fn fails_without_faults(outcome: EngineOutcome) -> String {
+    format!(
+        "the sweep's workload fails without any fault ({}): {}",
+        outcome.outcome.name(),
+        outcome
+            .failure
+            .map_or(String::new(), |failure| failure.message)
+    )
+}
+
 /// The prepared run: `steps` steps without faults, then a clean close. `Err` if the engine
 /// fails without any fault (then no cell could be judged).
 fn prepare<E: Engine, W: Workload>(
@@ -382,27 +405,14 @@ fn prepare<E: Engine, W: Workload>(
     retained_min: Option<u64>,
     options: &SweepOptions,
 ) -> Result<(Run<E, W>, Vec<crate::handle::CallRecord>), String> {
-    let mut run = new_run::<E, W>(
-        promise,
-        retained_min,
-        options,
-        options.steps + options.tail_steps,
-    );
-    run.handle.record_calls();
+    let mut run = recorded_run::<E, W>(promise, retained_min, options);
     let played = run
         .open()
         .and_then(|()| run.play_steps(options.steps))
         .and_then(|()| run.close());
     let calls = run.handle.take_calls();
     if played.is_err() || run.failure_seen() {
-        let outcome = run.finish("prepared");
-        return Err(format!(
-            "the sweep's workload fails without any fault ({}): {}",
-            outcome.outcome.name(),
-            outcome
-                .failure
-                .map_or(String::new(), |failure| failure.message)
-        ));
+        return Err(fails_without_faults(run.finish("prepared")));
     }
     Ok((run, calls))
 }
@@ -415,13 +425,7 @@ pub(crate) fn plan<E: Engine + FileMap, W: Workload>(
     retained_min: Option<u64>,
     options: &SweepOptions,
 ) -> Result<Plan, String> {
-    let mut golden = new_run::<E, W>(
-        promise,
-        retained_min,
-        options,
-        options.steps + options.tail_steps,
-    );
-    golden.handle.record_calls();
+    let mut golden = recorded_run::<E, W>(promise, retained_min, options);
     let _ = golden
         .open()
         .and_then(|()| golden.play_steps(golden.config.steps))
@@ -432,13 +436,7 @@ pub(crate) fn plan<E: Engine + FileMap, W: Workload>(
     let _ = golden.integrity_check();
     let golden = golden.finish(engine);
     if golden.outcome != Outcome::Correct {
-        return Err(format!(
-            "the sweep's workload fails without any fault ({}): {}",
-            golden.outcome.name(),
-            golden
-                .failure
-                .map_or(String::new(), |failure| failure.message)
-        ));
+        return Err(fails_without_faults(golden));
     }
     let (prepared, prepared_calls) = prepare::<E, W>(promise, retained_min, options)?;
     let (image, durable_len) = prepared.handle.with_file(|file| {

@@ -82,6 +82,10 @@ fn bad_input_is_one_line_and_exit_2() {
         "FIRST,SECOND",
     );
     assert_bad_input(
+        &["engine", "redb", "sweep", "--seeds", "0..3"],
+        "required arguments were not provided: --pairs",
+    );
+    assert_bad_input(
         &["engine", "redb", "sweep", "--html", "/no/such/dir/s.html"],
         "does not exist",
     );

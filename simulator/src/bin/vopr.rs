@@ -298,12 +298,13 @@ enum EngineCommand {
         /// Run one pair with its story: FIRST,SECOND (two faults at rest).
         #[arg(long, conflicts_with = "pairs")]
         pair: Option<String>,
-        /// Sampled pairs of faults at rest (the second after a reopen) instead of single
-        /// faults: one pair per number of --seeds.
+        /// Sampled pairs of faults at rest instead of single faults, drawn among the cells the
+        /// engine handled alone; the second fault falls after a reopen and some writes. One
+        /// pair per number of --seeds.
         #[arg(long, requires = "seeds")]
         pairs: bool,
         /// The pairs' sample numbers (with --pairs).
-        #[arg(long, value_parser = parse_range)]
+        #[arg(long, value_parser = parse_range, requires = "pairs")]
         seeds: Option<(u64, u64)>,
         /// Only these fault kinds (comma-separated): zeros, junk, bit_flip, read_eio,
         /// write_eio, enospc, fsync_fail, crash.
@@ -321,6 +322,7 @@ enum EngineCommand {
         /// safe or unsafe (calibration: the unsafe setting must fail the crash cells).
         #[arg(long, default_value = "safe", value_parser = simulator::engine_harness::parse_setting)]
         setting: engines::Setting,
+        /// Threads (default: the machine's cores); the results are the same for any count.
         #[arg(long)]
         jobs: Option<usize>,
         /// Write every cell's result as JSON.
@@ -461,9 +463,22 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(error) => {
+            // One line: clap's first, and for a message that ends in a colon (the required
+            // arguments not given, say) the names it lists on the lines after.
             let text = error.to_string();
-            let line = text.lines().next().unwrap_or("bad arguments");
-            let line = line.strip_prefix("error: ").unwrap_or(line);
+            let mut lines = text.lines().filter(|line| !line.trim().is_empty());
+            let first = lines.next().unwrap_or("bad arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let line = match first.strip_suffix(':') {
+                Some(head) => {
+                    let names: Vec<&str> = lines
+                        .take_while(|line| line.starts_with("  "))
+                        .map(str::trim)
+                        .collect();
+                    format!("{head}: {}", names.join(", "))
+                }
+                None => first.to_string(),
+            };
             return bad_input(format!("{line} (see vopr --help)"));
         }
     };

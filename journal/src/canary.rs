@@ -86,11 +86,6 @@ pub enum Canary {
     /// distrusts a prepare its header never named and leaves the slot to repair, where `fix`
     /// is right. Repair hides it: a fault recovery invented.
     DecisionGVsr,
-    /// Decision table: row `@O` (same op, different checksum) decides `fix` for an op at or
-    /// below the checkpoint, trusting the prepare's version: its author reasoned that an op the
-    /// replica already executed is safe in any valid version. The superseded version is loaded
-    /// clean below the checkpoint, where the acknowledged and durability checkers stop.
-    DecisionOFixBelowCheckpoint,
     /// Recovery: a prepare whose first sector is all zeros is taken for a slot never written
     /// (as a log scanned up to its first zeros would), and its redundant header is not asked:
     /// the slot recovers `nil`, empty, whatever op it held.
@@ -99,7 +94,7 @@ pub enum Canary {
 
 impl Canary {
     /// Every canary, in declaration order.
-    pub const ALL: [Canary; 24] = [
+    pub const ALL: [Canary; 23] = [
         Canary::HeaderBeforePrepare,
         Canary::HeaderSectorUnlocked,
         Canary::PaddingNotZeroed,
@@ -122,7 +117,6 @@ impl Canary {
         Canary::RemoveClearsReservedFault,
         Canary::DecisionOFix,
         Canary::DecisionGVsr,
-        Canary::DecisionOFixBelowCheckpoint,
         Canary::ZeroedPrepareIsEmpty,
     ];
 
@@ -151,7 +145,6 @@ impl Canary {
             Canary::RemoveClearsReservedFault => "remove_clears_reserved_fault",
             Canary::DecisionOFix => "decision_o_fix",
             Canary::DecisionGVsr => "decision_g_vsr",
-            Canary::DecisionOFixBelowCheckpoint => "decision_o_fix_below_checkpoint",
             Canary::ZeroedPrepareIsEmpty => "zeroed_prepare_is_empty",
         }
     }
@@ -191,9 +184,6 @@ impl Canary {
             Canary::RemoveClearsReservedFault => "remove_entries_from drops a vsr slot's fault",
             Canary::DecisionOFix => "table row @O decides fix (vsr is right)",
             Canary::DecisionGVsr => "table row @G decides vsr in a cluster (fix is right)",
-            Canary::DecisionOFixBelowCheckpoint => {
-                "table row @O decides fix at or below the checkpoint (vsr is right)"
-            }
             Canary::ZeroedPrepareIsEmpty => {
                 "recovery takes a zeroed prepare for a slot never written"
             }

@@ -332,12 +332,6 @@ impl Journal {
             if canary::active(Canary::DecisionGVsr) && case.label == "@G" && !self.solo {
                 decision = Decision::Vsr;
             }
-            if canary::active(Canary::DecisionOFixBelowCheckpoint)
-                && case.label == "@O"
-                && prepares[slot].is_some_and(|p| p.op <= context.op_checkpoint)
-            {
-                decision = Decision::Fix;
-            }
             if decision == Decision::Fix
                 && redundant[slot].is_none()
                 && recovery.redundant_invalidated[slot]

@@ -750,8 +750,9 @@ impl Simulation {
         // the canonical one. A clean op that does not chain is a superseded version (an older
         // view's prepare a view change or a recovery left behind): the checkpoint waits until
         // repair replaces it (`repair_headers` finds the break), as a replica that executes ops
-        // would. (Found by the history checker's rule for every version down to the
-        // checkpoint: seed 860 checkpointed over a clean older-view version of op 107.)
+        // would. (Found by a rule that every version down to the checkpoint is the committed
+        // one, tried in issue 30: seed 860 checkpointed over a clean older-view version of op
+        // 107. The rule itself is not in the checkers yet: see docs/model-cluster.md.)
         let head = replica.op_head();
         let canonical_head = replica.status == Status::Normal
             && replica.view == replica.superblock_latest().log_view

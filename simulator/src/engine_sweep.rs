@@ -69,9 +69,7 @@ impl SweepReport {
     fn counts(&self) -> BTreeMap<(usize, SweepFault), [u64; 7]> {
         let mut counts = BTreeMap::new();
         for result in &self.results {
-            let column = result
-                .second
-                .map_or(result.cell.fault, |second| second.fault);
+            let column = column(result);
             let entry = counts.entry((result.region, column)).or_insert([0; 7]);
             entry[outcome_index(result.outcome)] += 1;
         }
@@ -81,14 +79,14 @@ impl SweepReport {
     fn columns(&self) -> Vec<SweepFault> {
         SweepFault::ALL
             .into_iter()
-            .filter(|fault| {
-                self.results.iter().any(|result| {
-                    result
-                        .second
-                        .map_or(result.cell.fault, |second| second.fault)
-                        == *fault
-                })
-            })
+            .filter(|fault| self.results.iter().any(|result| column(result) == *fault))
+            .collect()
+    }
+
+    /// The table's cells (region, column) holding an outcome the promise forbids.
+    fn forbidden_cells(&self) -> std::collections::BTreeSet<(usize, SweepFault)> {
+        self.forbidden()
+            .map(|result| (result.region, column(result)))
             .collect()
     }
 
@@ -98,17 +96,7 @@ impl SweepReport {
     pub fn table(&self) -> String {
         let counts = self.counts();
         let columns = self.columns();
-        let forbidden: std::collections::BTreeSet<(usize, SweepFault)> = self
-            .forbidden()
-            .map(|result| {
-                (
-                    result.region,
-                    result
-                        .second
-                        .map_or(result.cell.fault, |second| second.fault),
-                )
-            })
-            .collect();
+        let forbidden = self.forbidden_cells();
         let region_width = self
             .regions
             .iter()
@@ -190,11 +178,8 @@ impl SweepReport {
             if result.outcome == Outcome::Correct {
                 continue;
             }
-            let column = result
-                .second
-                .map_or(result.cell.fault, |second| second.fault);
             let entry = seen
-                .entry((result.region, column, result.outcome))
+                .entry((result.region, column(result), result.outcome))
                 .or_insert((0, result));
             entry.0 += 1;
         }
@@ -204,6 +189,13 @@ impl SweepReport {
             })
             .collect()
     }
+}
+
+/// A result's column: its fault kind, or for a pair the second fault's.
+fn column(result: &CellResult) -> SweepFault {
+    result
+        .second
+        .map_or(result.cell.fault, |second| second.fault)
 }
 
 fn engine_kind(name: &str) -> EngineKind {
@@ -479,6 +471,7 @@ pub fn page(report: &SweepReport) -> String {
     out.push_str("<span>a thick red border: an outcome the promise forbids</span></p>\n");
     let counts = report.counts();
     let columns = report.columns();
+    let forbidden_cells = report.forbidden_cells();
     out.push_str("<table id=\"sweep\">\n<tr><th>region</th>");
     for fault in &columns {
         let _ = write!(out, "<th>{}</th>", fault.name());
@@ -502,14 +495,7 @@ pub fn page(report: &SweepReport) -> String {
                 .rev()
                 .find(|outcome| count[outcome_index(*outcome)] > 0)
                 .unwrap_or(Outcome::Correct);
-            let bad = report.results.iter().any(|result| {
-                result.forbidden
-                    && result.region == region
-                    && result
-                        .second
-                        .map_or(result.cell.fault, |second| second.fault)
-                        == *fault
-            });
+            let bad = forbidden_cells.contains(&(region, *fault));
             let lines: Vec<String> = Outcome::ALL
                 .into_iter()
                 .filter(|outcome| count[outcome_index(*outcome)] > 0)

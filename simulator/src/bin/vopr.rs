@@ -711,18 +711,23 @@ fn shrink(seed: u64, overrides: &Overrides) -> ExitCode {
 
 /// A progress bar with seeds/s and failures on a terminal; a plain line every 500 seeds
 /// otherwise (CI logs).
-fn progress_reporter(total: u64) -> (Option<ProgressBar>, impl Fn(u64, u64, usize) + Sync) {
-    let bar = std::io::stderr().is_terminal().then(|| {
+/// A progress bar of `total` `unit`s (seeds, runs) on a terminal; `None` elsewhere.
+fn progress_bar(total: u64, unit: &str) -> Option<ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(total);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {pos}/{len} seeds {per_sec} eta {eta} {msg}",
-            )
+            ProgressStyle::with_template(&format!(
+                "{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} {{per_sec}} eta {{eta}} {{msg}}"
+            ))
             .expect("valid template")
             .progress_chars("=> "),
         );
         bar
-    });
+    })
+}
+
+fn progress_reporter(total: u64) -> (Option<ProgressBar>, impl Fn(u64, u64, usize) + Sync) {
+    let bar = progress_bar(total, "seeds");
     let handle = bar.clone();
     let progress = move |done: u64, total: u64, failures: usize| match &handle {
         Some(bar) => {
@@ -1030,18 +1035,7 @@ fn engine_sweep_command(
         let bar = std::sync::OnceLock::<ProgressBar>::new();
         let progress = |done: usize, total: usize| {
             let bar = bar.get_or_init(|| {
-                if !terminal {
-                    return ProgressBar::hidden();
-                }
-                let bar = ProgressBar::new(total as u64);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{elapsed_precise} [{bar:40}] {pos}/{len} runs {per_sec} eta {eta}",
-                    )
-                    .expect("valid template")
-                    .progress_chars("=> "),
-                );
-                bar
+                progress_bar(total as u64, "runs").unwrap_or_else(ProgressBar::hidden)
             });
             bar.set_position(done as u64);
             if !terminal && (done.is_multiple_of(1000) || done == total) {

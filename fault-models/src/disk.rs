@@ -828,7 +828,8 @@ impl Disk {
     }
 
     /// Whether a write to this range may be silently dropped (lost, or misdirected away): not
-    /// where another zone of the same chunk already had one. Dropping both (say, a prepare and
+    /// where another zone of the same chunk already had one, or had a write stored damaged (a
+    /// write bit flip or structured corruption: its content is lost as surely). Dropping both (say, a prepare and
     /// the header sector that covers it) lets a storage engine forget data it acknowledged
     /// without any way to know: no protocol tolerates that double fault, so the disk never
     /// makes it (TigerBeetle's simulator avoids the same double fault).
@@ -916,6 +917,8 @@ impl Disk {
             if let Some(sector_offset) = self.faultable_sector_pick(zone, landed_offset, len) {
                 let bit = self.prng.gen_range(0..self.sector_size * 8);
                 self.sector_rot(tick, zone, sector_offset, bit);
+                // A write stored damaged lost its content as surely as a dropped one.
+                self.note_dropped(zone, sector_offset, self.sector_size);
             }
         }
 
@@ -932,6 +935,10 @@ impl Disk {
         if enabled && self.chance(corrupt_probability) {
             if let Some(sector_offset) = self.faultable_sector_pick(zone, landed_offset, len) {
                 self.sector_corrupt(tick, zone, sector_offset);
+                // As for a write bit flip: the other zone of the chunk must keep its witness
+                // (seed 9929: op 56's prepare stored zeroed, then its header sector write lost;
+                // recovery saw a torn append at the head and cut an acknowledged op).
+                self.note_dropped(zone, sector_offset, self.sector_size);
             }
         }
     }

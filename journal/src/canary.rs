@@ -86,6 +86,11 @@ pub enum Canary {
     /// distrusts a prepare its header never named and leaves the slot to repair, where `fix`
     /// is right. Repair hides it: a fault recovery invented.
     DecisionGVsr,
+    /// Decision table: row `@O` (same op, different checksum) decides `fix` for an op at or
+    /// below the checkpoint, trusting the prepare's version: its author reasoned that an op the
+    /// replica already executed is safe in any valid version. The superseded version is loaded
+    /// clean below the checkpoint, where the acknowledged and durability checkers stop.
+    DecisionOFixBelowCheckpoint,
     /// Recovery: a prepare whose first sector is all zeros is taken for a slot never written
     /// (as a log scanned up to its first zeros would), and its redundant header is not asked:
     /// the slot recovers `nil`, empty, whatever op it held.
@@ -94,7 +99,7 @@ pub enum Canary {
 
 impl Canary {
     /// Every canary, in declaration order.
-    pub const ALL: [Canary; 23] = [
+    pub const ALL: [Canary; 24] = [
         Canary::HeaderBeforePrepare,
         Canary::HeaderSectorUnlocked,
         Canary::PaddingNotZeroed,
@@ -117,6 +122,7 @@ impl Canary {
         Canary::RemoveClearsReservedFault,
         Canary::DecisionOFix,
         Canary::DecisionGVsr,
+        Canary::DecisionOFixBelowCheckpoint,
         Canary::ZeroedPrepareIsEmpty,
     ];
 
@@ -145,6 +151,7 @@ impl Canary {
             Canary::RemoveClearsReservedFault => "remove_clears_reserved_fault",
             Canary::DecisionOFix => "decision_o_fix",
             Canary::DecisionGVsr => "decision_g_vsr",
+            Canary::DecisionOFixBelowCheckpoint => "decision_o_fix_below_checkpoint",
             Canary::ZeroedPrepareIsEmpty => "zeroed_prepare_is_empty",
         }
     }
@@ -184,6 +191,9 @@ impl Canary {
             Canary::RemoveClearsReservedFault => "remove_entries_from drops a vsr slot's fault",
             Canary::DecisionOFix => "table row @O decides fix (vsr is right)",
             Canary::DecisionGVsr => "table row @G decides vsr in a cluster (fix is right)",
+            Canary::DecisionOFixBelowCheckpoint => {
+                "table row @O decides fix at or below the checkpoint (vsr is right)"
+            }
             Canary::ZeroedPrepareIsEmpty => {
                 "recovery takes a zeroed prepare for a slot never written"
             }

@@ -763,7 +763,7 @@ impl Journal {
             // instead of reading back as a reserved or stale header.
             if !header.valid_checksum() {
                 assert!(
-                    self.faulty[slot],
+                    self.faulty[slot] || self.dirty[slot] || self.headers[slot].is_reserved(),
                     "invalid redundant header for a slot that is not faulty"
                 );
             }
@@ -857,6 +857,17 @@ impl Journal {
             // its prepare zone now holds this stale prepare, so it is dirty again.
             self.touch(slot);
             self.dirty.set(slot, true);
+            let redundant = self.headers_redundant[slot];
+            if redundant.valid_checksum()
+                && !redundant.is_reserved()
+                && redundant.checksum != header.checksum
+            {
+                // The older entry's header, kept while this prepare was in flight, names a
+                // prepare the slot no longer holds. A reserved header beside this prepare reads
+                // as `@G` after a crash, and this prepare is one the journal vouches for
+                // (`prepare_checksums`): what recovery loads is what the journal would serve.
+                self.headers_redundant[slot] = self.headers_reserved[slot];
+            }
             self.write_prepare_finish(index, WriteOutcome::EntryChangedWhileWritingSectors);
             return;
         }
@@ -1191,11 +1202,23 @@ impl Journal {
         } else {
             // Overwriting a newer op with an older one could uncommit it.
             assert!(self.headers[slot].is_reserved() || self.headers[slot].op <= header.op);
-            if !self.headers[slot].is_reserved() || canary::active(Canary::SetHeaderClearsFault) {
-                // The slot certainly never held this entry: drop its fault and its stale header.
+            if canary::active(Canary::SetHeaderClearsFault) && self.headers[slot].is_reserved() {
+                // Canary: a reserved faulty slot forgets its fault and its invalid header.
                 self.touch(slot);
                 self.faulty.set(slot, false);
                 self.headers_redundant[slot] = self.headers_reserved[slot];
+            } else if !self.headers[slot].is_reserved() {
+                // The slot certainly never held this entry: drop its fault. Its redundant header
+                // stays what the disk holds (or is about to hold) until the new prepare is
+                // durable: a header sector written meanwhile for a neighbour repeats it. Writing
+                // the reserved header there instead would let a crash leave it beside whatever
+                // prepare the slot still holds, which recovery reads as `@G` and loads clean, even
+                // a prepare this journal found damaged or stale (the fault just dropped), and
+                // even below the checkpoint, where no checker of the acknowledged ops looks.
+                // Kept, the pair reads as it did before the new entry (`@O`/`@C` stay `vsr`), or
+                // as `@M` once the new prepare has landed.
+                self.touch(slot);
+                self.faulty.set(slot, false);
             }
             // A reserved slot may be a `vsr` slot whose lost prepare was this entry: it stays faulty.
             self.touch(slot);
@@ -1236,7 +1259,13 @@ impl Journal {
         let reserved = self.headers_reserved[slot];
         self.touch(slot);
         self.header_set(slot, reserved);
-        self.headers_redundant[slot] = reserved;
+        // The redundant header stays what the disk holds, as in `set_header_as_dirty`: the
+        // prepare stays on disk too, and a reserved header written beside it (with a neighbour's
+        // header sector) reads as `@G` after a crash, loading whatever prepare the slot holds,
+        // a stale one under an undetected misdirected write among them (seed 12599: op 74 of
+        // view 50 loaded clean below the checkpoint where view 52's was committed). Kept, the
+        // pair reads as before the removal; a header written invalid on purpose (a fault an
+        // earlier recovery recorded, seed 10514) still reads `vsr`.
         self.dirty.set(slot, false);
         self.faulty.set(slot, false);
         if canary::active(Canary::RemoveDropsPrepareChecksums) {
@@ -1380,8 +1409,12 @@ impl Journal {
         let redundant = &self.headers_redundant[slot];
         let redundant_valid = redundant.valid_checksum();
         if !redundant_valid {
+            // A fault recovery recorded, kept on disk until the slot is rewritten: a new entry
+            // may have dropped the fault meanwhile (`set_header_as_dirty`; the slot stays dirty)
+            // or a truncation the entry (`remove_entry`; the slot reads reserved). Never a clean
+            // slot with an entry.
             assert!(
-                self.faulty[slot],
+                self.faulty[slot] || self.dirty[slot] || self.headers[slot].is_reserved(),
                 "slot {slot}: invalid redundant header but not faulty"
             );
         }

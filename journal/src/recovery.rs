@@ -332,6 +332,12 @@ impl Journal {
             if canary::active(Canary::DecisionGVsr) && case.label == "@G" && !self.solo {
                 decision = Decision::Vsr;
             }
+            if canary::active(Canary::DecisionOFixBelowCheckpoint)
+                && case.label == "@O"
+                && prepares[slot].is_some_and(|p| p.op <= context.op_checkpoint)
+            {
+                decision = Decision::Fix;
+            }
             if decision == Decision::Fix
                 && redundant[slot].is_none()
                 && recovery.redundant_invalidated[slot]
@@ -395,6 +401,11 @@ impl Journal {
                 view_for_op(&context.view_headers, header.op, context.log_view);
             if header.view < view_min || header.view > view_max {
                 self.remove_entry(slot);
+                // Recovery's own removal: the slot reads as never written, in memory as on disk
+                // once a fix of its sector lands (every recovered clean slot's redundant header
+                // is its header); the next recovery drops the same pair by the same view rule.
+                self.touch(slot);
+                self.headers_redundant[slot] = self.headers_reserved[slot];
             }
         }
         self.recovery = Some(Recovery {

@@ -162,8 +162,10 @@ fn race_entry_changed_while_writing_headers() {
 }
 
 /// Race: entry removed then added while writing headers (write → header write →
-/// remove_entries_from → set_header_as_dirty → completion). The sector in flight may carry the
-/// reserved header removal left behind, so the slot must stay dirty.
+/// remove_entries_from → set_header_as_dirty → completion). Removal keeps the slot's redundant
+/// header (what the disk holds, here the entry's own header, written after its prepare), so the
+/// waiting header write carries the entry, not a reserved header: the slot is written and clean,
+/// and the disk agrees. (`EntryRemovedThenAddedWhileWritingHeaders` stays as defence in depth.)
 #[test]
 fn race_entry_removed_then_added_while_writing_headers() {
     let mut h = Harness::new(config_small(), false, 6);
@@ -174,21 +176,17 @@ fn race_entry_removed_then_added_while_writing_headers() {
     h.complete(0); // m1 prepare → m1 header locked
     h.complete(0); // m2 prepare → m2 header waits on the same sector
     h.journal.remove_entries_from(2);
+    assert_eq!(h.journal.header(2), &Header::reserved(CLUSTER, 2));
     h.journal.set_header_as_dirty(&header_of(&m2));
-    // m1's header completes; m2's waiting header write now copies a sector holding reserved for 2.
+    // m1's header completes; m2's waiting header write now copies the sector, m2's header in it.
     let first = h.find(IoKind::Write, Zone::WalHeaders).unwrap();
     h.complete(first);
     h.run();
     let outcomes = write_outcomes(&h.take_events());
-    assert!(outcomes.contains(&(1, WriteOutcome::Written)));
-    assert!(
-        outcomes.contains(&(2, WriteOutcome::EntryRemovedThenAddedWhileWritingHeaders)),
-        "{outcomes:?}"
+    assert_eq!(
+        outcomes,
+        [(1, WriteOutcome::Written), (2, WriteOutcome::Written)]
     );
-    assert!(h.journal.dirty(2));
-    // Rewriting it makes it clean, and disk agrees.
-    assert_eq!(h.journal.write_prepare(&m2), WriteStart::Started);
-    h.run();
     assert!(!h.journal.dirty(2));
     h.check_disk_matches_memory();
 }
@@ -478,6 +476,65 @@ fn prepare_found_corrupt_while_its_header_is_written_stays_faulty() {
     );
     assert!(!h.journal.faulty(1) && !h.journal.dirty(1));
     h.check_disk_matches_memory();
+}
+
+/// A slot found stale by a read (the newer version's prepare was misdirected, the older one is
+/// still there) is given a new op a ring later. A neighbour's header sector write lands while
+/// the new prepare is in flight, then a crash drops that prepare: recovery must not load the
+/// stale prepare clean. The header sector repeats what the disk held for the slot (`@O`: `vsr`),
+/// never a reserved header beside the stale prepare (`@G`: `fix`, the stale version clean).
+#[test]
+fn a_dropped_fault_survives_a_neighbour_header_write_and_a_crash() {
+    let (mut h, messages) = written();
+    let committed = header_of(&messages[1]);
+    // The view-7 version of op 2 landed elsewhere: slot 2 still holds the view-0 one, while the
+    // journal (and the redundant header) name another version. Here the journal wrote view 0 and
+    // the disk holds a view-7 version: the same pair, the other way round.
+    let stale = message(2, 7, committed.parent, 310);
+    h.wal_prepares[2 * 2048..][..stale.len()].copy_from_slice(&stale);
+    h.journal
+        .read_prepare(2, committed.checksum, ReadPurpose::Commit)
+        .unwrap();
+    h.run();
+    assert_eq!(
+        read_result(&mut h),
+        Err(ReadReject::ChecksumChangedDuringRead)
+    );
+    assert!(h.journal.faulty(2));
+    // Op 18 takes slot 2 (a ring later; the checkpoint passed op 2).
+    let m18 = message(18, 0, 0x1818, 200);
+    assert_eq!(h.append(&m18), WriteStart::Started);
+    assert!(!h.journal.faulty(2) && h.journal.dirty(2), "a new entry drops the fault");
+    // Op 19 takes slot 3, in the same header sector; its header sector write lands while op 18's
+    // prepare is still in flight.
+    let m19 = message(19, 0, header_of(&m18).checksum, 200);
+    assert_eq!(h.append(&m19), WriteStart::Started);
+    let prepare_19 = h
+        .pending
+        .iter()
+        .position(|p| p.request.zone == Zone::WalPrepares && p.request.offset == 3 * 2048)
+        .expect("op 19's prepare write");
+    h.complete(prepare_19);
+    let header_sector = h
+        .find(IoKind::Write, Zone::WalHeaders)
+        .expect("op 19's header sector write");
+    assert_eq!(h.pending[header_sector].request.offset, 0);
+    h.complete(header_sector);
+    // Crash: op 18's prepare never lands.
+    h.crash_with(|_, _| false);
+    h.recover(context(16));
+    let header = *h.journal.header(2);
+    assert!(
+        h.journal.dirty(2) || header.checksum != header_of(&stale).checksum,
+        "the stale prepare was loaded clean: {header:?}"
+    );
+    assert!(h.journal.faulty(2), "slot 2 is `vsr`: its entry is lost");
+    let (_, recovery) = h
+        .journal
+        .slot_recoveries()
+        .find(|&(slot, _)| slot == 2)
+        .expect("slot 2 recovered");
+    assert_eq!((recovery.label, recovery.decision), ("@O", journal::Decision::Vsr));
 }
 
 #[test]

@@ -105,13 +105,16 @@ impl Coverage {
 /// truncated (same checksum, and with its old write still in flight), a slot moved back to an
 /// older version of its op, a solo replica's recovery cutting several torn appends at once, and
 /// runs that ended correctly unavailable (an uncommitted op no replica holds; see
-/// `Simulation::unavailable_op`).
-pub const PROTOCOL_EVENTS: [&str; 5] = [
+/// `Simulation::unavailable_op`), a replica joining a newer view from its primary's message,
+/// and a new primary committing from a vote that came after its plan.
+pub const PROTOCOL_EVENTS: [&str; 7] = [
     "readopt_same_checksum",
     "readopt_same_checksum_in_flight",
     "adopt_older_version",
     "solo_several_torn_appends_cut",
     "liveness_op_unavailable",
+    "join_view",
+    "late_vote_commit",
 ];
 
 /// Cases a fuzz run over a seed range must reach (every row of the table), each with the

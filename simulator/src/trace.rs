@@ -32,6 +32,7 @@ pub mod tag {
     pub const AIMED_OR_OLDER: u64 = 19;
     pub const MESSAGE: u64 = 20;
     pub const READOPT: u64 = 21;
+    pub const JOIN_VIEW: u64 = 22;
     /// Notes: kept lines that are not hashed (`Trace::note`).
     pub const NOTE_REPAIR: u64 = 100;
     pub const NOTE_NACK: u64 = 101;

@@ -11,7 +11,12 @@
 //!   quorum, say), that the durable view headers cannot exclude, on a replica that did not skip
 //!   that op by state sync. A version from the committing view or later, or one the durable view
 //!   headers exclude, means recovery loaded what it must have dropped, or the cluster
-//!   invented it.
+//!   invented it;
+//! - every version down to the checkpoint: at or below its durable checkpoint (and above any
+//!   checkpoint it jumped to by state sync), a replica holds clean only the committed version
+//!   of an op. It executed each of those ops in that version, and nothing writes another
+//!   version of an op at or below a replica's commit number; an older-view version there is a
+//!   superseded prepare or header that recovery trusted.
 
 use super::{Check, Observed};
 use journal::Header;
@@ -176,6 +181,25 @@ impl CommittedHistory {
             };
             if committed.checksum == header.checksum || header.op <= observed.synced[index] {
                 continue;
+            }
+            // Every version down to the checkpoint: the replica executed every op up to its
+            // durable checkpoint (it did not jump there by state sync, above), each in the
+            // version that was committed, and no protocol step writes another version of an op
+            // at or below a replica's commit number. A clean slot there holding any other
+            // version is one recovery took from a superseded prepare or header.
+            if header.op <= superblock.op_checkpoint && !journal.dirty(slot) {
+                return Err(observed.failure(
+                    "history",
+                    format!(
+                        "r{index} recovered op {} clean as {:08x} (view {}), at or below its durable checkpoint {}, but it was committed as {:08x} (view {}): a superseded version",
+                        header.op,
+                        header.checksum,
+                        header.view,
+                        superblock.op_checkpoint,
+                        committed.checksum,
+                        committed.view
+                    ),
+                ));
             }
             // No other version of an op is ever made in the view that commits it or later (its
             // primary's log holds the committed one): a version from there is invented.

@@ -192,7 +192,17 @@ impl JournalChecker {
             // recovery's full sweeps would otherwise decode every slot again at every restart.
             let mut verified = replica.bytes_verified.borrow_mut();
             let (redundant_verified, prepare_verified) = &mut verified[slot as usize];
+            // A header read misdirected since the restart handed recovery another sector's
+            // bytes: a stale copy of this one (misdirected there by an earlier write) holds a
+            // header valid for this slot, which recovery could not tell from the one here
+            // (seed 15440: op 13's own header, read while the disk held the fault an earlier
+            // recovery recorded). What recovery loaded is checked against the prepare below.
+            let header_misread = faults_since_restart.iter().any(|record| {
+                matches!(record.kind, fault_models::FaultKind::MisdirectedRead { .. })
+                    && record.overlaps(ZONE_HEADERS, sector_offset, sector_size)
+            });
             if !header_damage_unseen
+                && !header_misread
                 && !in_flight(Zone::WalHeaders, sector_offset, sector_size)
                 && *redundant_verified != Some((inputs.header_stamp, header))
             {

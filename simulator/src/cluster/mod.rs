@@ -1172,6 +1172,9 @@ impl Simulation {
                 });
             }
         }
+        if let Message::Prepare { view, .. } | Message::Commit { view, .. } = &envelope.message {
+            self.on_newer_view(to, from, *view);
+        }
         match envelope.message {
             Message::Prepare { view, message } => self.on_prepare(to, from, view, message),
             Message::PrepareOk { view, op, checksum } => {
@@ -1222,6 +1225,37 @@ impl Simulation {
                 Ok(())
             }
         }
+    }
+
+    /// A prepare or commit from the primary of a view newer than the replica's: that view
+    /// started without it (it was down, or missed the `start_view`). It joins it, as
+    /// TigerBeetle's replicas do, by asking that primary for the view's log (`AwaitingView`),
+    /// instead of holding on to its old view until a timeout. Without this, two halves of a
+    /// cluster could each sit in a view of their own with no quorum and no timeout firing
+    /// (seed 10597: r0 and r1 in view 36, r2 and r3 in view 34, each primary's heartbeat
+    /// keeping its backups quiet).
+    fn on_newer_view(&mut self, index: usize, from: usize, view: u32) {
+        let replica = &self.replicas[index];
+        if view <= replica.view
+            || self.primary_index(view) != from
+            || !matches!(
+                replica.status,
+                Status::Normal | Status::ViewChange | Status::AwaitingView
+            )
+        {
+            return;
+        }
+        let tick = self.tick;
+        let replica = &mut self.replicas[index];
+        replica.enter_view(view, Status::AwaitingView, tick);
+        replica.retry_tick = tick;
+        replica.waiting = None;
+        replica.repairing.clear();
+        self.coverage.add_event("join_view", 1);
+        self.trace
+            .record(tick, index as u8, &[crate::trace::tag::JOIN_VIEW, u64::from(view)], || {
+                format!("joins view {view}: a message from its primary")
+            });
     }
 
     /// A repair message, as an unhashed note of the replay (repairs were never hashed).

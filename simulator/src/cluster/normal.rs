@@ -287,7 +287,8 @@ impl Simulation {
             let Some(front) = replica.pipeline.front() else {
                 return Ok(());
             };
-            if (front.oks.count_ones() as usize) < quorum {
+            // An op at or below the commit number is committed already (a late vote said so).
+            if (front.oks.count_ones() as usize) < quorum && front.header.op > replica.commit_max {
                 return Ok(());
             }
             let header = front.header;

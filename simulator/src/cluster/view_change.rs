@@ -222,6 +222,21 @@ impl Simulation {
         }
         let primary = self.primary_index(vote.view);
         let replica = &mut self.replicas[index];
+        if primary == index
+            && replica.view == vote.view
+            && (replica.plan.is_some() || replica.status == Status::Normal)
+        {
+            // A vote too late for the plan still says what its sender committed: ops of the
+            // canonical log up to there need no quorum of `prepare_ok`s, which the voters that
+            // executed them (and checkpointed past them) no longer send (seed 8614: a plan from
+            // votes committed to 119, every later voter at checkpoint 128, quorum out of reach).
+            let commit = vote.commit_max.min(replica.op_head());
+            if commit > replica.commit_max {
+                replica.commit_max = commit;
+                self.coverage.add_event("late_vote_commit", 1);
+            }
+            return;
+        }
         if replica.status != Status::ViewChange
             || replica.view != vote.view
             || replica.plan.is_some()
@@ -628,9 +643,19 @@ impl Simulation {
         if checkpoint.op > replica.primary_checkpoint.op {
             replica.primary_checkpoint = checkpoint;
         }
-        if op_head > replica.op_prepare_max() && checkpoint.op > replica.op_checkpoint {
+        // The primary's log starts at its checkpoint as it holds it now (`headers[0]`), which a
+        // state sync of its own may have moved past the one its superblock has made durable
+        // (`checkpoint`): its head lies within a ring of the newer one. (Seed 9204: a backup at
+        // checkpoint 64 of a 4-slot ring took head 69 beside a durable checkpoint 62 and voted
+        // a range that left out op 65, which it had acknowledged.)
+        let checkpoint_log = headers
+            .first()
+            .copied()
+            .filter(|h| h.op > checkpoint.op)
+            .unwrap_or(checkpoint);
+        if op_head > replica.op_prepare_max() && checkpoint_log.op > replica.op_checkpoint {
             // Too far behind to hold the view's head: sync to the primary's checkpoint.
-            self.state_sync(index, checkpoint);
+            self.state_sync(index, checkpoint_log);
         }
         self.truncate_from(index, op_head + 1);
         for header in headers {

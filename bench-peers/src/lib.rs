@@ -60,15 +60,17 @@ pub enum Engine {
     Sqlite,
     Redb,
     Okaywal,
+    RaftEngine,
 }
 
 impl Engine {
-    pub const ALL: [Engine; 5] = [
+    pub const ALL: [Engine; 6] = [
         Engine::Ours,
         Engine::OursShared,
         Engine::Sqlite,
         Engine::Redb,
         Engine::Okaywal,
+        Engine::RaftEngine,
     ];
 
     pub fn name(self) -> &'static str {
@@ -78,6 +80,7 @@ impl Engine {
             Engine::Sqlite => "sqlite",
             Engine::Redb => "redb",
             Engine::Okaywal => "okaywal",
+            Engine::RaftEngine => "raft-engine",
         }
     }
 
@@ -116,7 +119,12 @@ impl RowSpec {
             for writers in [1, 4, 16] {
                 add(Engine::OursShared, 1, writers);
             }
-            for engine in [Engine::Sqlite, Engine::Redb, Engine::Okaywal] {
+            for engine in [
+                Engine::Sqlite,
+                Engine::Redb,
+                Engine::Okaywal,
+                Engine::RaftEngine,
+            ] {
                 add(engine, 1, 1);
                 add(engine, PEER_BATCH_SIZE, 1);
             }
@@ -133,6 +141,8 @@ impl RowSpec {
             (Engine::Redb, 1) => "1 insert per txn".to_string(),
             (Engine::Okaywal, 1) => "1 entry per commit".to_string(),
             (Engine::Okaywal, batch) => format!("{batch} chunks per entry"),
+            (Engine::RaftEngine, 1) => "1 entry per sync write".to_string(),
+            (Engine::RaftEngine, batch) => format!("{batch} entries per sync write"),
             (_, batch) => format!("{batch} inserts per txn"),
         }
     }
@@ -337,6 +347,7 @@ pub fn run_row(
         Engine::Sqlite => sqlite(spec, directory, &payloads, budget, ops_min, &mut timed)?,
         Engine::Redb => redb(spec, directory, &payloads, budget, ops_min, &mut timed)?,
         Engine::Okaywal => okaywal(spec, directory, &payloads, budget, ops_min, &mut timed)?,
+        Engine::RaftEngine => raft_engine(spec, directory, &payloads, budget, ops_min, &mut timed)?,
     };
     let counters = timed.counters.ok_or("the timed phase never ended")?;
     assert!(ops >= ops_min);
@@ -642,6 +653,82 @@ fn okaywal(
     Ok(timing)
 }
 
+/// raft-engine's log entries are protobuf messages that know their index: here a `BytesValue`
+/// whose value is the payload with the entry's index in its first 8 bytes (little-endian), so
+/// the payload keeps its size.
+#[derive(Clone, Copy, Debug)]
+struct RaftEntries;
+
+impl raft_engine::MessageExt for RaftEntries {
+    type Entry = protobuf::well_known_types::BytesValue;
+
+    fn index(entry: &Self::Entry) -> u64 {
+        let bytes: [u8; 8] = entry.value[..8]
+            .try_into()
+            .expect("an entry carries its index");
+        u64::from_le_bytes(bytes)
+    }
+}
+
+/// The one raft group every entry goes to.
+const RAFT_REGION: u64 = 1;
+
+fn raft_entry(index: u64, payload: &[u8]) -> protobuf::well_known_types::BytesValue {
+    assert!(payload.len() >= 8);
+    let mut entry = protobuf::well_known_types::BytesValue::new();
+    entry.value = payload.to_vec();
+    entry.value[..8].copy_from_slice(&index.to_le_bytes());
+    entry
+}
+
+/// raft-engine with its defaults (128 MiB files, format version 2, log recycling) except
+/// compression, which is off: lz4 on batches over 8 KiB would shrink these patterned payloads
+/// far more than real data. Each write is `Engine::write(batch, sync = true)`: one `fdatasync`
+/// before it returns (concurrent writers would share it; here there is one).
+fn raft_engine_open(directory: &Path) -> Result<raft_engine::Engine> {
+    let config = raft_engine::Config {
+        dir: directory.join("raft-engine").to_string_lossy().into_owned(),
+        batch_compression_threshold: raft_engine::ReadableSize(0),
+        ..raft_engine::Config::default()
+    };
+    Ok(raft_engine::Engine::open(config)?)
+}
+
+fn raft_engine_write(
+    engine: &raft_engine::Engine,
+    first: u64,
+    count: u64,
+    payload_of: impl Fn(u64) -> Vec<u8>,
+) -> Result<()> {
+    // Raft indexes start at 1.
+    let entries: Vec<_> = (first..first + count)
+        .map(|index| raft_entry(index + 1, &payload_of(index)))
+        .collect();
+    let mut batch = raft_engine::LogBatch::with_capacity(entries.len());
+    batch.add_entries::<RaftEntries>(RAFT_REGION, &entries)?;
+    engine.write(&mut batch, true)?;
+    Ok(())
+}
+
+fn raft_engine(
+    spec: &RowSpec,
+    directory: &Path,
+    payloads: &[Vec<u8>],
+    budget: Duration,
+    ops_min: u64,
+    timed: &mut Timed,
+) -> Result<Timing> {
+    let engine = raft_engine_open(directory)?;
+    timed.begin()?;
+    let timing = time_boxed(spec.batch, budget, ops_min, |first| {
+        raft_engine_write(&engine, first, spec.batch, |index| {
+            payloads[(index % PAYLOAD_COUNT) as usize].clone()
+        })
+    })?;
+    timed.end()?;
+    Ok(timing)
+}
+
 /// What a recovery measurement found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Recovered {
@@ -744,6 +831,15 @@ pub fn run_recovery(
             }
             wal.shutdown()?;
         }
+        Engine::RaftEngine => {
+            let engine = raft_engine_open(directory)?;
+            let mut index = 0;
+            while index < entries {
+                let count = (entries - index).min(PEER_BATCH_SIZE);
+                raft_engine_write(&engine, index, count, payload_of)?;
+                index += count;
+            }
+        }
     }
     let file_bytes = directory_bytes(directory)?;
     let cache = if cold && drop_caches() {
@@ -810,6 +906,35 @@ pub fn run_recovery(
                 bytes.load(Ordering::Relaxed),
                 count.load(Ordering::Relaxed),
             )
+        }
+        Engine::RaftEngine => {
+            let engine = raft_engine_open(directory)?;
+            let open = start.elapsed();
+            let first = engine.first_index(RAFT_REGION).ok_or("no entries")?;
+            let last = engine.last_index(RAFT_REGION).ok_or("no entries")?;
+            let mut fetched = Vec::new();
+            let (mut bytes, mut count) = (0u64, 0u64);
+            let mut index = first;
+            // In slices, so that memory holds a few MiB at a time.
+            while index <= last {
+                let end = (index + 256).min(last + 1);
+                fetched.clear();
+                engine.fetch_entries_to::<RaftEntries>(
+                    RAFT_REGION,
+                    index,
+                    end,
+                    None,
+                    &mut fetched,
+                )?;
+                assert_eq!(fetched.len() as u64, end - index);
+                bytes += fetched
+                    .iter()
+                    .map(|entry| entry.value.len() as u64)
+                    .sum::<u64>();
+                count += fetched.len() as u64;
+                index = end;
+            }
+            (open, bytes, count)
         }
     };
     let total = start.elapsed();

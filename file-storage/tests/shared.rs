@@ -335,6 +335,8 @@ fn threads_acknowledged_ops_survive_every_crash_state() {
             "violations: {:#?}",
             exploration.violations
         );
+        // Batches of at most four prepares of one or two sectors: every epoch in full.
+        assert_eq!(exploration.epochs, exploration.epochs_exhaustive);
         // Two barriers a batch, at least one batch per four ops, and checkpoints.
         assert!(exploration.epochs > 2 * 32 / 4, "{exploration:?}");
         assert!(exploration.states > exploration.epochs);

@@ -233,7 +233,7 @@ impl IoCounters {
 
     /// What was counted since `earlier`.
     pub fn since(&self, earlier: &IoCounters) -> IoCounters {
-        let delta = |now: Option<u64>, then: Option<u64>| Some(now?.checked_sub(then?)?);
+        let delta = |now: Option<u64>, then: Option<u64>| now?.checked_sub(then?);
         IoCounters {
             write_bytes: delta(self.write_bytes, earlier.write_bytes),
             wchar: delta(self.wchar, earlier.wchar),

@@ -479,3 +479,72 @@ fn an_oversized_body_is_refused_alone() {
         .expect("largest body fits");
     assert_eq!(appended.op, 1);
 }
+
+/// A storage that panics on write once switched (standing in for a broken invariant inside the
+/// driver while a leader commits).
+#[derive(Debug)]
+struct PanickingWrite {
+    inner: MemoryStorage,
+    panicking: Arc<AtomicBool>,
+}
+
+impl Storage for PanickingWrite {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    fn read_at(&mut self, offset: u64, buffer: &mut [u8]) -> io::Result<()> {
+        self.inner.read_at(offset, buffer)
+    }
+
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        assert!(!self.panicking.load(Ordering::SeqCst), "planted panic");
+        self.inner.write_at(offset, bytes)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.inner.sync()
+    }
+}
+
+/// A leader that panics mid-batch fails its batch before the panic goes on: the other waiters
+/// of the batch get an error instead of sleeping forever, and every later append fails.
+#[test]
+fn a_panicking_leader_fails_its_batch_and_wakes_the_rest() {
+    let config = config_small();
+    let layout = Layout::new(&config).expect("fits");
+    let panicking = Arc::new(AtomicBool::new(false));
+    let storage = PanickingWrite {
+        inner: MemoryStorage::new(layout.file_size),
+        panicking: panicking.clone(),
+    };
+    let driver = FileDriver::create(storage, CLUSTER, config, Options::default()).expect("create");
+    let wal = SharedWal::new(driver);
+    let tickets: Vec<_> = (0..3)
+        .map(|call| wal.append_ticket(&body(1, call, 100)).expect("queued"))
+        .collect();
+    panicking.store(true, Ordering::SeqCst);
+    let joined: Vec<std::thread::Result<Result<Appended, Error>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = tickets
+            .into_iter()
+            .map(|ticket| {
+                let wal = &wal;
+                scope.spawn(move || wal.wait(ticket))
+            })
+            .collect();
+        handles.into_iter().map(|handle| handle.join()).collect()
+    });
+    // One batch of all three: its leader panicked, the two others were told it failed.
+    let panicked = joined.iter().filter(|result| result.is_err()).count();
+    assert_eq!(panicked, 1);
+    for result in joined.into_iter().flatten() {
+        match result {
+            Err(Error::Io { source, .. }) => {
+                assert!(source.to_string().contains("panicked"), "{source}")
+            }
+            other => panic!("told {other:?} by a batch whose leader panicked"),
+        }
+    }
+    assert!(matches!(wal.append(&body(1, 9, 100)), Err(Error::Poisoned)));
+    assert_eq!(wal.stats().op_count, 0);
+}

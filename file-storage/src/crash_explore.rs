@@ -194,6 +194,98 @@ pub fn record(workload: &Workload) -> Result<Trace, Error> {
     })
 }
 
+/// One op of a run the explorer did not drive itself (many threads through a
+/// [`SharedWal`](crate::SharedWal)): its message, and when its caller was told it was durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendedOp {
+    pub op: u64,
+    pub checksum: u32,
+    pub message: Vec<u8>,
+    /// The recording's log length when the caller was told the op is durable (read after the
+    /// call returned, so at or after the barrier that made it so); `None`: never told.
+    pub acknowledged_at: Option<usize>,
+}
+
+/// A [`Trace`] from a recording of writes and barriers (no marks: the storage was driven by
+/// code the explorer does not know) and the ops appended through it. The marks [`record`] would
+/// have made are placed in the log: each op's `Appending` just before the first write that
+/// carries its whole message (its prepare), its `Appended` and `Acknowledged` where its caller
+/// was told. The explorer's checks are the same as for a recorded workload: an op is required
+/// in every crash state after its acknowledgement, and only there.
+pub fn trace_from_recording(
+    config: Config,
+    cluster: u128,
+    base: Vec<u8>,
+    log: Vec<RecordedOp>,
+    ops: &[AppendedOp],
+) -> Trace {
+    assert!(log
+        .iter()
+        .all(|entry| matches!(entry, RecordedOp::Write { .. } | RecordedOp::Sync)));
+    // Marks by the log position they go before; at one position, acknowledgements first (they
+    // refer to what came before), each `Appended` followed at once by its `Acknowledged`, so
+    // that an acknowledgement drains exactly its own op.
+    let mut marks: BTreeMap<(usize, u8, u64), Vec<RecordedOp>> = BTreeMap::new();
+    for (index, appended) in ops.iter().enumerate() {
+        if let Some(previous) = index.checked_sub(1).map(|i| &ops[i]) {
+            assert!(previous.op < appended.op, "ops in order, each once");
+        }
+        let header = Header::decode(&appended.message).expect("an appended message decodes");
+        assert_eq!(
+            (header.op, header.checksum),
+            (appended.op, appended.checksum)
+        );
+        let written_at = log
+            .iter()
+            .position(|entry| {
+                matches!(entry, RecordedOp::Write { bytes, .. } if bytes.starts_with(&appended.message))
+            })
+            .unwrap_or_else(|| panic!("op {} was never written", appended.op));
+        marks
+            .entry((written_at, 1, appended.op))
+            .or_default()
+            .push(RecordedOp::Appending {
+                op: appended.op,
+                checksum: appended.checksum,
+                message: appended.message.clone(),
+            });
+        if let Some(acknowledged_at) = appended.acknowledged_at {
+            // A caller cannot be told before its prepare was even written.
+            assert!(acknowledged_at > written_at);
+            assert!(acknowledged_at <= log.len());
+            marks
+                .entry((acknowledged_at, 0, appended.op))
+                .or_default()
+                .extend([
+                    RecordedOp::Appended {
+                        op: appended.op,
+                        checksum: appended.checksum,
+                    },
+                    RecordedOp::Acknowledged { op: appended.op },
+                ]);
+        }
+    }
+    let mut merged = Vec::with_capacity(log.len() + 3 * ops.len());
+    let mut marks = marks.into_iter().peekable();
+    for (position, entry) in log.into_iter().enumerate() {
+        while let Some(((at, ..), _)) = marks.peek() {
+            if *at > position {
+                break;
+            }
+            merged.extend(marks.next().expect("peeked").1);
+        }
+        merged.push(entry);
+    }
+    merged.extend(marks.flat_map(|(_, entries)| entries));
+    Trace {
+        config,
+        cluster,
+        base,
+        base_formatted: true,
+        log: merged,
+    }
+}
+
 /// Bounds of the enumeration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExploreOptions {

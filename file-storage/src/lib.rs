@@ -12,6 +12,8 @@
 //! - [`driver`]: [`FileDriver`], which owns a journal and a storage and carries out each request
 //!   synchronously: `create`, `open` (validate + recover + truncate at the first hole), `append`
 //!   (to the open batch), `sync` (group commit: two barriers per batch), `append_batch`, `read`;
+//! - [`shared`]: [`SharedWal`], a handle many threads append bodies through, each call returning
+//!   once its op is durable (group commit by leader and followers);
 //! - [`prepare`]: building hash-chained prepare messages;
 //! - [`record`]: [`RecordingStorage`], a storage that logs every write and barrier;
 //! - [`crash_explore`]: enumerates the crash states of a recorded run (ALICE/CrashMonkey style),
@@ -24,6 +26,7 @@ pub mod file;
 pub mod layout;
 pub mod prepare;
 pub mod record;
+pub mod shared;
 pub mod storage;
 pub mod superblock;
 
@@ -32,5 +35,6 @@ pub use error::{Error, Result};
 pub use file::{DirectIo, FileStorage};
 pub use layout::Layout;
 pub use record::{RecordedOp, RecordingStorage};
+pub use shared::{Appended, SharedStats, SharedWal, Ticket};
 pub use storage::{MemoryStorage, Storage};
 pub use superblock::Superblock;

@@ -1,0 +1,400 @@
+//! [`SharedWal`]: one [`FileDriver`] that many threads append through, each call returning once
+//! its op is durable (or a [`Ticket`] to wait on), with group commit by leader and followers.
+//!
+//! # Why the handle builds the prepare
+//!
+//! A prepare names its op (`head + 1`), its parent (the head's checksum) and the log view. A
+//! caller among many cannot know any of them when it calls, so callers hand in *bodies* and the
+//! handle builds each prepare when the op is appended, in queue order.
+//!
+//! # Group commit: leader and followers
+//!
+//! A caller puts its body into a bounded queue (a mutex and a condvar) and receives a ticket.
+//! Waiting on a ticket, a caller whose op is not durable yet either sleeps or, when no batch is
+//! being committed and the queue is not empty, becomes the *leader*: it takes up to
+//! `pipeline_max` queued bodies (the driver's batch bound), releases the queue lock, appends them
+//! to the driver and calls [`FileDriver::sync`] (two `fdatasync`s for the whole batch). While it
+//! syncs, new callers keep queueing: the queue lock is never held across a barrier. Then it takes
+//! the queue lock again, publishes every op of the batch as durable, wakes the waiters and
+//! steps down; the next waiter to wake with a non-empty queue leads the next batch. So a batch
+//! holds whatever arrived while the previous one was syncing: one thread pays two barriers an
+//! op, many threads share them. No batch waits to fill: a caller whose op was in the batch just
+//! committed may queue its next op and lead it alone while the callers it woke are still being
+//! scheduled, so with few writers batch sizes alternate (4 writers on a busy 2-core VM: about 2
+//! ops a batch, `bench-peers`). Waiting for stragglers would trade latency for batch size; this
+//! handle does not.
+//!
+//! Lock order: the queue lock is never held while the driver lock is taken (the leader releases
+//! it first), so the two cannot deadlock. Only a leader appends; [`SharedWal::read`] takes the
+//! driver lock between batches.
+//!
+//! # Errors
+//!
+//! A failed write or sync poisons the driver ([`Error::Poisoned`]): the state of the file is
+//! unknown until it is reopened. Every op of the failed batch gets the batch's I/O error and
+//! every op queued or appended later gets [`Error::Poisoned`]: none is told durable, though some
+//! may have reached the disk (an error says "unknown", never "lost"). A leader that panics
+//! (a broken invariant) fails its batch the same way before the panic goes on, so that no
+//! follower waits forever.
+
+use crate::driver::FileDriver;
+use crate::error::{Error, Result};
+use crate::prepare;
+use crate::storage::Storage;
+use journal::{Header, HEADER_SIZE};
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// An op made durable: its number and its prepare's header checksum, what
+/// [`FileDriver::read`] takes to read it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub op: u64,
+    pub checksum: u32,
+}
+
+/// A queued append, to be passed to [`SharedWal::wait`] (once: it is not `Clone`).
+#[must_use = "an op is only known durable once its ticket is waited on"]
+#[derive(Debug, PartialEq, Eq)]
+pub struct Ticket {
+    number: u64,
+}
+
+/// How many ops went through the handle, and in how many batches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SharedStats {
+    /// Batches committed (each: one `sync`, two barriers).
+    pub batch_count: u64,
+    /// Ops acknowledged durable.
+    pub op_count: u64,
+    /// The largest batch committed.
+    pub batch_size_max: u64,
+}
+
+/// The queue's default capacity, in batches of `pipeline_max`: enough that callers keep queueing
+/// a full next batch (and more) while the leader syncs, bounded so that memory is.
+pub const QUEUE_BATCHES_DEFAULT: u64 = 4;
+
+/// A [`FileDriver`] that many threads append through (module doc). `Send + Sync` whenever the
+/// storage is `Send`; share it with an `Arc` or scoped threads.
+#[derive(Debug)]
+pub struct SharedWal<S: Storage> {
+    state: Mutex<State>,
+    /// Signalled when a batch completes and when the queue has room again.
+    changed: Condvar,
+    driver: Mutex<FileDriver<S>>,
+    cluster: u128,
+    body_size_max: u64,
+    /// Bodies a leader takes at once: the driver's `pipeline_max`.
+    batch_size_max: u64,
+    /// Bodies the queue holds at once.
+    queue_size_max: u64,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Bodies waiting for a leader, oldest first, with their ticket numbers.
+    queued: VecDeque<(u64, Vec<u8>)>,
+    ticket_next: u64,
+    /// A leader is committing a batch (holds the driver).
+    leading: bool,
+    /// Results of committed or failed batches not yet collected by their ticket's waiter.
+    completed: BTreeMap<u64, Completion>,
+    /// Set by the first failed batch: everything after it fails too.
+    failure: Option<Failure>,
+    stats: SharedStats,
+}
+
+#[derive(Debug)]
+enum Completion {
+    Durable(Appended),
+    Failed(Failure),
+}
+
+/// What failed, kept so that every waiter of the batch gets its own copy of the error.
+#[derive(Clone, Debug)]
+struct Failure {
+    context: &'static str,
+    kind: io::ErrorKind,
+    message: String,
+}
+
+impl Failure {
+    fn from_error(error: &Error) -> Failure {
+        match error {
+            Error::Io { context, source } => Failure {
+                context,
+                kind: source.kind(),
+                message: source.to_string(),
+            },
+            other => Failure {
+                context: "commit a shared batch",
+                kind: io::ErrorKind::Other,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    fn error(&self) -> Error {
+        Error::Io {
+            context: self.context,
+            source: io::Error::new(self.kind, self.message.clone()),
+        }
+    }
+}
+
+impl<S: Storage> SharedWal<S> {
+    /// Shares `driver` (with no open batch: commit it first) with a queue of
+    /// [`QUEUE_BATCHES_DEFAULT`] batches.
+    pub fn new(driver: FileDriver<S>) -> SharedWal<S> {
+        let pipeline_max = driver.journal().config().pipeline_max;
+        SharedWal::with_queue_size_max(driver, pipeline_max * QUEUE_BATCHES_DEFAULT)
+    }
+
+    /// Shares `driver` with a queue of at most `queue_size_max` bodies (at least one batch).
+    pub fn with_queue_size_max(driver: FileDriver<S>, queue_size_max: u64) -> SharedWal<S> {
+        assert_eq!(
+            driver.batch_len(),
+            0,
+            "commit the open batch before sharing the driver"
+        );
+        assert_eq!(driver.op_durable(), driver.head().op);
+        let config = *driver.journal().config();
+        assert!(config.pipeline_max >= 1);
+        assert!(queue_size_max >= config.pipeline_max);
+        SharedWal {
+            state: Mutex::new(State {
+                queued: VecDeque::with_capacity(queue_size_max as usize),
+                ticket_next: 0,
+                leading: false,
+                completed: BTreeMap::new(),
+                failure: None,
+                stats: SharedStats::default(),
+            }),
+            changed: Condvar::new(),
+            cluster: driver.journal().cluster(),
+            body_size_max: config.message_size_max - HEADER_SIZE,
+            batch_size_max: config.pipeline_max,
+            queue_size_max,
+            driver: Mutex::new(driver),
+        }
+    }
+
+    /// Appends `body` as the next op and returns once it is durable (survives any crash).
+    pub fn append(&self, body: &[u8]) -> Result<Appended> {
+        let ticket = self.append_ticket(body)?;
+        self.wait(ticket)
+    }
+
+    /// Queues `body` and returns at once with a ticket, unless the queue is full: then it waits
+    /// for room, leading a batch itself if no one is. The op is durable once [`SharedWal::wait`]
+    /// on the ticket returns `Ok`; a ticket nobody waits on is committed only by another
+    /// caller's batch.
+    pub fn append_ticket(&self, body: &[u8]) -> Result<Ticket> {
+        // Checked here, so that one caller's oversized body cannot fail a batch of others.
+        if body.len() as u64 > self.body_size_max {
+            return Err(Error::Append("larger than message_size_max"));
+        }
+        let mut state = self.lock_state();
+        loop {
+            if state.failure.is_some() {
+                return Err(Error::Poisoned);
+            }
+            if (state.queued.len() as u64) < self.queue_size_max {
+                break;
+            }
+            state = if state.leading {
+                self.wait_changed(state)
+            } else {
+                self.lead(state)
+            };
+        }
+        let number = state.ticket_next;
+        state.ticket_next += 1;
+        state.queued.push_back((number, body.to_vec()));
+        assert!(state.queued.len() as u64 <= self.queue_size_max);
+        Ok(Ticket { number })
+    }
+
+    /// Returns once the ticket's op is durable, leading batches while no one else does.
+    pub fn wait(&self, ticket: Ticket) -> Result<Appended> {
+        let mut state = self.lock_state();
+        // Each turn either collects the result, commits a batch, or sleeps until a batch ends:
+        // the ticket is in the queue or in the leader's batch, and each batch takes the oldest.
+        loop {
+            if let Some(completion) = state.completed.remove(&ticket.number) {
+                return match completion {
+                    Completion::Durable(appended) => Ok(appended),
+                    Completion::Failed(failure) => Err(failure.error()),
+                };
+            }
+            assert!(ticket.number < state.ticket_next);
+            if state.leading {
+                state = self.wait_changed(state);
+            } else {
+                // No leader and no result: the ticket is still queued.
+                assert!(state
+                    .queued
+                    .iter()
+                    .any(|(number, _)| *number == ticket.number));
+                state = self.lead(state);
+            }
+        }
+    }
+
+    /// Takes the oldest queued bodies (at most a batch), commits them with the queue unlocked,
+    /// and publishes the outcome. Called with the queue lock held and no leader.
+    fn lead<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        assert!(!state.leading);
+        assert!(!state.queued.is_empty());
+        state.leading = true;
+        let count = (state.queued.len() as u64).min(self.batch_size_max) as usize;
+        let batch: Vec<(u64, Vec<u8>)> = state.queued.drain(..count).collect();
+        let failure = state.failure.clone();
+        drop(state);
+        // The queue has room again for callers blocked on a full one.
+        self.changed.notify_all();
+        let outcome = match failure {
+            // A batch after a failed one is never written.
+            Some(_) => Err(Error::Poisoned),
+            None => panic::catch_unwind(AssertUnwindSafe(|| self.commit(&batch))).unwrap_or_else(
+                |payload| {
+                    // Fail the batch (and all later ones) first: no follower may wait forever.
+                    drop(self.publish(&batch, Err(Error::Poisoned), true));
+                    panic::resume_unwind(payload)
+                },
+            ),
+        };
+        self.publish(&batch, outcome, false)
+    }
+
+    /// Appends a batch of bodies and commits it; the driver lock is held, the queue lock is not.
+    fn commit(&self, batch: &[(u64, Vec<u8>)]) -> Result<Vec<Appended>> {
+        assert!(!batch.is_empty());
+        assert!(batch.len() as u64 <= self.batch_size_max);
+        let mut driver = self.driver.lock().map_err(|_| Error::Poisoned)?;
+        assert_eq!(driver.batch_len(), 0, "a batch left open between leaders");
+        let mut appended = Vec::with_capacity(batch.len());
+        for (_, body) in batch {
+            let head = *driver.head();
+            let op = head.op + 1;
+            let message =
+                prepare::prepare(self.cluster, op, driver.log_view(), head.checksum, body);
+            driver.append(&message)?;
+            let header: Header = *driver.head();
+            assert_eq!(header.op, op);
+            appended.push(Appended {
+                op,
+                checksum: header.checksum,
+            });
+        }
+        driver.sync()?;
+        // Postcondition: every op of the batch is durable, and nothing else is open.
+        assert_eq!(driver.batch_len(), 0);
+        assert_eq!(driver.op_durable(), driver.head().op);
+        assert_eq!(appended.last().map(|a| a.op), Some(driver.op_durable()));
+        Ok(appended)
+    }
+
+    /// Records the batch's outcome for its waiters and steps down as leader.
+    fn publish(
+        &self,
+        batch: &[(u64, Vec<u8>)],
+        outcome: Result<Vec<Appended>>,
+        panicked: bool,
+    ) -> MutexGuard<'_, State> {
+        // The queue lock is poisoned only by a panic while it was held, which `lead` never does.
+        let mut state = match self.state.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        assert!(state.leading);
+        match outcome {
+            Ok(appended) => {
+                assert_eq!(appended.len(), batch.len());
+                assert!(state.failure.is_none());
+                for ((number, _), appended) in batch.iter().zip(appended) {
+                    let previous = state
+                        .completed
+                        .insert(*number, Completion::Durable(appended));
+                    assert!(previous.is_none());
+                }
+                let size = batch.len() as u64;
+                state.stats.batch_count += 1;
+                state.stats.op_count += size;
+                state.stats.batch_size_max = state.stats.batch_size_max.max(size);
+            }
+            Err(error) => {
+                let failure = match (&state.failure, panicked) {
+                    (Some(earlier), _) => earlier.clone(),
+                    (None, true) => Failure {
+                        context: "commit a shared batch",
+                        kind: io::ErrorKind::Other,
+                        message: "the leader panicked".to_string(),
+                    },
+                    (None, false) => Failure::from_error(&error),
+                };
+                state.failure.get_or_insert_with(|| failure.clone());
+                for (number, _) in batch {
+                    // Replaces nothing: a panicking leader publishes once, before unwinding.
+                    state
+                        .completed
+                        .insert(*number, Completion::Failed(failure.clone()));
+                }
+            }
+        }
+        state.leading = false;
+        self.changed.notify_all();
+        state
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .expect("the queue lock is never held across a panic")
+    }
+
+    fn wait_changed<'a>(&'a self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.changed
+            .wait(state)
+            .expect("the queue lock is never held across a panic")
+    }
+
+    /// The prepare `(op, checksum)` read back from the file (waits for a batch being committed).
+    pub fn read(&self, op: u64, checksum: u32) -> Result<Vec<u8>> {
+        let mut driver = self.driver.lock().map_err(|_| Error::Poisoned)?;
+        driver.read(op, checksum)
+    }
+
+    /// The highest op acknowledged durable.
+    pub fn op_durable(&self) -> u64 {
+        match self.driver.lock() {
+            Ok(driver) => driver.op_durable(),
+            // A leader panicked holding it; the count it left is still the last one committed.
+            Err(poisoned) => poisoned.into_inner().op_durable(),
+        }
+    }
+
+    pub fn stats(&self) -> SharedStats {
+        self.lock_state().stats
+    }
+
+    /// The driver back, once no thread uses the handle (every ticket waited on).
+    pub fn into_driver(self) -> Result<FileDriver<S>> {
+        let state = self
+            .state
+            .into_inner()
+            .expect("the queue lock is never held across a panic");
+        assert!(!state.leading);
+        assert!(
+            state.queued.is_empty(),
+            "tickets queued and never waited on"
+        );
+        if state.failure.is_some() {
+            return Err(Error::Poisoned);
+        }
+        self.driver.into_inner().map_err(|_| Error::Poisoned)
+    }
+}

@@ -504,7 +504,10 @@ fn a_dropped_fault_survives_a_neighbour_header_write_and_a_crash() {
     // Op 18 takes slot 2 (a ring later; the checkpoint passed op 2).
     let m18 = message(18, 0, 0x1818, 200);
     assert_eq!(h.append(&m18), WriteStart::Started);
-    assert!(!h.journal.faulty(2) && h.journal.dirty(2), "a new entry drops the fault");
+    assert!(
+        !h.journal.faulty(2) && h.journal.dirty(2),
+        "a new entry drops the fault"
+    );
     // Op 19 takes slot 3, in the same header sector; its header sector write lands while op 18's
     // prepare is still in flight.
     let m19 = message(19, 0, header_of(&m18).checksum, 200);
@@ -534,7 +537,10 @@ fn a_dropped_fault_survives_a_neighbour_header_write_and_a_crash() {
         .slot_recoveries()
         .find(|&(slot, _)| slot == 2)
         .expect("slot 2 recovered");
-    assert_eq!((recovery.label, recovery.decision), ("@O", journal::Decision::Vsr));
+    assert_eq!(
+        (recovery.label, recovery.decision),
+        ("@O", journal::Decision::Vsr)
+    );
 }
 
 #[test]

@@ -1252,10 +1252,12 @@ impl Simulation {
         replica.waiting = None;
         replica.repairing.clear();
         self.coverage.add_event("join_view", 1);
-        self.trace
-            .record(tick, index as u8, &[crate::trace::tag::JOIN_VIEW, u64::from(view)], || {
-                format!("joins view {view}: a message from its primary")
-            });
+        self.trace.record(
+            tick,
+            index as u8,
+            &[crate::trace::tag::JOIN_VIEW, u64::from(view)],
+            || format!("joins view {view}: a message from its primary"),
+        );
     }
 
     /// A repair message, as an unhashed note of the replay (repairs were never hashed).

@@ -551,7 +551,7 @@ pub fn all() -> Vec<Scenario> {
             s.rot_prepare(0, slot)?;
             Ok(Target::new(0, slot))
         }),
-        solo("solo_torn_append_at_prepare_max", "a solo replica's head reaches the durable prepare max (its checkpoint is not durable yet) while an append below it is torn: the pipeline's torn appends are cut there too", "@B", CutTorn, Repaired, |s| {
+        solo("solo_torn_append_at_prepare_max", "a solo replica's head reaches the durable prepare max (its checkpoint is not durable yet) while an append below it is torn (its header sector still names the op of the wrap before: the journal keeps it until the new prepare lands): the pipeline's torn appends are cut there too", "@C", CutTorn, Repaired, |s| {
             s.commit(10)?;
             let slot_count = s.config().slot_count;
             let message_size_max = s.config().message_size_max;

@@ -939,8 +939,9 @@ mod tests {
 
     /// A scenario reproduces from its coordinates, and reaches the outcome and case it should:
     /// a lost prepare write under a landed header is `@N`, repaired by peers; a solo replica
-    /// reports a rotten prepare; a torn header sector write of a solo replica is fixed from its
-    /// prepare.
+    /// reports a rotten prepare; a torn header sector write of a solo replica recovers (the
+    /// journal keeps each slot's header in the sector until its new prepare lands, so the torn
+    /// sector's slot reads `@P`, not a reserved header beside its prepare, `@G`).
     #[test]
     fn scenarios_reproduce_and_reach_their_outcome() {
         let parse = |text| Coordinates::parse(text).expect("valid");
@@ -953,7 +954,7 @@ mod tests {
         assert!(rot.allowed());
         let torn = run(parse("1:headers:2:torn_write:before"));
         assert_eq!(torn.verdict, Verdict::Recovered, "{torn:?}");
-        assert_eq!(torn.case.as_deref(), Some("@G fix"));
+        assert_eq!(torn.case.as_deref(), Some("@P eql"));
     }
 
     /// A reduced sweep (as in CI): every scenario recovers with three replicas.

@@ -401,6 +401,25 @@ impl<'a> Timed<'a> {
         self.counters = Some(end.since(&start));
         Ok(())
     }
+
+    /// The timed phase of a one-writer row: [`time_boxed`] commits between `begin` and `end`.
+    fn commits(
+        &mut self,
+        batch: u64,
+        budget: Duration,
+        ops_min: u64,
+        commit: impl FnMut(u64) -> Result<()>,
+    ) -> Result<Timing> {
+        self.begin()?;
+        let timing = time_boxed(batch, budget, ops_min, commit)?;
+        self.end()?;
+        Ok(timing)
+    }
+}
+
+/// The payload of op `index` among the row's [`PAYLOAD_COUNT`] distinct ones.
+fn cycled(payloads: &[Vec<u8>], index: u64) -> &[u8] {
+    &payloads[(index % PAYLOAD_COUNT) as usize]
 }
 
 /// `sync(1)`: writes back every dirty page on the machine (no `unsafe` here for `sync(2)`).
@@ -446,8 +465,7 @@ fn ours(
         Options::default(),
     )?;
     let mut messages = Vec::with_capacity(spec.batch as usize);
-    timed.begin()?;
-    let timing = time_boxed(spec.batch, budget, ops_min, |first| {
+    timed.commits(spec.batch, budget, ops_min, |first| {
         messages.clear();
         let mut head = *driver.head();
         for index in first..first + spec.batch {
@@ -457,7 +475,7 @@ fn ours(
                 head.op + 1,
                 driver.log_view(),
                 head.checksum,
-                &payloads[(index % PAYLOAD_COUNT) as usize],
+                cycled(payloads, index),
             );
             head = journal::Header::decode(&message).map_err(|_| "a built prepare decodes")?;
             messages.push(message);
@@ -465,9 +483,7 @@ fn ours(
         driver.append_batch(&messages)?;
         assert_eq!(driver.op_durable(), head.op);
         Ok(())
-    })?;
-    timed.end()?;
-    Ok(timing)
+    })
 }
 
 fn ours_shared(
@@ -496,7 +512,7 @@ fn ours_shared(
                 let wal = &wal;
                 scope.spawn(move || {
                     time_boxed(1, budget, ops_min_per_writer, |index| {
-                        let payload = &payloads[((writer * 7 + index) % PAYLOAD_COUNT) as usize];
+                        let payload = cycled(payloads, writer * 7 + index);
                         wal.append(payload)?;
                         Ok(())
                     })
@@ -575,14 +591,11 @@ fn sqlite(
     timed: &mut Timed,
 ) -> Result<Timing> {
     let mut connection = sqlite_open(&directory.join("sqlite.db"))?;
-    timed.begin()?;
-    let timing = time_boxed(spec.batch, budget, ops_min, |first| {
+    timed.commits(spec.batch, budget, ops_min, |first| {
         sqlite_insert_batch(&mut connection, first, spec.batch, |id| {
-            payloads[(id % PAYLOAD_COUNT) as usize].clone()
+            cycled(payloads, id).to_vec()
         })
-    })?;
-    timed.end()?;
-    Ok(timing)
+    })
 }
 
 const REDB_TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
@@ -616,14 +629,11 @@ fn redb(
     timed: &mut Timed,
 ) -> Result<Timing> {
     let database = Database::create(directory.join("redb.db"))?;
-    timed.begin()?;
-    let timing = time_boxed(spec.batch, budget, ops_min, |first| {
+    timed.commits(spec.batch, budget, ops_min, |first| {
         redb_insert_batch(&database, first, spec.batch, |key| {
-            payloads[(key % PAYLOAD_COUNT) as usize].clone()
+            cycled(payloads, key).to_vec()
         })
-    })?;
-    timed.end()?;
-    Ok(timing)
+    })
 }
 
 /// okaywal with its default configuration (1 MiB segments, a checkpoint after 768 KiB) and
@@ -639,16 +649,14 @@ fn okaywal(
     timed: &mut Timed,
 ) -> Result<Timing> {
     let wal = Configuration::default_for(directory.join("okaywal")).open(LogVoid)?;
-    timed.begin()?;
-    let timing = time_boxed(spec.batch, budget, ops_min, |first| {
+    let timing = timed.commits(spec.batch, budget, ops_min, |first| {
         let mut entry = wal.begin_entry()?;
         for index in first..first + spec.batch {
-            entry.write_chunk(&payloads[(index % PAYLOAD_COUNT) as usize])?;
+            entry.write_chunk(cycled(payloads, index))?;
         }
         entry.commit()?;
         Ok(())
     })?;
-    timed.end()?;
     wal.shutdown()?;
     Ok(timing)
 }
@@ -719,14 +727,11 @@ fn raft_engine(
     timed: &mut Timed,
 ) -> Result<Timing> {
     let engine = raft_engine_open(directory)?;
-    timed.begin()?;
-    let timing = time_boxed(spec.batch, budget, ops_min, |first| {
+    timed.commits(spec.batch, budget, ops_min, |first| {
         raft_engine_write(&engine, first, spec.batch, |index| {
-            payloads[(index % PAYLOAD_COUNT) as usize].clone()
+            cycled(payloads, index).to_vec()
         })
-    })?;
-    timed.end()?;
-    Ok(timing)
+    })
 }
 
 /// What a recovery measurement found.

@@ -829,10 +829,10 @@ impl Disk {
 
     /// Whether a write to this range may be silently dropped (lost, or misdirected away): not
     /// where another zone of the same chunk already had one, or had a write stored damaged (a
-    /// write bit flip or structured corruption: its content is lost as surely). Dropping both (say, a prepare and
-    /// the header sector that covers it) lets a storage engine forget data it acknowledged
-    /// without any way to know: no protocol tolerates that double fault, so the disk never
-    /// makes it (TigerBeetle's simulator avoids the same double fault).
+    /// write bit flip or structured corruption: its content is lost as surely). Dropping both
+    /// (say, a prepare and the header sector that covers it) lets a storage engine forget data
+    /// it acknowledged without any way to know: no protocol tolerates that double fault, so the
+    /// disk never makes it (TigerBeetle's simulator avoids the same double fault).
     fn may_drop_silently(&self, zone: ZoneId, offset: u64, len: u64) -> bool {
         let chunk_size = self.zones[zone].chunk_size;
         let chunk_first = offset / chunk_size;

@@ -391,6 +391,16 @@ impl Replica {
         self.oks_sent.clear();
     }
 
+    /// [`Replica::enter_view`] for a view whose log the replica has still to learn (voting for
+    /// it, or asking its primary): it acts at once, and nothing it awaited or repaired in the
+    /// old view carries over.
+    pub fn enter_view_to_learn(&mut self, view: u32, status: Status, tick: u64) {
+        self.enter_view(view, status, tick);
+        self.retry_tick = tick;
+        self.waiting = None;
+        self.repairing.clear();
+    }
+
     /// Forgets everything a crash loses.
     pub fn forget_volatile(&mut self) {
         self.storm_armed = false;

@@ -1247,10 +1247,7 @@ impl Simulation {
         }
         let tick = self.tick;
         let replica = &mut self.replicas[index];
-        replica.enter_view(view, Status::AwaitingView, tick);
-        replica.retry_tick = tick;
-        replica.waiting = None;
-        replica.repairing.clear();
+        replica.enter_view_to_learn(view, Status::AwaitingView, tick);
         self.coverage.add_event("join_view", 1);
         self.trace.record(
             tick,

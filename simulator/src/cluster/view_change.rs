@@ -39,10 +39,7 @@ impl Simulation {
         let replica = &mut self.replicas[index];
         assert!(replica.status.is_up());
         assert!(view > replica.view || replica.status == super::Status::AwaitingView);
-        replica.enter_view(view, Status::ViewChange, tick);
-        replica.retry_tick = tick;
-        replica.waiting = None;
-        replica.repairing.clear();
+        replica.enter_view_to_learn(view, Status::ViewChange, tick);
         self.superblock_update(index, |s| s.view = s.view.max(view));
         self.trace
             .record(tick, index as u8, &[3, u64::from(view)], || {

@@ -513,6 +513,35 @@ impl Replica {
         }
     }
 
+    /// The lowest op at or below the checkpoint whose header in the journal is the committed
+    /// version: the journal's headers link, parent by parent, from the checkpoint's own header
+    /// down to it. One past the checkpoint when even the checkpoint's slot holds another header.
+    pub fn op_canonical_min_below_checkpoint(&self) -> u64 {
+        if self.op_checkpoint == 0 {
+            return 1;
+        }
+        let mut op = self.op_checkpoint;
+        let mut checksum = self.checkpoint_header.checksum;
+        // Bounded: one ring below the checkpoint at most, and never op 0 (the root is never
+        // written to the prepare ring as a repairable entry).
+        let op_floor = self
+            .op_checkpoint
+            .saturating_sub(self.journal.config().slot_count - 1)
+            .max(1);
+        loop {
+            match self.journal.header_with_op(op) {
+                Some(header) if header.checksum == checksum => {
+                    if op == op_floor {
+                        return op;
+                    }
+                    checksum = header.parent;
+                    op -= 1;
+                }
+                _ => return op + 1,
+            }
+        }
+    }
+
     /// The superblock as it will be once every pending update lands.
     pub fn superblock_latest(&self) -> &Superblock {
         self.superblock_pending

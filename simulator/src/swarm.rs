@@ -379,6 +379,24 @@ impl RunConfig {
         } else {
             0.0
         };
+        // A pipeline deeper than a quarter of the ring, up to one short of the ring (the most
+        // `Config::validate` accepts), from a stream of its own again. With a pipeline that deep
+        // the prepare max lies only `slot_count - pipeline_max` ops past the checkpoint, so the
+        // model checkpoints that often and a view change carries most of the ring.
+        let mut deep = ChaCha8Rng::seed_from_u64(seed ^ 0x5a5a_5a5a_0000_0004);
+        if deep.gen_bool(DEEP_PIPELINE_PROBABILITY) {
+            journal.pipeline_max = bounded(
+                &mut deep,
+                journal.slot_count / 4 + 1,
+                journal.slot_count - 1,
+            );
+            assert_eq!(journal.validate(), Ok(()));
+            // The model commits at most `slot_count - pipeline_max` ops past a durable
+            // checkpoint (`Config::op_prepare_max`), so each superblock round trip yields that
+            // many ops instead of half a ring: the liveness budget grows by the same ratio.
+            let window = journal.slot_count - journal.pipeline_max;
+            liveness_ticks_max *= (journal.slot_count / 2).div_ceil(window).max(1);
+        }
         RunConfig {
             seed,
             replica_count,
@@ -401,6 +419,9 @@ impl RunConfig {
         }
     }
 }
+
+/// How often a seed draws a pipeline deeper than a quarter of its ring.
+pub const DEEP_PIPELINE_PROBABILITY: f64 = 0.1;
 
 /// Draws from `lo..=hi`, half the time at one of the bounds.
 fn bounded(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> u64 {
@@ -441,8 +462,9 @@ pub fn draw_journal_bounds(rng: &mut ChaCha8Rng) -> Config {
         slot_count,
         message_size_max: sector_size
             * bounded(rng, 1, (MESSAGE_SIZE_MAX_MAX / sector_size).max(1)),
-        // Up to a quarter of the ring: the model checkpoints every half ring, and a longer
-        // pipeline makes it checkpoint so often that runs outlast their liveness budget.
+        // Up to a quarter of the ring here; `RunConfig::draw` deepens it, up to one short of
+        // the ring, in `DEEP_PIPELINE_PROBABILITY` of the seeds (with a liveness budget to
+        // match).
         pipeline_max: bounded(rng, 1, (slot_count / 4).max(1)),
         iops_read_max: bounded(rng, 3, IOPS_READ_MAX_MAX),
         iops_write_max: bounded(rng, 1, header_sector_count - 1),
@@ -638,6 +660,24 @@ mod tests {
         assert!(journals()
             .any(|j| j.iops_write_max == j.header_sector_count() - 1 && j.iops_write_max > 6));
         assert!(journals().any(|j| j.pipeline_max == j.slot_count / 4 && j.pipeline_max > 8));
+        // Deeper than a quarter of the ring, up to the bound `validate` sets (one short of the
+        // ring), in clusters too, and in at least 5% of the seeds.
+        let deep = configs
+            .iter()
+            .filter(|c| c.journal.pipeline_max > c.journal.slot_count / 4)
+            .collect::<Vec<_>>();
+        assert!(deep.len() * 20 >= configs.len(), "{} deep", deep.len());
+        assert!(deep.iter().any(|c| c.replica_count >= 3
+            && c.journal.slot_count >= 32
+            && c.journal.pipeline_max == c.journal.slot_count - 1));
+        assert!(deep.iter().any(|c| c.replica_count >= 3
+            && c.journal.pipeline_max > c.journal.slot_count / 2
+            && c.journal.pipeline_max < c.journal.slot_count - 1));
+        // Their liveness budget grows with the ring over the commit window.
+        assert!(deep.iter().all(|c| {
+            let window = c.journal.slot_count - c.journal.pipeline_max;
+            c.liveness_ticks_max >= 20_000 * (c.journal.slot_count / 2).div_ceil(window)
+        }));
         // Every rule is broken by some seed.
         let rejected: Vec<String> = configs
             .iter()

@@ -538,15 +538,34 @@ impl Simulation {
     /// A slot left dirty below a replica's checkpoint (it state-synced past the op, or the op's
     /// fault was never repaired before its checkpoint moved on) is clean again only once a newer
     /// op is written there: the liveness phase runs until the ring has reached it.
+    ///
+    /// Unless repair makes it clean first: its header is the committed version (on the hash
+    /// chain down from the checkpoint) and another replica holds that prepare, so the replica
+    /// fetches it (`work`). Chasing such slots with new ops never ends when a replica lags a
+    /// deep pipeline: it syncs past ops at almost every checkpoint, and each ring the target
+    /// grows by leaves new stale slots behind.
     fn extend_target_over_stale_slots(&mut self) {
         let slot_count = self.config.journal.slot_count;
         for replica in &self.replicas {
             if !replica.status.is_up() {
                 continue;
             }
+            let mut op_canonical_min = None;
             for slot in replica.journal.dirty_slots() {
                 let header = replica.journal.header(slot);
                 if !header.is_reserved() && header.op > replica.op_checkpoint {
+                    continue;
+                }
+                if !header.is_reserved()
+                    && header.op
+                        >= *op_canonical_min
+                            .get_or_insert_with(|| replica.op_canonical_min_below_checkpoint())
+                    && self.replicas.iter().any(|peer| {
+                        peer.index != replica.index
+                            && peer.status.is_up()
+                            && peer.journal.has_prepare(header)
+                    })
+                {
                     continue;
                 }
                 // The first op past the checkpoint that lands in this slot.

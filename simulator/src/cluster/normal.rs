@@ -342,6 +342,15 @@ impl Simulation {
         let mut ops_dirty = std::mem::take(&mut replica.ops_dirty);
         if replica.ops_dirty_at != Some(key) {
             let journal = &replica.journal;
+            // Below the checkpoint too, where the op is the committed version: a replica that
+            // synced past ops it never wrote (or whose checkpoint moved over damage) holds
+            // their slots dirty until a newer op lands there, and with a deep pipeline
+            // (`slot_count - pipeline_max` ops past a checkpoint) a lagging replica syncs at
+            // almost every op, so the ring would never be whole again. The version is known to
+            // be the committed one only through the hash chain down from the checkpoint's
+            // header; a slot whose header is off that chain waits for a newer op instead.
+            // Those ops come last, and only once nothing above the checkpoint is dirty: they
+            // never take a write from an op the cluster still needs.
             ops_dirty.clear();
             ops_dirty.extend(
                 journal
@@ -351,6 +360,17 @@ impl Simulation {
                     .map(|header| header.op)
                     .filter(|&op| op > replica.op_checkpoint && op <= high),
             );
+            if ops_dirty.is_empty() && journal.dirty_count() > 0 {
+                let op_canonical_min = replica.op_canonical_min_below_checkpoint();
+                ops_dirty.extend(
+                    journal
+                        .dirty_slots()
+                        .map(|slot| journal.header(slot))
+                        .filter(|header| !header.is_reserved())
+                        .map(|header| header.op)
+                        .filter(|&op| op >= op_canonical_min && op <= replica.op_checkpoint),
+                );
+            }
             ops_dirty.sort_unstable();
             replica.ops_dirty_at = Some(key);
         }
@@ -517,8 +537,12 @@ impl Simulation {
                     .collect::<Vec<_>>()
             })
             .filter(|copies| !copies.is_empty());
+        let primary = self.primary_index(replica.view);
         let peer = match copies {
             Some(copies) => usize::from(copies[self.rng.gen_range(0..copies.len())]),
+            // An op at or below this replica's checkpoint: the primary held it clean to reach a
+            // checkpoint at least as high, and (a ring not yet past) holds it still.
+            None if op <= replica.op_checkpoint && primary != index => primary,
             None => {
                 let peer = self.rng.gen_range(0..count - 1);
                 if peer >= index {

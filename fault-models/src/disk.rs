@@ -456,6 +456,22 @@ impl Disk {
         allowed
     }
 
+    /// Holds the pending write `id` in flight until at least `ready_tick`: latency the driver
+    /// chooses (a queue that serves this write last), not a fault, so it is not logged and not
+    /// gated on faults. Holding again never adds up: the later tick wins. Returns whether such
+    /// a write was pending.
+    pub fn hold_write_until(&mut self, id: u64, ready_tick: u64) -> bool {
+        let Some(pending) = self
+            .pending
+            .iter_mut()
+            .find(|p| p.id == id && p.kind == IoKind::Write)
+        else {
+            return false;
+        };
+        pending.ready_tick = pending.ready_tick.max(ready_tick);
+        true
+    }
+
     /// Rots one bit of the sector at `sector_offset` of `zone` now (logged as a write bit flip:
     /// the stored bytes are damaged). Returns whether it was injected (faults on, atlas allows).
     pub fn aim_bit_rot(&mut self, now_tick: u64, zone: ZoneId, sector_offset: u64) -> bool {

@@ -42,7 +42,49 @@ impl Coverage {
 
     /// How often a protocol event happened.
     pub fn event(&self, name: &str) -> u64 {
-        self.count(&format!("~{name}"))
+        self.0
+            .get(&format!("~{name}"))
+            .and_then(|counts| counts.get("count"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// In how many runs a protocol event happened (once [`Coverage::end_run`] marked them).
+    pub fn event_runs(&self, name: &str) -> u64 {
+        self.0
+            .get(&format!("~{name}"))
+            .and_then(|counts| counts.get("runs"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Marks, at the end of one run, each protocol event it saw as seen in one run: merged
+    /// over a range, the marks count the seeds that reached each event.
+    pub fn end_run(&mut self) {
+        for (label, counts) in self.0.iter_mut() {
+            if label.starts_with('~') && counts.get("count").is_some_and(|&count| count > 0) {
+                counts.insert("runs".to_string(), 1);
+            }
+        }
+    }
+
+    /// The aimed windows ([`AIMED_WINDOWS`]), each with the share of `runs` that reached it and
+    /// whether that share is below the goal (one run in a hundred).
+    pub fn windows(&self, runs: u64) -> String {
+        let mut out = String::new();
+        for event in AIMED_WINDOWS {
+            let reached = self.event_runs(event);
+            let below = runs >= WINDOW_RUNS_MIN && reached * 100 < runs;
+            out.push_str(&format!(
+                "window ~{:<33} in {:>5} of {} seeds ({:.2}%){}\n",
+                event,
+                reached,
+                runs,
+                reached as f64 * 100.0 / runs.max(1) as f64,
+                if below { "  BELOW the 1% goal" } else { "" }
+            ));
+        }
+        out
     }
 
     pub fn merge(&mut self, other: &Coverage) {
@@ -86,7 +128,12 @@ impl Coverage {
             ));
         }
         for event in PROTOCOL_EVENTS {
-            out.push_str(&format!("~{:<28} {}\n", event, self.event(event)));
+            out.push_str(&format!(
+                "~{:<33} {:<9} in {} seeds\n",
+                event,
+                self.event(event),
+                self.event_runs(event)
+            ));
         }
         out
     }
@@ -106,8 +153,12 @@ impl Coverage {
 /// older version of its op, a solo replica's recovery cutting several torn appends at once, and
 /// runs that ended correctly unavailable (an uncommitted op no replica holds; see
 /// `Simulation::unavailable_op`), a replica joining a newer view from its primary's message,
-/// and a new primary committing from a vote that came after its plan.
-pub const PROTOCOL_EVENTS: [&str; 7] = [
+/// a new primary committing from a vote that came after its plan, an op a view change removed
+/// adopted again while a write over its slot is still in flight (any version), a crash after a
+/// truncating view change before the replica held its log clean again, and a checkpoint over
+/// an op of which the replica held another version before (two versions across a checkpoint).
+/// Each is counted per occurrence and per seed.
+pub const PROTOCOL_EVENTS: [&str; 10] = [
     "readopt_same_checksum",
     "readopt_same_checksum_in_flight",
     "adopt_older_version",
@@ -115,7 +166,22 @@ pub const PROTOCOL_EVENTS: [&str; 7] = [
     "liveness_op_unavailable",
     "join_view",
     "late_vote_commit",
+    "readd_truncated_in_flight",
+    "crash_after_truncation",
+    "checkpoint_over_replaced_version",
 ];
+
+/// The rare protocol windows a fuzz run aims at (`RunConfig::window_aim_probability`, and the
+/// swarm's other aims): each should be reached in at least one seed in a hundred.
+pub const AIMED_WINDOWS: [&str; 4] = [
+    "readopt_same_checksum_in_flight",
+    "readd_truncated_in_flight",
+    "checkpoint_over_replaced_version",
+    "crash_after_truncation",
+];
+
+/// Below this many runs the share of a window is not judged (too few to mean anything).
+pub const WINDOW_RUNS_MIN: u64 = 1000;
 
 /// Cases a fuzz run over a seed range must reach (every row of the table), each with the
 /// history that produces it in this simulator. `@I`, `@J` (and most `@K`/`@N`) come from aimed

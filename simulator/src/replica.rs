@@ -142,6 +142,14 @@ pub struct Replica {
     pub stored_faulty_at_restart: Vec<bool>,
     /// Writes submitted to the disk and not yet completed, by disk id.
     pub in_flight_writes: BTreeMap<u64, (journal::Zone, u64, u64)>,
+    /// Writes in flight when a view change removed the entry of their slot, by op: an adoption
+    /// of that op while one of them is still in flight is the window
+    /// `readd_truncated_in_flight` counts. Bounded by the writes in flight.
+    pub removed_writes: Vec<(u64, u64)>,
+    /// The lowest op the last view change truncated from (since the last restart): a crash
+    /// while an op from there up is still dirty (the view change's version not yet repaired) is
+    /// the window `crash_after_truncation` counts.
+    pub truncated_from: Option<u64>,
     /// Length of the disk's fault log when the replica last restarted.
     pub fault_log_at_restart: usize,
     /// Length of the disk's fault log when the replica restarted the time before: faults older
@@ -340,6 +348,8 @@ impl Replica {
             damaged: vec![false; config.slot_count as usize],
             stored_faulty_at_restart: vec![false; config.slot_count as usize],
             in_flight_writes: BTreeMap::new(),
+            removed_writes: Vec::new(),
+            truncated_from: None,
             fault_log_at_restart: 0,
             fault_log_at_restart_previous: 0,
             journal_checked: RefCell::new(vec![None; config.slot_count as usize]),
@@ -412,7 +422,25 @@ impl Replica {
         self.repairing.clear();
         self.repair_reads_in_flight = 0;
         self.in_flight_writes.clear();
+        self.removed_writes.clear();
+        self.truncated_from = None;
         self.superblock_pending = None;
+    }
+
+    /// The ids of the writes in flight over `slot`: its prepare, or the header sector that
+    /// holds its redundant header.
+    pub fn writes_over_slot(&self, slot: u64) -> impl Iterator<Item = u64> + '_ {
+        let config = *self.journal.config();
+        self.in_flight_writes
+            .iter()
+            .filter(move |(_, &(zone, offset, len))| match zone {
+                journal::Zone::WalPrepares => offset / config.message_size_max == slot,
+                journal::Zone::WalHeaders => {
+                    let at = slot * journal::HEADER_SIZE;
+                    offset <= at && at < offset + len
+                }
+            })
+            .map(|(&id, _)| id)
     }
 
     /// The highest op the replica may acknowledge: within its *durable* checkpoint's prepare max,

@@ -51,6 +51,12 @@ pub struct RunConfig {
     /// `@N` and `@O` on purpose instead of by luck.
     #[serde(default)]
     pub aim_probability: f64,
+    /// Aimed protocol windows (clusters only; see `Simulation::truncate_from`): the chance that
+    /// a truncating view change holds the writes it removed an entry under in flight longer
+    /// (so that the entry is adopted again while they are), and a quarter of it that the
+    /// replica crashes before it repairs what the view change replaced.
+    #[serde(default)]
+    pub window_aim_probability: f64,
     /// A configuration `Config::validate` must reject, with the rule it must name (a share of
     /// seeds; checked before the run starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,6 +206,7 @@ impl RunConfig {
                 config.view_change_probability = 0.0;
                 config.view_change_storm_probability = 0.0;
                 config.aim_probability = 0.0;
+                config.window_aim_probability = 0.0;
             }
         }
         if let Some(ops) = overrides.ops {
@@ -229,10 +236,12 @@ impl RunConfig {
                 "crash" => {
                     config.crash_probability = 0.0;
                     config.aim_probability = 0.0;
+                    config.window_aim_probability = 0.0;
                 }
                 "view_change" => {
                     config.view_change_probability = 0.0;
                     config.view_change_storm_probability = 0.0;
+                    config.window_aim_probability = 0.0;
                 }
                 "torn_write" => faults.crash_write_torn_probability = 0.0,
                 "read_bit_flip" => faults.read_bit_flip_probability = 0.0,
@@ -383,7 +392,7 @@ impl RunConfig {
         // `Config::validate` accepts), from a stream of its own again. With a pipeline that deep
         // the prepare max lies only `slot_count - pipeline_max` ops past the checkpoint, so the
         // model checkpoints that often and a view change carries most of the ring.
-        let mut deep = ChaCha8Rng::seed_from_u64(seed ^ 0x5a5a_5a5a_0000_0004);
+        let mut deep = ChaCha8Rng::seed_from_u64(seed ^ 0x5a5a_5a5a_0000_0011);
         if deep.gen_bool(DEEP_PIPELINE_PROBABILITY) {
             journal.pipeline_max = bounded(
                 &mut deep,
@@ -397,6 +406,13 @@ impl RunConfig {
             let window = journal.slot_count - journal.pipeline_max;
             liveness_ticks_max *= (journal.slot_count / 2).div_ceil(window).max(1);
         }
+        // Aimed protocol windows, from a stream of their own again.
+        let mut windows = ChaCha8Rng::seed_from_u64(seed ^ 0x5a5a_5a5a_0000_0012);
+        let window_aim_probability = if cluster && windows.gen_bool(WINDOW_AIM_SEEDS) {
+            windows.gen_range(0.7..1.0)
+        } else {
+            0.0
+        };
         RunConfig {
             seed,
             replica_count,
@@ -415,10 +431,14 @@ impl RunConfig {
             view_change_storm_probability,
             slow_replica,
             aim_probability,
+            window_aim_probability,
             rejected,
         }
     }
 }
+
+/// How often a cluster seed aims at the rare protocol windows (`window_aim_probability`).
+pub const WINDOW_AIM_SEEDS: f64 = 0.7;
 
 /// How often a seed draws a pipeline deeper than a quarter of its ring.
 pub const DEEP_PIPELINE_PROBABILITY: f64 = 0.1;

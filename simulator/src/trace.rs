@@ -33,6 +33,10 @@ pub mod tag {
     pub const MESSAGE: u64 = 20;
     pub const READOPT: u64 = 21;
     pub const JOIN_VIEW: u64 = 22;
+    /// An aimed window: writes under truncated entries held in flight (`[23, ticks]`).
+    pub const WINDOW_HOLD: u64 = 23;
+    /// An aimed window: a crash before a truncation is repaired (`[24]`).
+    pub const WINDOW_CRASH: u64 = 24;
     /// Notes: kept lines that are not hashed (`Trace::note`).
     pub const NOTE_REPAIR: u64 = 100;
     pub const NOTE_NACK: u64 = 101;

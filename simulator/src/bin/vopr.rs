@@ -1126,6 +1126,7 @@ fn report_print(report: &Report) {
         return;
     }
     println!("{}", report.coverage.table());
+    print!("{}", report.coverage.windows(report.seeds_run));
     for failure in &report.failures {
         println!(
             "FAILED seed {} checker={}: {}\n  reproduce: {}",

@@ -51,7 +51,7 @@ use fault_models::{quorum_replication, DiskOptions, FaultAtlas, IoKind};
 use journal::{Event, Header, IoId, ReadError, WriteOutcome, Zone};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Ticks between a primary's heartbeats (commit, and retransmission of its pipeline).
 pub(crate) const HEARTBEAT_TICKS: u64 = 20;
@@ -91,6 +91,8 @@ pub struct Simulation {
     /// A stream of its own for a solo replica's crash tears (so that drawing them shifts no
     /// other draw of the run).
     tear_rng: ChaCha8Rng,
+    /// A stream of its own for the aimed protocol windows (`RunConfig::window_aim_probability`).
+    pub(crate) window_rng: ChaCha8Rng,
     pub tick: u64,
     cluster: u128,
     pub replicas: Vec<Replica>,
@@ -111,9 +113,12 @@ pub struct Simulation {
     pub(crate) ops_target: u64,
     /// Spurious timeouts scheduled by a view-change storm: (tick, replica, view it gives up).
     pub(crate) storms: Vec<(u64, usize, u32)>,
-    /// The op (and its checksum, if known) the latest undecided view change waited for
-    /// (cleared when a view starts).
-    pub(crate) view_change_waiting: Option<(u64, Option<u32>)>,
+    /// The ops (each with its checksum, if known) the undecided view changes waited for since
+    /// a view last started (cleared then). Views of a stuck cluster time out one after another,
+    /// each new primary with other votes, so each may wait on another op of the same gap.
+    /// Bounded: ops of one ring above the commit, each with at most one known checksum and
+    /// the unknown one.
+    pub(crate) view_change_waiting: BTreeSet<(u64, Option<u32>)>,
     /// For the prepare read completion being handled: what the disk delivered (see the *read*
     /// and *knowledge* checkers).
     read_delivered: Option<ReadDelivered>,
@@ -145,6 +150,7 @@ impl Simulation {
     pub fn new(config: RunConfig, keep_trace: bool) -> Simulation {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let tear_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5a5a_5a5a_0000_0004);
+        let window_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5a5a_5a5a_0000_0013);
         let cluster = u128::from(rng.gen::<u64>()) << 64 | 1;
         let replica_count = config.replica_count;
         let chunk_count = config.journal.header_sector_count();
@@ -172,6 +178,7 @@ impl Simulation {
             config,
             rng,
             tear_rng,
+            window_rng,
             tick: 0,
             cluster,
             replicas,
@@ -185,7 +192,7 @@ impl Simulation {
             coverage: Coverage::default(),
             liveness: false,
             ops_target,
-            view_change_waiting: None,
+            view_change_waiting: BTreeSet::new(),
             storms: Vec::new(),
             read_delivered: None,
             checkers,
@@ -256,6 +263,7 @@ impl Simulation {
         } else {
             self.run_phases()
         };
+        self.coverage.end_run();
         if panicked {
             return Outcome {
                 seed: self.config.seed,
@@ -365,23 +373,35 @@ impl Simulation {
     /// change waits for, or, with a primary in normal status, the op after its commit (its
     /// view started while a copy was still intact somewhere, and every copy broke later).
     fn unavailable_op(&self) -> Option<u64> {
-        let (op, checksum) = match self.primary_normal() {
-            None => self.view_change_waiting?,
+        match self.primary_normal() {
+            None => self
+                .view_change_waiting
+                .iter()
+                .find(|&&(op, checksum)| self.op_unavailable(op, checksum))
+                .map(|&(op, _)| op),
             Some(primary) => {
                 let replica = &self.replicas[primary];
                 let op = replica.commit_max + 1;
                 if op > replica.op_head() {
                     return None;
                 }
-                (op, replica.journal.header_with_op(op).map(|h| h.checksum))
+                let checksum = replica.journal.header_with_op(op).map(|h| h.checksum);
+                self.op_unavailable(op, checksum).then_some(op)
             }
-        };
+        }
+    }
+
+    /// Whether `op` (in the version `checksum` names, if known) was never committed and no up
+    /// replica holds it clean.
+    fn op_unavailable(&self, op: u64, checksum: Option<u32>) -> bool {
         if self.committed.get(op).is_some() {
-            return None;
+            return false;
         }
         // Held clean by some replica: in the version the chain names, or (version unknown) by a
         // replica of the newest log view, whose version it would be.
-        let log_view_max = self.replicas.iter().map(|r| r.superblock.log_view).max()?;
+        let Some(log_view_max) = self.replicas.iter().map(|r| r.superblock.log_view).max() else {
+            return false;
+        };
         let held = self.replicas.iter().any(|r| {
             r.status.is_up()
                 && r.journal.header_with_op(op).is_some_and(|h| {
@@ -390,7 +410,7 @@ impl Simulation {
                             .map_or(r.superblock.log_view == log_view_max, |c| c == h.checksum)
                 })
         });
-        (!held).then_some(op)
+        !held
     }
 
     fn liveness_report(&self) -> String {
@@ -760,6 +780,16 @@ impl Simulation {
             }
         }
         replica.crash_affected = affected;
+        let journal = &replica.journal;
+        if replica.truncated_from.is_some_and(|op_min| {
+            journal.dirty_slots().any(|slot| {
+                let header = journal.header(slot);
+                !header.is_reserved() && header.op >= op_min
+            })
+        }) {
+            self.coverage.add_event("crash_after_truncation", 1);
+        }
+        let replica = &mut self.replicas[index];
         // The next recovery reads every slot again; the knowledge checker starts afresh.
         replica.journal_checked_at.set(None);
         replica.disk.crash(tick);

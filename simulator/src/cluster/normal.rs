@@ -5,6 +5,11 @@
 //! headers (by hash chain), and a solo replica's restart.
 
 use super::{Check, Simulation, RETRY_TICKS};
+
+/// The longest an aimed window holds a write: two view-change timeouts, so that the view after
+/// next (the one that names a truncated op again when the truncating view never starts) comes
+/// while it is still in flight.
+const WINDOW_HOLD_TICKS_MAX: u64 = 2 * super::VIEW_CHANGE_TIMEOUT_TICKS;
 use crate::network::Message;
 use crate::replica::{counted, PipelineEntry, Status};
 use journal::{Header, ReadPurpose, ReadReject, WriteStart, Writing};
@@ -208,6 +213,16 @@ impl Simulation {
                     .add_event("readopt_same_checksum_in_flight", 1);
             }
         }
+        let replica = &mut self.replicas[index];
+        if replica
+            .removed_writes
+            .iter()
+            .any(|&(op, id)| op == header.op && replica.in_flight_writes.contains_key(&id))
+        {
+            // Counted once per removal.
+            replica.removed_writes.retain(|&(op, _)| op != header.op);
+            self.coverage.add_event("readd_truncated_in_flight", 1);
+        }
         counted(&mut self.replicas[index].journal, |j| {
             j.set_header_as_dirty(header)
         });
@@ -224,6 +239,35 @@ impl Simulation {
     /// once the superblock write lands.
     fn set_checkpoint(&mut self, index: usize, checkpoint_header: Header) {
         let checkpoint = checkpoint_header.op;
+        // A checkpoint over an op whose slot still holds, on disk, a version other than the
+        // committed one (its redundant header or its prepare): the superseded version must
+        // never come back clean below the checkpoint (the history rule), whatever a crash
+        // and recovery make of the slot next.
+        let replica = &self.replicas[index];
+        let journal = &replica.journal;
+        let messages = &self.messages;
+        let replaced = (replica.op_checkpoint + 1..=checkpoint).any(|op| {
+            let Some(committed) = self.committed.get(op) else {
+                return false;
+            };
+            let slot = journal.slot_for_op(op);
+            let redundant = journal.header_redundant(slot);
+            let header_other = !redundant.is_reserved()
+                && redundant.op == op
+                && redundant.checksum != committed.checksum;
+            let prepare_other = journal.prepare_checksum(slot).is_some_and(|checksum| {
+                checksum != committed.checksum
+                    && messages
+                        .get(&checksum)
+                        .and_then(|bytes| Header::decode(bytes).ok())
+                        .is_some_and(|header| header.op == op)
+            });
+            header_other || prepare_other
+        });
+        if replaced {
+            self.coverage
+                .add_event("checkpoint_over_replaced_version", 1);
+        }
         self.replicas[index].op_checkpoint = checkpoint;
         self.replicas[index].checkpoint_header = checkpoint_header;
         self.acknowledged.on_checkpoint(index, checkpoint);
@@ -249,12 +293,68 @@ impl Simulation {
             .filter(|h| !h.is_reserved() && h.op >= op_min)
             .map(|h| (h.op, h.checksum))
             .collect();
-        for (op, checksum) in removed {
+        // The writes still in flight over the removed entries' slots: the entry may come back
+        // (the same version, or another) while they are.
+        let replica = &self.replicas[index];
+        let mut removed_writes: Vec<(u64, u64)> = removed
+            .iter()
+            .flat_map(|&(op, _)| {
+                replica
+                    .writes_over_slot(journal.slot_for_op(op))
+                    .map(move |id| (op, id))
+            })
+            .collect();
+        for &(op, checksum) in &removed {
             self.forget_entry(index, op, checksum);
         }
         counted(&mut self.replicas[index].journal, |j| {
             j.remove_entries_from(op_min)
         });
+        if removed.is_empty() || self.liveness {
+            return;
+        }
+        self.aim_at_truncation(index, &removed_writes);
+        let replica = &mut self.replicas[index];
+        replica.truncated_from = Some(op_min);
+        replica
+            .removed_writes
+            .retain(|(_, id)| replica.in_flight_writes.contains_key(id));
+        replica.removed_writes.append(&mut removed_writes);
+    }
+
+    /// BUGGIFY for the protocol windows a truncation opens (`window_aim_probability`): holds the
+    /// writes in flight over the removed entries for a while (long enough for a view change or
+    /// two to name the op again), and with a quarter of the chance crashes the replica on the
+    /// next tick, before it repairs what the view change replaced.
+    fn aim_at_truncation(&mut self, index: usize, removed_writes: &[(u64, u64)]) {
+        let probability = self.config.window_aim_probability;
+        if probability == 0.0 {
+            return;
+        }
+        // One window or the other: a crash drops the writes it would hold.
+        if !removed_writes.is_empty() && self.window_rng.gen_bool(probability) {
+            let ticks = self.window_rng.gen_range(1..=WINDOW_HOLD_TICKS_MAX);
+            let tick = self.tick;
+            for &(_, id) in removed_writes {
+                self.replicas[index].disk.hold_write_until(id, tick + ticks);
+            }
+            let ops = removed_writes.len();
+            self.trace.record(
+                tick,
+                index as u8,
+                &[crate::trace::tag::WINDOW_HOLD, ticks],
+                || format!("aimed window: {ops} writes under truncated entries held {ticks} ticks"),
+            );
+        } else if self.window_rng.gen_bool(probability / 4.0) {
+            self.crash_due.push(index);
+            let tick = self.tick;
+            self.trace.record(
+                tick,
+                index as u8,
+                &[crate::trace::tag::WINDOW_CRASH],
+                || "aimed window: crash before repairing the truncation".to_string(),
+            );
+        }
     }
 
     pub(crate) fn on_prepare_ok(
@@ -428,6 +528,7 @@ impl Simulation {
         if !solo {
             self.repair_headers(index);
         }
+
         if self.replicas[index].status == Status::Normal {
             self.acknowledge(index)?;
         }

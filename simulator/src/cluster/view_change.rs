@@ -100,7 +100,7 @@ impl Simulation {
                 Err(undecided) => {
                     self.replicas[index].undecided_at = Some((votes_changes, undecided));
                     let (kind, op, checksum) = undecided;
-                    self.view_change_waiting = Some((op, checksum));
+                    self.view_change_waiting.insert((op, checksum));
                     let votes = self.replicas[index].votes.len() as u64;
                     let wait = (kind, op, votes);
                     if self.replicas[index].waiting != Some(wait) {
@@ -563,7 +563,7 @@ impl Simulation {
         let plan = self.replicas[index].plan.take().expect("installed");
         let view = self.replicas[index].view;
         let view_headers = self.view_headers(index, plan.op_head);
-        self.view_change_waiting = None;
+        self.view_change_waiting.clear();
         let replica = &mut self.replicas[index];
         replica.status = Status::Normal;
         replica.log_view = view;

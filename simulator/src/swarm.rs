@@ -108,7 +108,7 @@ pub const SLOTS_SAME_DEPTHS: u64 = 16;
 pub const SLOTS_OVERRIDE_MAX: u64 = 1024;
 
 /// Everything `--without` can switch off.
-pub const KNOBS: [&str; 10] = [
+pub const KNOBS: [&str; 12] = [
     "crash",
     "view_change",
     "torn_write",
@@ -119,6 +119,10 @@ pub const KNOBS: [&str; 10] = [
     "latent_sector_error",
     "lost_write",
     "sector_corrupt",
+    // The aimed protocol windows (`window_aim_probability`).
+    "window_aim",
+    // A pipeline deeper than a quarter of the ring (the seed keeps the depth drawn before).
+    "deep_pipeline",
 ];
 
 impl Overrides {
@@ -182,7 +186,8 @@ impl RunConfig {
     /// The configuration `seed` draws, then changed by `overrides` (validated first).
     pub fn draw_with(seed: u64, overrides: &Overrides) -> RunConfig {
         assert_eq!(overrides.validate(), Ok(()));
-        let mut config = RunConfig::draw(seed);
+        let deep = !overrides.without.iter().any(|knob| knob == "deep_pipeline");
+        let mut config = RunConfig::draw_deep(seed, deep);
         if let Some(replicas) = overrides.replicas {
             config.replica_count = replicas;
             if config
@@ -254,6 +259,8 @@ impl RunConfig {
                     config.aim_probability = 0.0;
                 }
                 "sector_corrupt" => faults.sector_corrupt_probability = 0.0,
+                "window_aim" => config.window_aim_probability = 0.0,
+                "deep_pipeline" => {}
                 _ => unreachable!("validated"),
             }
         }
@@ -262,6 +269,11 @@ impl RunConfig {
 
     /// The configuration `seed` draws. Uses its own stream, so drawing it never shifts the run's.
     pub fn draw(seed: u64) -> RunConfig {
+        RunConfig::draw_deep(seed, true)
+    }
+
+    /// [`RunConfig::draw`], with the deep pipeline draw kept (`deep`) or left out.
+    fn draw_deep(seed: u64, deep_allowed: bool) -> RunConfig {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5a5a_5a5a_0000_0001);
         let replica_count = if rng.gen_bool(0.3) {
             1
@@ -393,7 +405,7 @@ impl RunConfig {
         // the prepare max lies only `slot_count - pipeline_max` ops past the checkpoint, so the
         // model checkpoints that often and a view change carries most of the ring.
         let mut deep = ChaCha8Rng::seed_from_u64(seed ^ 0x5a5a_5a5a_0000_0011);
-        if deep.gen_bool(DEEP_PIPELINE_PROBABILITY) {
+        if deep.gen_bool(DEEP_PIPELINE_PROBABILITY) && deep_allowed {
             journal.pipeline_max = bounded(
                 &mut deep,
                 journal.slot_count / 4 + 1,

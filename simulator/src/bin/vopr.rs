@@ -60,7 +60,9 @@ struct OverrideArgs {
     #[arg(long)]
     ops: Option<u64>,
     /// Switch off, comma-separated: crash, view_change, torn_write, read_bit_flip,
-    /// write_bit_flip, misdirected_write, misdirected_read, latent_sector_error, lost_write.
+    /// write_bit_flip, misdirected_write, misdirected_read, latent_sector_error, lost_write,
+    /// sector_corrupt, window_aim (the aimed protocol windows), deep_pipeline (keep the pipeline
+    /// within a quarter of the ring).
     #[arg(long, value_delimiter = ',')]
     without: Vec<String>,
     /// Ring size instead of the drawn journal: 512-byte sectors, 2 KiB prepares, this many slots

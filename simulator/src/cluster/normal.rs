@@ -345,6 +345,24 @@ impl Simulation {
                 &[crate::trace::tag::WINDOW_HOLD, ticks],
                 || format!("aimed window: {ops} writes under truncated entries held {ticks} ticks"),
             );
+            // The op comes back only if the truncating view fails before a quorum adopts it:
+            // a backup truncated by a start_view sees its primary crash.
+            let primary = self.primary_index(self.replicas[index].view);
+            if primary != index
+                && self.replicas[primary].status.is_up()
+                && self.window_rng.gen_bool(probability / 2.0)
+            {
+                self.crash_due.push(primary);
+                self.trace.record(
+                    tick,
+                    primary as u8,
+                    &[crate::trace::tag::WINDOW_CRASH],
+                    || {
+                        "aimed window: the primary whose start_view truncated a backup crashes"
+                            .into()
+                    },
+                );
+            }
         } else if self.window_rng.gen_bool(probability / 4.0) {
             self.crash_due.push(index);
             let tick = self.tick;

@@ -91,6 +91,9 @@ pub struct Simulation {
     /// A stream of its own for a solo replica's crash tears (so that drawing them shifts no
     /// other draw of the run).
     tear_rng: ChaCha8Rng,
+    /// Replicas to crash once a checkpoint at least this high is durable: it covers an op whose
+    /// slot still holds another version on disk (`set_checkpoint`). Bounded: one per replica.
+    pub(crate) aimed_checkpoint_crash: Vec<(usize, u64)>,
     /// A stream of its own for the aimed protocol windows (`RunConfig::window_aim_probability`).
     pub(crate) window_rng: ChaCha8Rng,
     pub tick: u64,
@@ -178,6 +181,7 @@ impl Simulation {
             config,
             rng,
             tear_rng,
+            aimed_checkpoint_crash: Vec::new(),
             window_rng,
             tick: 0,
             cluster,
@@ -686,7 +690,22 @@ impl Simulation {
                 )
             },
         );
+        let checkpoint_durable = superblock.op_checkpoint;
         self.replicas[index].superblock = superblock;
+        if let Some(position) = self
+            .aimed_checkpoint_crash
+            .iter()
+            .position(|&(aimed, checkpoint)| aimed == index && checkpoint <= checkpoint_durable)
+        {
+            // Two versions of an op across a durable checkpoint: crash before the slot is
+            // overwritten, so that recovery meets the superseded version below the checkpoint.
+            self.aimed_checkpoint_crash.swap_remove(position);
+            self.crash_due.push(index);
+            self.trace
+                .record(tick, index as u8, &[crate::trace::tag::WINDOW_CRASH], || {
+                    format!("aimed window: crash over checkpoint {checkpoint_durable} with a superseded version below it")
+                });
+        }
     }
 
     /// Starts an asynchronous superblock write of the latest record changed by `update`. A
@@ -807,6 +826,8 @@ impl Simulation {
         self.serving
             .retain(|r| r.peer != index && r.requester != index);
         self.aimed.retain(|&(aimed, _, _)| aimed != index);
+        self.aimed_checkpoint_crash
+            .retain(|&(aimed, _)| aimed != index);
         self.trace.record(tick, index as u8, &[1], || {
             format!("crash, restart at tick {restart_tick}")
         });
@@ -1047,9 +1068,21 @@ impl Simulation {
                     .position(|&aimed| aimed == (index, op, checksum))
                 {
                     // The header sector landed over the lost prepare: crash before anything
-                    // (a superblock update, a repair) can make the slot whole again.
+                    // (a superblock update, a repair) can make the slot whole again. Or, in a
+                    // run that aims at protocol windows, half the time only once a checkpoint
+                    // over the op is durable: the slot's other version then lies below it.
                     self.aimed.swap_remove(position);
-                    self.crash_due.push(index);
+                    if self.config.window_aim_probability > 0.0
+                        && !self
+                            .aimed_checkpoint_crash
+                            .iter()
+                            .any(|&(aimed, _)| aimed == index)
+                        && self.window_rng.gen_bool(0.5)
+                    {
+                        self.aimed_checkpoint_crash.push((index, op));
+                    } else {
+                        self.crash_due.push(index);
+                    }
                 }
             }
             Event::ReadDone {

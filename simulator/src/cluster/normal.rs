@@ -267,6 +267,17 @@ impl Simulation {
         if replaced {
             self.coverage
                 .add_event("checkpoint_over_replaced_version", 1);
+            let probability = self.config.window_aim_probability;
+            if probability > 0.0
+                && !self.liveness
+                && !self
+                    .aimed_checkpoint_crash
+                    .iter()
+                    .any(|&(aimed, _)| aimed == index)
+                && self.window_rng.gen_bool(probability)
+            {
+                self.aimed_checkpoint_crash.push((index, checkpoint));
+            }
         }
         self.replicas[index].op_checkpoint = checkpoint;
         self.replicas[index].checkpoint_header = checkpoint_header;

@@ -132,7 +132,39 @@ fn knob_off_already(config: &RunConfig, knob: &str) -> bool {
         "latent_sector_error" => faults.latent_sector_error_probability,
         "lost_write" => faults.lost_write_probability,
         "sector_corrupt" => faults.sector_corrupt_probability,
+        "window_aim" => config.window_aim_probability,
+        // Off when the pipeline is within a quarter of the ring (drawn so, or switched off; one
+        // op on a ring too small to have a quarter).
+        "deep_pipeline" => {
+            return config.journal.pipeline_max <= (config.journal.slot_count / 4).max(1);
+        }
         _ => unreachable!("knob {knob}"),
     };
     probability == 0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every knob `--without` takes is one the shrinker can judge (a knob added to `KNOBS`
+    /// without a line in `knob_off_already` made `vopr shrink` panic), and a knob switched off
+    /// reads as off.
+    #[test]
+    fn every_knob_is_known_to_the_shrinker() {
+        for seed in 0..50 {
+            let drawn = RunConfig::draw(seed);
+            for knob in KNOBS {
+                let _ = knob_off_already(&drawn, knob);
+                let off = RunConfig::draw_with(
+                    seed,
+                    &Overrides {
+                        without: vec![knob.to_string()],
+                        ..Default::default()
+                    },
+                );
+                assert!(knob_off_already(&off, knob), "seed {seed} knob {knob}");
+            }
+        }
+    }
 }

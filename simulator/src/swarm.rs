@@ -54,7 +54,9 @@ pub struct RunConfig {
     /// Aimed protocol windows (clusters only; see `Simulation::truncate_from`): the chance that
     /// a truncating view change holds the writes it removed an entry under in flight longer
     /// (so that the entry is adopted again while they are), and a quarter of it that the
-    /// replica crashes before it repairs what the view change replaced.
+    /// replica crashes before it repairs what the view change replaced; also the chance that a
+    /// checkpoint over a slot still holding another version of its op on disk crashes the
+    /// replica once it is durable.
     #[serde(default)]
     pub window_aim_probability: f64,
     /// A configuration `Config::validate` must reject, with the rule it must name (a share of

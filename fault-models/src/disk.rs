@@ -432,11 +432,7 @@ impl Disk {
     /// write is pending, faults are off, or the atlas keeps faults out of its range.
     pub fn aim_write(&mut self, id: u64, aim: WriteAim) -> bool {
         let enabled = self.faults_enabled;
-        let Some(index) = self
-            .pending
-            .iter()
-            .position(|p| p.id == id && p.kind == IoKind::Write)
-        else {
+        let Some(index) = self.pending_write_index(id) else {
             return false;
         };
         let pending = &self.pending[index];
@@ -461,15 +457,19 @@ impl Disk {
     /// gated on faults. Holding again never adds up: the later tick wins. Returns whether such
     /// a write was pending.
     pub fn hold_write_until(&mut self, id: u64, ready_tick: u64) -> bool {
-        let Some(pending) = self
-            .pending
-            .iter_mut()
-            .find(|p| p.id == id && p.kind == IoKind::Write)
-        else {
+        let Some(index) = self.pending_write_index(id) else {
             return false;
         };
+        let pending = &mut self.pending[index];
         pending.ready_tick = pending.ready_tick.max(ready_tick);
         true
+    }
+
+    /// Where the pending write `id` sits in the queue, if it is pending.
+    fn pending_write_index(&self, id: u64) -> Option<usize> {
+        self.pending
+            .iter()
+            .position(|p| p.id == id && p.kind == IoKind::Write)
     }
 
     /// Rots one bit of the sector at `sector_offset` of `zone` now (logged as a write bit flip:

@@ -42,18 +42,18 @@ impl Coverage {
 
     /// How often a protocol event happened.
     pub fn event(&self, name: &str) -> u64 {
-        self.0
-            .get(&format!("~{name}"))
-            .and_then(|counts| counts.get("count"))
-            .copied()
-            .unwrap_or(0)
+        self.event_counter(name, "count")
     }
 
     /// In how many runs a protocol event happened (once [`Coverage::end_run`] marked them).
     pub fn event_runs(&self, name: &str) -> u64 {
+        self.event_counter(name, "runs")
+    }
+
+    fn event_counter(&self, name: &str, counter: &str) -> u64 {
         self.0
             .get(&format!("~{name}"))
-            .and_then(|counts| counts.get("runs"))
+            .and_then(|counts| counts.get(counter))
             .copied()
             .unwrap_or(0)
     }

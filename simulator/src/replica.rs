@@ -433,12 +433,8 @@ impl Replica {
         let config = *self.journal.config();
         self.in_flight_writes
             .iter()
-            .filter(move |(_, &(zone, offset, len))| match zone {
-                journal::Zone::WalPrepares => offset / config.message_size_max == slot,
-                journal::Zone::WalHeaders => {
-                    let at = slot * journal::HEADER_SIZE;
-                    offset <= at && at < offset + len
-                }
+            .filter(move |(_, &(zone, offset, len))| {
+                write_slots(&config, zone, offset, len).contains(&slot)
             })
             .map(|(&id, _)| id)
     }
@@ -590,4 +586,23 @@ pub(crate) fn counted<T>(journal: &mut Journal, call: impl FnOnce(&mut Journal) 
         "the journal did not count a call that may change its slots in mutations()"
     );
     result
+}
+
+/// The slots a write of `len` bytes at `offset` of `zone` covers: a prepare's own slot, or every
+/// slot whose redundant header lies in the header sectors written.
+pub fn write_slots(
+    config: &journal::Config,
+    zone: journal::Zone,
+    offset: u64,
+    len: u64,
+) -> std::ops::RangeInclusive<u64> {
+    match zone {
+        journal::Zone::WalPrepares => {
+            let slot = offset / config.message_size_max;
+            slot..=slot
+        }
+        journal::Zone::WalHeaders => {
+            offset / journal::HEADER_SIZE..=(offset + len) / journal::HEADER_SIZE - 1
+        }
+    }
 }

@@ -771,15 +771,8 @@ impl Simulation {
         let config = *replica.journal.config();
         // Which slots a crash may break: those with a write in flight, and those not yet clean.
         let mut affected = vec![false; config.slot_count as usize];
-        for (_, (zone, offset, len)) in replica.in_flight_writes.iter() {
-            let (first, last) = match *zone {
-                Zone::WalPrepares => (
-                    offset / config.message_size_max,
-                    offset / config.message_size_max,
-                ),
-                Zone::WalHeaders => (offset / 128, (offset + len) / 128 - 1),
-            };
-            for slot in first..=last {
+        for &(zone, offset, len) in replica.in_flight_writes.values() {
+            for slot in crate::replica::write_slots(&config, zone, offset, len) {
                 affected[slot as usize] = true;
             }
         }

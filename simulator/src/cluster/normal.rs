@@ -480,25 +480,19 @@ impl Simulation {
             // header; a slot whose header is off that chain waits for a newer op instead.
             // Those ops come last, and only once nothing above the checkpoint is dirty: they
             // never take a write from an op the cluster still needs.
-            ops_dirty.clear();
-            ops_dirty.extend(
+            let dirty_ops_in = |ops: std::ops::RangeInclusive<u64>| {
                 journal
                     .dirty_slots()
                     .map(|slot| journal.header(slot))
                     .filter(|header| !header.is_reserved())
                     .map(|header| header.op)
-                    .filter(|&op| op > replica.op_checkpoint && op <= high),
-            );
+                    .filter(move |op| ops.contains(op))
+            };
+            ops_dirty.clear();
+            ops_dirty.extend(dirty_ops_in(replica.op_checkpoint + 1..=high));
             if ops_dirty.is_empty() && journal.dirty_count() > 0 {
                 let op_canonical_min = replica.op_canonical_min_below_checkpoint();
-                ops_dirty.extend(
-                    journal
-                        .dirty_slots()
-                        .map(|slot| journal.header(slot))
-                        .filter(|header| !header.is_reserved())
-                        .map(|header| header.op)
-                        .filter(|&op| op >= op_canonical_min && op <= replica.op_checkpoint),
-                );
+                ops_dirty.extend(dirty_ops_in(op_canonical_min..=replica.op_checkpoint));
             }
             ops_dirty.sort_unstable();
             replica.ops_dirty_at = Some(key);

@@ -274,7 +274,7 @@ impl RunConfig {
         RunConfig::draw_deep(seed, true)
     }
 
-    /// [`RunConfig::draw`], with the deep pipeline draw kept (`deep`) or left out.
+    /// [`RunConfig::draw`], with the deep pipeline draw kept (`deep_allowed`) or left out.
     fn draw_deep(seed: u64, deep_allowed: bool) -> RunConfig {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5a5a_5a5a_0000_0001);
         let replica_count = if rng.gen_bool(0.3) {

@@ -60,6 +60,8 @@ pub enum Step {
     Append { body_size: usize },
     /// `FileDriver::sync`: commit the batch, acknowledging everything appended so far.
     Sync,
+    /// `FileDriver::sync_pipelined`: prepare the open batch, acknowledging the prepared one.
+    SyncPipelined,
 }
 
 /// A workload to record.
@@ -132,6 +134,25 @@ pub fn workload_batches(
     steps
 }
 
+/// `batch_count` batches of `batch_size` appends each (bodies up to `body_size_max`, seeded),
+/// each committed by a pipelined sync (its prepares made durable with the previous batch's
+/// header sectors), and a final sync.
+pub fn workload_pipelined(
+    seed: u64,
+    batch_size: u64,
+    batch_count: u64,
+    body_size_max: usize,
+) -> Vec<Step> {
+    let mut steps = workload_batches(seed, batch_size, batch_count, body_size_max);
+    for step in &mut steps {
+        if *step == Step::Sync {
+            *step = Step::SyncPipelined;
+        }
+    }
+    steps.push(Step::Sync);
+    steps
+}
+
 /// Runs the workload on a recording in-memory storage.
 pub fn record(workload: &Workload) -> Result<Trace, Error> {
     let layout = Layout::new(&workload.config).ok_or(Error::UnsupportedConfig(
@@ -180,6 +201,12 @@ pub fn record(workload: &Workload) -> Result<Trace, Error> {
                 driver.sync()?;
                 let op = driver.op_durable();
                 assert_eq!(op, driver.head().op);
+                driver.storage_mut().mark(RecordedOp::Acknowledged { op });
+            }
+            Step::SyncPipelined => {
+                driver.sync_pipelined()?;
+                let op = driver.op_durable();
+                assert_eq!(op + driver.prepared_len(), driver.head().op);
                 driver.storage_mut().mark(RecordedOp::Acknowledged { op });
             }
         }
@@ -486,8 +513,10 @@ fn explore_from(
             RecordedOp::Acknowledged {
                 op: op_acknowledged,
             } => {
-                for (op, checksum) in appended_pending.drain(..) {
-                    assert!(op <= *op_acknowledged);
+                // A pipelined commit acknowledges the prepared batch and not the one it prepares.
+                for (op, checksum) in
+                    appended_pending.extract_if(.., |(op, _)| *op <= *op_acknowledged)
+                {
                     // Still required only if no later append overwrote it meanwhile.
                     let overwritten = trace.log[..index].iter().any(|e| {
                         matches!(e, RecordedOp::Appending { op: later, .. }

@@ -29,6 +29,47 @@
 //! returned ([`FileDriver::op_durable`]). [`WriteOrdering::UnorderedUnsafe`] writes the header
 //! sectors at once and has one barrier per batch: wrong on crash, kept for the explorer's tests.
 //!
+//! # Pipelined commit: one barrier a batch
+//!
+//! [`FileDriver::sync_pipelined`] overlaps step 3 of one batch with step 1 of the next. After
+//! its barrier the batch's prepares are durable and its header sectors are still held: the batch
+//! is *prepared*, not acknowledged. The next `sync_pipelined` writes the prepared batch's header
+//! sectors beside the new batch's prepares and makes both durable with one barrier: the prepared
+//! batch is acknowledged, and the new one is prepared in its place. A stream of batches so pays
+//! one `fdatasync` a batch, and each op is acknowledged one barrier after its prepare is
+//! durable; [`FileDriver::sync`] acknowledges everything (a prepared batch's headers alone cost
+//! one more barrier).
+//!
+//! Why every crash state stays recoverable. Let batch `k` be prepared and batch `k+1` open when
+//! `sync_pipelined` runs, and the crash come before its barrier returns. Durable: every write of
+//! batches up to `k - 1` (prepares and header sectors), and batch `k`'s prepares. In flight, any
+//! subset, torn: batch `k+1`'s prepares and batch `k`'s header sectors.
+//! - *The ordering rule holds.* Batch `k`'s header sectors hold the bytes the journal asked for
+//!   while batch `k` was open, kept apart from the open batch's (`prepared.headers` and
+//!   `batch_headers`), so they name no op of batch `k+1`; they are written only after the barrier
+//!   that made batch `k`'s prepares durable. A slot of batch `k+1` in one of those sectors keeps
+//!   the header it had on disk (an op at or below the checkpoint, or reserved).
+//! - *Batch `k`*: each prepare is durable; its redundant header is new, old, or (sector torn) bad.
+//!   Recovery's table takes the prepare (`fix`) in the last two cases, as after a crash between
+//!   the two barriers of an unpipelined commit.
+//! - *Batch `k+1`*: each prepare landed, is missing or torn, under an old or torn header: a torn
+//!   append. Recovery's `cut_torn` cuts torn appends in `(op_max - pipeline_max, op_prepare_max]`.
+//!   Every unacknowledged op lies in batches `k` and `k+1`, and the driver keeps
+//!   `prepared + open <= pipeline_max` ([`FileDriver::pipeline_room`]), so every torn append lies
+//!   within one pipeline of the acknowledged head and so of `op_max`, and there are at most
+//!   `pipeline_max` of them (recovery's `torn_max`). The driver then truncates at the first hole.
+//! - *Acknowledged ops*: batches up to `k - 1`, whose prepares and headers were durable before the
+//!   barrier began. A write of the epoch touches one of their slots only to append over an op at
+//!   or below the durable checkpoint, which the ring may drop; a checkpoint moves only with
+//!   nothing prepared or open.
+//! - *Why not acknowledge a batch once its prepares are durable*: a crash alone would not lose it
+//!   (recovery takes a durable prepare under an old header), but a later fault would. A prepare
+//!   that rots under its own durable header is reported (`vsr`); under the header its slot held
+//!   before, it reads as a torn append and is cut without a word.
+//!
+//! `file-storage/tests/crash.rs` explores every crash state of pipelined workloads exhaustively
+//! and shows the rotting case (`pipelined_acknowledged_op_rotting_is_reported`).
+//!
 //! # Recovery truncates at the first hole
 //!
 //! A crash during a batch can leave a later prepare of it landed beside an earlier one torn:
@@ -116,6 +157,18 @@ pub struct RecoveryReport {
     pub cases: BTreeMap<(&'static str, Decision), u64>,
 }
 
+/// A batch between the two barriers of its commit: prepares durable, header sectors held.
+#[derive(Debug)]
+struct Prepared {
+    /// Its highest op: acknowledged with it.
+    op_last: u64,
+    /// Its ops.
+    count: u64,
+    /// Its header sectors as the journal filled them while the batch was open (offset -> bytes):
+    /// they name none of a later batch's ops.
+    headers: BTreeMap<u64, Vec<u8>>,
+}
+
 /// A solo journal on one storage.
 #[derive(Debug)]
 pub struct FileDriver<S: Storage> {
@@ -133,6 +186,9 @@ pub struct FileDriver<S: Storage> {
     /// The open batch's redundant-header sector writes, held until its prepares are durable:
     /// file offset -> the newest bytes the journal asked to write there.
     batch_headers: BTreeMap<u64, Vec<u8>>,
+    /// The batch whose prepares a pipelined commit made durable and whose header sectors are
+    /// still held (module doc), if any.
+    prepared: Option<Prepared>,
     poisoned: bool,
     /// Every write since the last barrier that succeeded, with its bytes: after a failed sync
     /// they are written again from here (see [`FileDriver::barrier`]). At most a batch's
@@ -271,6 +327,7 @@ impl<S: Storage> FileDriver<S> {
             op_durable: 0,
             batch_count: 0,
             batch_headers: BTreeMap::new(),
+            prepared: None,
             poisoned: false,
             unsynced: Vec::new(),
             overlay: Some(Vec::new()),
@@ -445,6 +502,22 @@ impl<S: Storage> FileDriver<S> {
         self.batch_count
     }
 
+    /// Ops of the prepared batch: durable prepares, not yet acknowledged
+    /// ([`FileDriver::sync_pipelined`]).
+    pub fn prepared_len(&self) -> u64 {
+        self.prepared.as_ref().map_or(0, |prepared| prepared.count)
+    }
+
+    /// Ops that may still be appended before [`FileDriver::append`] commits on its own: every op
+    /// not acknowledged (prepared or open) counts against `pipeline_max`, so that recovery's torn
+    /// window covers every append a crash may tear (module doc).
+    pub fn pipeline_room(&self) -> u64 {
+        let unacknowledged = self.prepared_len() + self.batch_count;
+        assert!(unacknowledged <= self.journal.config().pipeline_max);
+        assert_eq!(unacknowledged, self.head.op - self.op_durable);
+        self.journal.config().pipeline_max - unacknowledged
+    }
+
     /// The view appends must carry (the log view; it moves when recovery truncates).
     pub fn log_view(&self) -> u32 {
         self.superblock.log_view
@@ -471,14 +544,15 @@ impl<S: Storage> FileDriver<S> {
     /// Appends a prepare for op `head + 1`, chained to the head and carrying
     /// [`FileDriver::log_view`], to the open batch: its sectors are written when this returns,
     /// its header sector is held, and it is acknowledged when the next [`FileDriver::sync`]
-    /// returns. A full batch (`pipeline_max` ops) is committed first, and so is the batch before
-    /// a checkpoint.
+    /// returns. A full pipeline (`pipeline_max` ops prepared or open: no
+    /// [`FileDriver::pipeline_room`]) is committed first, and so is everything before a
+    /// checkpoint.
     pub fn append(&mut self, message: &[u8]) -> Result<()> {
         if self.poisoned {
             return Err(Error::Poisoned);
         }
         let header = self.check_message(message)?;
-        if self.batch_count == self.journal.config().pipeline_max {
+        if self.pipeline_room() == 0 {
             self.sync()?;
         }
         if header.op > self.superblock.op_prepare_max() {
@@ -486,7 +560,7 @@ impl<S: Storage> FileDriver<S> {
             self.checkpoint()?;
         }
         assert!(header.op <= self.superblock.op_prepare_max());
-        assert!(self.batch_count < self.journal.config().pipeline_max);
+        assert!(self.pipeline_room() > 0);
         self.journal.set_header_as_dirty(&header);
         let start = self.journal.write_prepare(message);
         // Every request is completed before a call returns: the IOP is free, and a new op's slot
@@ -529,33 +603,96 @@ impl<S: Storage> FileDriver<S> {
         self.sync()
     }
 
-    /// Commits the open batch (module doc): a barrier, each header sector it touched written
-    /// once, a barrier. Every op appended before this call is acknowledged when it returns.
+    /// Commits the open batch and any prepared one (module doc): a barrier, each header sector
+    /// they touched written once, a barrier. Every op appended before this call is acknowledged
+    /// when it returns.
     pub fn sync(&mut self) -> Result<()> {
         if self.poisoned {
             return Err(Error::Poisoned);
         }
+        if self.batch_count > 0 {
+            self.prepare_batch()?;
+        }
+        self.acknowledge_prepared("sync the batch's header sectors")?;
+        // Postcondition: nothing open, nothing prepared.
+        assert_eq!(self.batch_count, 0);
+        assert!(self.batch_headers.is_empty() && self.prepared.is_none());
+        assert_eq!(self.op_durable, self.head.op);
+        Ok(())
+    }
+
+    /// Pipelined commit (module doc): one barrier makes the open batch's prepares durable (it is
+    /// then prepared) and the prepared batch's header sectors too (it is then acknowledged).
+    /// With no open batch, acknowledges the prepared one as [`FileDriver::sync`] does.
+    pub fn sync_pipelined(&mut self) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let op_durable = self.op_durable;
         if self.batch_count == 0 {
-            assert!(self.batch_headers.is_empty());
-            assert_eq!(self.op_durable, self.head.op);
-            return Ok(());
+            return self.sync();
+        }
+        self.prepare_batch()?;
+        // Postcondition: the open batch is prepared, or (unordered) acknowledged.
+        assert_eq!(self.batch_count, 0);
+        assert!(self.batch_headers.is_empty());
+        assert!(self.op_durable >= op_durable);
+        assert_eq!(self.prepared_len(), self.head.op - self.op_durable);
+        Ok(())
+    }
+
+    /// Step 1 of the open batch's commit, with step 3 of the prepared batch's: its header
+    /// sectors, then one barrier. The prepared batch is acknowledged; the open one is prepared.
+    fn prepare_batch(&mut self) -> Result<()> {
+        assert!(self.batch_count > 0);
+        let prepared = self.prepared.take();
+        if let Some(prepared) = &prepared {
+            // Their prepares were made durable by an earlier barrier.
+            assert!(!prepared.headers.is_empty());
+            for (offset, bytes) in &prepared.headers {
+                self.write(*offset, bytes, "write the prepared batch's header sectors")?;
+            }
         }
         self.barrier("sync the batch's prepares")?;
+        if let Some(prepared) = prepared {
+            assert!(prepared.op_last > self.op_durable);
+            self.op_durable = prepared.op_last;
+        }
         let headers = std::mem::take(&mut self.batch_headers);
+        let count = std::mem::take(&mut self.batch_count);
         match self.ordering {
             WriteOrdering::BarrierAfterPrepare => {
                 // Each op's header sector, once: at most one a batch op.
                 assert!(!headers.is_empty());
-                assert!(headers.len() as u64 <= self.batch_count);
-                for (offset, bytes) in &headers {
-                    self.write(*offset, bytes, "write the batch's header sectors")?;
-                }
-                self.barrier("sync the batch's header sectors")?;
+                assert!(headers.len() as u64 <= count);
+                self.prepared = Some(Prepared {
+                    op_last: self.head.op,
+                    count,
+                    headers,
+                });
             }
-            WriteOrdering::UnorderedUnsafe => assert!(headers.is_empty()),
+            WriteOrdering::UnorderedUnsafe => {
+                assert!(headers.is_empty());
+                self.op_durable = self.head.op;
+            }
         }
-        self.batch_count = 0;
-        self.op_durable = self.head.op;
+        Ok(())
+    }
+
+    /// Writes the prepared batch's header sectors and makes them durable with a barrier: the
+    /// batch is acknowledged. Nothing to do with no prepared batch.
+    fn acknowledge_prepared(&mut self, context: &'static str) -> Result<()> {
+        assert_eq!(self.batch_count, 0);
+        let Some(prepared) = self.prepared.take() else {
+            return Ok(());
+        };
+        assert!(!prepared.headers.is_empty());
+        for (offset, bytes) in &prepared.headers {
+            self.write(*offset, bytes, context)?;
+        }
+        self.barrier(context)?;
+        assert!(prepared.op_last > self.op_durable);
+        self.op_durable = prepared.op_last;
         Ok(())
     }
 
@@ -637,6 +774,7 @@ impl<S: Storage> FileDriver<S> {
         // The config rule `pipeline_max <= slot_count / 2` keeps the new checkpoint written.
         assert!(op_checkpoint <= self.head.op);
         assert_eq!(self.batch_count, 0);
+        assert!(self.prepared.is_none());
         assert_eq!(self.op_durable, self.head.op);
         let superblock = Superblock {
             sequence: self.superblock.sequence + 1,
@@ -667,8 +805,8 @@ impl<S: Storage> FileDriver<S> {
 
     /// Writes `bytes` at `offset` and keeps a copy until the next barrier succeeds.
     fn write(&mut self, offset: u64, bytes: &[u8], context: &'static str) -> Result<()> {
-        // A batch's prepares and header sectors, or a recovery's write-backs (one a header
-        // sector): never more writes than that between two barriers.
+        // A batch's prepares and a prepared batch's header sectors, or a recovery's write-backs
+        // (one a header sector): never more writes than that between two barriers.
         let config = self.journal.config();
         assert!(
             (self.unsynced.len() as u64) < config.slot_count + config.header_sector_count() + 4,
@@ -747,7 +885,8 @@ impl<S: Storage> FileDriver<S> {
         {
             // The batch's prepares are not durable yet: hold the sector until they are. The
             // journal copied it from `headers_redundant` just now, so it covers every op of the
-            // batch in it; a later copy of the same sector replaces this one.
+            // batch in it; a later copy of the same sector replaces this one. A prepared batch
+            // keeps its own copy of the sector, which names none of the open batch's ops.
             assert!(self.batch_count > 0);
             self.batch_headers.insert(offset, bytes.to_vec());
         } else {

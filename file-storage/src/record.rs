@@ -20,7 +20,8 @@ pub enum RecordedOp {
     },
     /// `append` of `op` returned: its prepare is written, its batch not yet committed.
     Appended { op: u64, checksum: u32 },
-    /// `sync` returned: every op appended so far, up to `op`, is acknowledged.
+    /// `sync` returned (every op appended so far, up to `op`, is acknowledged) or
+    /// `sync_pipelined` did (every op up to `op`; the batch it prepared is not).
     Acknowledged { op: u64 },
     /// `create` returned: the file is a formatted WAL from the next `Sync` on.
     Created,

@@ -35,6 +35,6 @@ pub use error::{Error, Result};
 pub use file::{DirectIo, FileStorage};
 pub use layout::Layout;
 pub use record::{RecordedOp, RecordingStorage};
-pub use shared::{Appended, SharedStats, SharedWal, Ticket};
+pub use shared::{Appended, CommitMode, SharedStats, SharedWal, Ticket};
 pub use storage::{MemoryStorage, Storage};
 pub use superblock::Superblock;

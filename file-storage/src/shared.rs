@@ -11,18 +11,27 @@
 //!
 //! A caller puts its body into a bounded queue (a mutex and a condvar) and receives a ticket.
 //! Waiting on a ticket, a caller whose op is not durable yet either sleeps or, when no batch is
-//! being committed and the queue is not empty, becomes the *leader*: it takes up to
-//! `pipeline_max` queued bodies (the driver's batch bound), releases the queue lock, appends them
-//! to the driver and calls [`FileDriver::sync`] (two `fdatasync`s for the whole batch). While it
+//! being committed, becomes the *leader*: it takes the oldest queued bodies (at most a batch),
+//! releases the queue lock, appends them to the driver and commits them (below). While it
 //! syncs, new callers keep queueing: the queue lock is never held across a barrier. Then it takes
-//! the queue lock again, publishes every op of the batch as durable, wakes the waiters and
-//! steps down; the next waiter to wake with a non-empty queue leads the next batch. So a batch
-//! holds whatever arrived while the previous one was syncing: one thread pays two barriers an
-//! op, many threads share them. No batch waits to fill: a caller whose op was in the batch just
-//! committed may queue its next op and lead it alone while the callers it woke are still being
-//! scheduled, so with few writers batch sizes alternate (4 writers on a busy 2-core VM: about 2
-//! ops a batch, `bench-peers`). Waiting for stragglers would trade latency for batch size; this
-//! handle does not.
+//! the queue lock again, publishes the ops its barriers made durable, wakes the waiters and
+//! steps down; the next waiter to wake leads the next batch. So a batch holds whatever arrived
+//! while the previous one was syncing: one thread pays two barriers an op, many threads share
+//! them. No batch waits to fill: a caller whose op was just acknowledged may queue its next op
+//! and lead it alone while the callers it woke are still being scheduled, so with few writers
+//! batch sizes alternate (4 writers on a busy 2-core VM: about 2 ops a batch, `bench-peers`).
+//! Waiting for stragglers would trade latency for batch size; this handle does not.
+//!
+//! # Pipelined by default: one barrier a batch
+//!
+//! With [`CommitMode::Pipelined`] (the default) a leader commits its batch with
+//! [`FileDriver::sync_pipelined`]: one barrier makes the batch's prepares durable together with
+//! the header sectors of the batch before it (the *prepared* batch), which is then acknowledged,
+//! and this batch is prepared in its place. So each barrier acknowledges a batch, and each op is
+//! acknowledged one batch later than with [`CommitMode::TwoBarriers`] (two barriers a batch): a
+//! busy stream pays half the barriers. With no body queued, a waiter whose op is prepared leads a
+//! batch of none: the prepared header sectors and one barrier. A batch takes at most half a
+//! pipeline, so that a prepared batch and the next one fit in it (the driver's bound).
 //!
 //! Lock order: the queue lock is never held while the driver lock is taken (the leader releases
 //! it first), so the two cannot deadlock. Only a leader appends; [`SharedWal::read`] takes the
@@ -65,12 +74,22 @@ pub struct Ticket {
 /// How many ops went through the handle, and in how many batches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SharedStats {
-    /// Batches committed (each: one `sync`, two barriers).
+    /// Batches acknowledged (each by one barrier when pipelined, by two otherwise).
     pub batch_count: u64,
     /// Ops acknowledged durable.
     pub op_count: u64,
     /// The largest batch committed.
     pub batch_size_max: u64,
+}
+
+/// How a leader commits a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitMode {
+    /// [`FileDriver::sync_pipelined`]: one barrier a batch; a batch is acknowledged by the
+    /// barrier of the next (or of a batch of none when nothing else is queued).
+    Pipelined,
+    /// [`FileDriver::sync`]: two barriers a batch, each batch acknowledged by its own.
+    TwoBarriers,
 }
 
 /// The queue's default capacity, in batches of `pipeline_max`: enough that callers keep queueing
@@ -87,8 +106,11 @@ pub struct SharedWal<S: Storage> {
     driver: Mutex<FileDriver<S>>,
     cluster: u128,
     body_size_max: u64,
-    /// Bodies a leader takes at once: the driver's `pipeline_max`.
+    /// Bodies a leader takes at once: the driver's `pipeline_max`, or half of it (at least one)
+    /// when pipelined.
     batch_size_max: u64,
+    pipeline_max: u64,
+    mode: CommitMode,
     /// Bodies the queue holds at once.
     queue_size_max: u64,
 }
@@ -100,6 +122,9 @@ struct State {
     ticket_next: u64,
     /// A leader is committing a batch (holds the driver).
     leading: bool,
+    /// The prepared batch (pipelined): its ops' prepares are durable and its header sectors are
+    /// not, so its waiters wait for the next batch's barrier. Tickets with their ops.
+    prepared: Vec<(u64, Appended)>,
     /// Results of committed or failed batches not yet collected by their ticket's waiter.
     completed: BTreeMap<u64, Completion>,
     /// Set by the first failed batch: everything after it fails too.
@@ -153,8 +178,15 @@ impl<S: Storage> SharedWal<S> {
         SharedWal::with_queue_size_max(driver, pipeline_max * QUEUE_BATCHES_DEFAULT)
     }
 
-    /// Shares `driver` with a queue of at most `queue_size_max` bodies (at least one batch).
+    /// Shares `driver` with a queue of at most `queue_size_max` bodies (at least one batch),
+    /// pipelined.
     pub fn with_queue_size_max(driver: FileDriver<S>, queue_size_max: u64) -> SharedWal<S> {
+        SharedWal::with_mode(driver, queue_size_max, CommitMode::Pipelined)
+    }
+
+    /// Shares `driver` with a queue of at most `queue_size_max` bodies (at least one batch),
+    /// committing batches as `mode` says.
+    pub fn with_mode(driver: FileDriver<S>, queue_size_max: u64, mode: CommitMode) -> SharedWal<S> {
         assert_eq!(
             driver.batch_len(),
             0,
@@ -164,11 +196,16 @@ impl<S: Storage> SharedWal<S> {
         let config = *driver.journal().config();
         assert!(config.pipeline_max >= 1);
         assert!(queue_size_max >= config.pipeline_max);
+        let batch_size_max = match mode {
+            CommitMode::Pipelined => (config.pipeline_max / 2).max(1),
+            CommitMode::TwoBarriers => config.pipeline_max,
+        };
         SharedWal {
             state: Mutex::new(State {
                 queued: VecDeque::with_capacity(queue_size_max as usize),
                 ticket_next: 0,
                 leading: false,
+                prepared: Vec::new(),
                 completed: BTreeMap::new(),
                 failure: None,
                 stats: SharedStats::default(),
@@ -176,7 +213,9 @@ impl<S: Storage> SharedWal<S> {
             changed: Condvar::new(),
             cluster: driver.journal().cluster(),
             body_size_max: config.message_size_max - HEADER_SIZE,
-            batch_size_max: config.pipeline_max,
+            batch_size_max,
+            pipeline_max: config.pipeline_max,
+            mode,
             queue_size_max,
             driver: Mutex::new(driver),
         }
@@ -234,24 +273,35 @@ impl<S: Storage> SharedWal<S> {
             if state.leading {
                 state = self.wait_changed(state);
             } else {
-                // No leader and no result: the ticket is still queued.
-                assert!(state
-                    .queued
-                    .iter()
-                    .any(|(number, _)| *number == ticket.number));
+                // No leader and no result: the ticket is still queued, or prepared.
+                assert!(
+                    state
+                        .queued
+                        .iter()
+                        .any(|(number, _)| *number == ticket.number)
+                        || state
+                            .prepared
+                            .iter()
+                            .any(|(number, _)| *number == ticket.number)
+                );
                 state = self.lead(state);
             }
         }
     }
 
-    /// Takes the oldest queued bodies (at most a batch), commits them with the queue unlocked,
-    /// and publishes the outcome. Called with the queue lock held and no leader.
+    /// Takes the oldest queued bodies (at most a batch, and none when the pipeline is full),
+    /// commits them with the queue unlocked (acknowledging the prepared batch), and publishes the
+    /// outcome. Called with the queue lock held, no leader, and a body queued or a batch prepared.
     fn lead<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         assert!(!state.leading);
-        assert!(!state.queued.is_empty());
+        assert!(!state.queued.is_empty() || !state.prepared.is_empty());
         state.leading = true;
-        let count = (state.queued.len() as u64).min(self.batch_size_max) as usize;
+        let room = self
+            .batch_size_max
+            .min(self.pipeline_max - state.prepared.len() as u64);
+        let count = (state.queued.len() as u64).min(room) as usize;
         let batch: Vec<(u64, Vec<u8>)> = state.queued.drain(..count).collect();
+        let prepared = std::mem::take(&mut state.prepared);
         let failure = state.failure.clone();
         drop(state);
         // The queue has room again for callers blocked on a full one.
@@ -259,23 +309,31 @@ impl<S: Storage> SharedWal<S> {
         let outcome = match failure {
             // A batch after a failed one is never written.
             Some(_) => Err(Error::Poisoned),
-            None => panic::catch_unwind(AssertUnwindSafe(|| self.commit(&batch))).unwrap_or_else(
-                |payload| {
+            None => panic::catch_unwind(AssertUnwindSafe(|| self.commit(&batch, prepared.len())))
+                .unwrap_or_else(|payload| {
                     // Fail the batch (and all later ones) first: no follower may wait forever.
-                    drop(self.publish(&batch, Err(Error::Poisoned), true));
+                    drop(self.publish(&prepared, &batch, Err(Error::Poisoned), true));
                     panic::resume_unwind(payload)
-                },
-            ),
+                }),
         };
-        self.publish(&batch, outcome, false)
+        self.publish(&prepared, &batch, outcome, false)
     }
 
-    /// Appends a batch of bodies and commits it; the driver lock is held, the queue lock is not.
-    fn commit(&self, batch: &[(u64, Vec<u8>)]) -> Result<Vec<Appended>> {
-        assert!(!batch.is_empty());
+    /// Appends a batch of bodies (maybe none) and commits it, acknowledging the prepared batch
+    /// of `prepared_count` ops; the driver lock is held, the queue lock is not. Returns the
+    /// batch's ops and the driver's highest acknowledged op: pipelined, a batch of some ops is
+    /// then prepared, not acknowledged (unless the driver's ordering has no prepared state).
+    fn commit(
+        &self,
+        batch: &[(u64, Vec<u8>)],
+        prepared_count: usize,
+    ) -> Result<(Vec<Appended>, u64)> {
+        assert!(!batch.is_empty() || prepared_count > 0);
         assert!(batch.len() as u64 <= self.batch_size_max);
+        assert!((batch.len() + prepared_count) as u64 <= self.pipeline_max);
         let mut driver = self.driver.lock().map_err(|_| Error::Poisoned)?;
         assert_eq!(driver.batch_len(), 0, "a batch left open between leaders");
+        assert_eq!(driver.prepared_len(), prepared_count as u64);
         let mut appended = Vec::with_capacity(batch.len());
         for (_, body) in batch {
             let head = *driver.head();
@@ -290,19 +348,31 @@ impl<S: Storage> SharedWal<S> {
                 checksum: header.checksum,
             });
         }
-        driver.sync()?;
-        // Postcondition: every op of the batch is durable, and nothing else is open.
+        match self.mode {
+            CommitMode::Pipelined if !batch.is_empty() => driver.sync_pipelined()?,
+            CommitMode::Pipelined | CommitMode::TwoBarriers => driver.sync()?,
+        }
+        // Postcondition: nothing is open; the ops not acknowledged are this batch's (or fewer:
+        // a checkpoint inside `append` commits everything before it).
         assert_eq!(driver.batch_len(), 0);
-        assert_eq!(driver.op_durable(), driver.head().op);
-        assert_eq!(appended.last().map(|a| a.op), Some(driver.op_durable()));
-        Ok(appended)
+        assert!(driver.prepared_len() <= appended.len() as u64);
+        assert_eq!(
+            driver.op_durable() + driver.prepared_len(),
+            driver.head().op
+        );
+        if let Some(last) = appended.last() {
+            assert_eq!(last.op, driver.head().op);
+        }
+        Ok((appended, driver.op_durable()))
     }
 
-    /// Records the batch's outcome for its waiters and steps down as leader.
+    /// Records the outcome for the waiters of the prepared batch and of the batch, and steps
+    /// down as leader.
     fn publish(
         &self,
+        prepared: &[(u64, Appended)],
         batch: &[(u64, Vec<u8>)],
-        outcome: Result<Vec<Appended>>,
+        outcome: Result<(Vec<Appended>, u64)>,
         panicked: bool,
     ) -> MutexGuard<'_, State> {
         // The queue lock is poisoned only by a panic while it was held, which `lead` never does.
@@ -311,20 +381,37 @@ impl<S: Storage> SharedWal<S> {
             Err(poisoned) => poisoned.into_inner(),
         };
         assert!(state.leading);
+        assert!(state.prepared.is_empty());
         match outcome {
-            Ok(appended) => {
+            Ok((appended, op_durable)) => {
                 assert_eq!(appended.len(), batch.len());
                 assert!(state.failure.is_none());
-                for ((number, _), appended) in batch.iter().zip(appended) {
+                let batch_appended = batch
+                    .iter()
+                    .zip(appended)
+                    .map(|((number, _), appended)| (*number, appended));
+                // The driver says what is durable: every prepared op, and this batch's unless it
+                // was only prepared.
+                let (acknowledged, prepared_next): (Vec<_>, Vec<_>) = prepared
+                    .iter()
+                    .copied()
+                    .chain(batch_appended)
+                    .partition(|(_, appended)| appended.op <= op_durable);
+                assert!(acknowledged.len() >= prepared.len());
+                assert!(self.mode == CommitMode::Pipelined || prepared_next.is_empty());
+                if !acknowledged.is_empty() {
+                    let size = acknowledged.len() as u64;
+                    state.stats.batch_count += 1;
+                    state.stats.op_count += size;
+                    state.stats.batch_size_max = state.stats.batch_size_max.max(size);
+                }
+                for (number, appended) in acknowledged {
                     let previous = state
                         .completed
-                        .insert(*number, Completion::Durable(appended));
+                        .insert(number, Completion::Durable(appended));
                     assert!(previous.is_none());
                 }
-                let size = batch.len() as u64;
-                state.stats.batch_count += 1;
-                state.stats.op_count += size;
-                state.stats.batch_size_max = state.stats.batch_size_max.max(size);
+                state.prepared = prepared_next;
             }
             Err(error) => {
                 let failure = match (&state.failure, panicked) {
@@ -337,11 +424,12 @@ impl<S: Storage> SharedWal<S> {
                     (None, false) => Failure::from_error(&error),
                 };
                 state.failure.get_or_insert_with(|| failure.clone());
-                for (number, _) in batch {
+                let numbers = prepared.iter().map(|(number, _)| *number);
+                for number in numbers.chain(batch.iter().map(|(number, _)| *number)) {
                     // Replaces nothing: a panicking leader publishes once, before unwinding.
                     state
                         .completed
-                        .insert(*number, Completion::Failed(failure.clone()));
+                        .insert(number, Completion::Failed(failure.clone()));
                 }
             }
         }
@@ -395,6 +483,11 @@ impl<S: Storage> SharedWal<S> {
         if state.failure.is_some() {
             return Err(Error::Poisoned);
         }
-        self.driver.into_inner().map_err(|_| Error::Poisoned)
+        let mut driver = self.driver.into_inner().map_err(|_| Error::Poisoned)?;
+        // A prepared batch whose tickets nobody waited on: acknowledge it, as the open batch of
+        // a driver is never handed back either.
+        driver.sync()?;
+        assert_eq!(driver.op_durable(), driver.head().op);
+        Ok(driver)
     }
 }

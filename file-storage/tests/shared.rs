@@ -10,7 +10,7 @@ use file_storage::crash_explore::{
     explore, trace_from_recording, AppendedOp, Exploration, ExploreOptions, ViolationKind,
 };
 use file_storage::{
-    prepare, Appended, Error, FileDriver, FileStorage, Layout, MemoryStorage, Options,
+    prepare, Appended, CommitMode, Error, FileDriver, FileStorage, Layout, MemoryStorage, Options,
     RecordingStorage, SharedStats, SharedWal, Storage, WriteOrdering,
 };
 use journal::{Config, Header};
@@ -126,41 +126,52 @@ fn eight_threads_on_a_file_every_acknowledged_op_reads_back() {
     }
 }
 
-/// Tickets: one thread queues a full batch and then waits; its first wait leads one batch that
-/// commits all of them (two barriers for eight ops), and the results come back in queue order.
+/// Tickets: one thread queues a pipeline's worth of bodies and then waits on each; the results
+/// come back in queue order. Two barriers a batch: the first wait leads one batch of all four
+/// (two barriers). Pipelined: batches of half a pipeline, each acknowledged by the next one's
+/// barrier and the last by a batch of none (three barriers for two batches).
 #[test]
 fn tickets_queued_together_commit_in_one_batch() {
     let config = config_small();
     let layout = Layout::new(&config).expect("fits");
-    let driver = FileDriver::create(
-        RecordingStorage::new(MemoryStorage::new(layout.file_size)),
-        CLUSTER,
-        config,
-        Options::default(),
-    )
-    .expect("create");
-    let syncs_before = syncs(driver.storage());
-    let wal = SharedWal::new(driver);
     let count = config.pipeline_max;
-    let tickets: Vec<_> = (0..count)
-        .map(|call| wal.append_ticket(&body(0, call, 300)).expect("queued"))
-        .collect();
-    // Nothing is durable before someone waits.
-    assert_eq!(wal.op_durable(), 0);
-    let appended: Vec<Appended> = tickets
-        .into_iter()
-        .map(|ticket| wal.wait(ticket).expect("durable"))
-        .collect();
-    let ops: Vec<u64> = appended.iter().map(|a| a.op).collect();
-    assert_eq!(ops, (1..=count).collect::<Vec<_>>());
-    let stats = wal.stats();
-    assert_eq!((stats.batch_count, stats.batch_size_max), (1, count));
-    let driver = wal.into_driver().expect("not poisoned");
-    assert_eq!(
-        syncs(driver.storage()) - syncs_before,
-        2,
-        "one batch: two barriers"
-    );
+    for (mode, batches_expected, syncs_expected) in [
+        (CommitMode::TwoBarriers, vec![count], 2),
+        (CommitMode::Pipelined, vec![count / 2, count / 2], 3),
+    ] {
+        let driver = FileDriver::create(
+            RecordingStorage::new(MemoryStorage::new(layout.file_size)),
+            CLUSTER,
+            config,
+            Options::default(),
+        )
+        .expect("create");
+        let syncs_before = syncs(driver.storage());
+        let wal = SharedWal::with_mode(driver, 4 * count, mode);
+        let tickets: Vec<_> = (0..count)
+            .map(|call| wal.append_ticket(&body(0, call, 300)).expect("queued"))
+            .collect();
+        // Nothing is durable before someone waits.
+        assert_eq!(wal.op_durable(), 0);
+        let appended: Vec<Appended> = tickets
+            .into_iter()
+            .map(|ticket| wal.wait(ticket).expect("durable"))
+            .collect();
+        let ops: Vec<u64> = appended.iter().map(|a| a.op).collect();
+        assert_eq!(ops, (1..=count).collect::<Vec<_>>());
+        let stats = wal.stats();
+        assert_eq!(
+            (stats.batch_count, stats.batch_size_max),
+            (batches_expected.len() as u64, batches_expected[0]),
+            "{mode:?}"
+        );
+        let driver = wal.into_driver().expect("not poisoned");
+        assert_eq!(
+            syncs(driver.storage()) - syncs_before,
+            syncs_expected,
+            "{mode:?}"
+        );
+    }
 }
 
 fn syncs(storage: &RecordingStorage<MemoryStorage>) -> usize {
@@ -337,8 +348,15 @@ fn threads_acknowledged_ops_survive_every_crash_state() {
         );
         // Batches of at most four prepares of one or two sectors: every epoch in full.
         assert_eq!(exploration.epochs, exploration.epochs_exhaustive);
-        // Two barriers a batch, at least one batch per four ops, and checkpoints.
-        assert!(exploration.epochs > 2 * 32 / 4, "{exploration:?}");
+        // Pipelined: one barrier a batch of at most two ops (half the pipeline), and
+        // checkpoints.
+        assert!(exploration.epochs > 32 / 2, "{exploration:?}");
+        // Batches overlap: fewer barriers than the two a batch of an unpipelined commit.
+        assert!(
+            exploration.epochs < 2 * run.stats.batch_count,
+            "{:?} {exploration:?}",
+            run.stats
+        );
         assert!(exploration.states > exploration.epochs);
     }
     // Four threads against a half-millisecond barrier: callers queue behind the leader.

@@ -24,7 +24,7 @@
 //!
 //! Each engine's settings, and why, are at its function.
 
-use file_storage::{prepare, FileDriver, Options, SharedWal};
+use file_storage::{prepare, CommitMode, FileDriver, Options, SharedWal};
 use journal::{Config, HEADER_SIZE};
 use okaywal::{Configuration, Entry, EntryId, LogManager, LogVoid, SegmentReader, WriteAheadLog};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
@@ -55,8 +55,13 @@ const PAYLOAD_COUNT: u64 = 64;
 pub enum Engine {
     /// `FileDriver`: one thread, `append_batch` of `batch` ops.
     Ours,
-    /// `SharedWal`: `writers` threads, each appending one op at a time.
+    /// `SharedWal` (pipelined commit): `writers` threads, each appending one op at a time.
     OursShared,
+    /// `SharedWal` with two barriers a batch (`CommitMode::TwoBarriers`): what pipelining gains.
+    OursSharedTwoBarriers,
+    /// The floor under every engine: one `pwrite` of the payload and one `fdatasync` per op, in
+    /// a preallocated file. Its syncs per second are what a barrier costs here.
+    Raw,
     Sqlite,
     Redb,
     Okaywal,
@@ -64,9 +69,11 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub const ALL: [Engine; 6] = [
+    pub const ALL: [Engine; 8] = [
         Engine::Ours,
         Engine::OursShared,
+        Engine::OursSharedTwoBarriers,
+        Engine::Raw,
         Engine::Sqlite,
         Engine::Redb,
         Engine::Okaywal,
@@ -77,11 +84,18 @@ impl Engine {
         match self {
             Engine::Ours => "ours",
             Engine::OursShared => "ours-shared",
+            Engine::OursSharedTwoBarriers => "ours-shared-2b",
+            Engine::Raw => "raw",
             Engine::Sqlite => "sqlite",
             Engine::Redb => "redb",
             Engine::Okaywal => "okaywal",
             Engine::RaftEngine => "raft-engine",
         }
+    }
+
+    /// Rows with many writer threads.
+    pub fn is_shared(self) -> bool {
+        matches!(self, Engine::OursShared | Engine::OursSharedTwoBarriers)
     }
 
     pub fn parse(name: &str) -> Option<Engine> {
@@ -119,6 +133,10 @@ impl RowSpec {
             for writers in [1, 4, 16] {
                 add(Engine::OursShared, 1, writers);
             }
+            for writers in [4, 16] {
+                add(Engine::OursSharedTwoBarriers, 1, writers);
+            }
+            add(Engine::Raw, 1, 1);
             for engine in [
                 Engine::Sqlite,
                 Engine::Redb,
@@ -136,6 +154,10 @@ impl RowSpec {
     pub fn mode(&self) -> String {
         match (self.engine, self.batch) {
             (Engine::OursShared, _) => format!("{} writers, 1 op each call", self.writers),
+            (Engine::OursSharedTwoBarriers, _) => {
+                format!("{} writers, 2 barriers/batch", self.writers)
+            }
+            (Engine::Raw, _) => "pwrite + fdatasync per op".to_string(),
             (Engine::Ours, batch) => format!("batch {batch} per sync"),
             (Engine::Sqlite, 1) => "1 insert per txn".to_string(),
             (Engine::Redb, 1) => "1 insert per txn".to_string(),
@@ -336,14 +358,17 @@ pub fn run_row(
     ops_min: u64,
     marker: &File,
 ) -> Result<Measured> {
-    assert!(spec.writers == 1 || spec.engine == Engine::OursShared);
+    assert!(spec.writers == 1 || spec.engine.is_shared());
     let payloads: Vec<Vec<u8>> = (0..PAYLOAD_COUNT)
         .map(|index| payload(index, spec.payload_bytes))
         .collect();
     let mut timed = Timed::new(marker, directory)?;
     let (ops, elapsed, mut latencies_ns) = match spec.engine {
         Engine::Ours => ours(spec, directory, &payloads, budget, ops_min, &mut timed)?,
-        Engine::OursShared => ours_shared(spec, directory, &payloads, budget, ops_min, &mut timed)?,
+        Engine::OursShared | Engine::OursSharedTwoBarriers => {
+            ours_shared(spec, directory, &payloads, budget, ops_min, &mut timed)?
+        }
+        Engine::Raw => raw(spec, directory, &payloads, budget, ops_min, &mut timed)?,
         Engine::Sqlite => sqlite(spec, directory, &payloads, budget, ops_min, &mut timed)?,
         Engine::Redb => redb(spec, directory, &payloads, budget, ops_min, &mut timed)?,
         Engine::Okaywal => okaywal(spec, directory, &payloads, budget, ops_min, &mut timed)?,
@@ -502,7 +527,16 @@ fn ours_shared(
         config,
         Options::default(),
     )?;
-    let wal = SharedWal::new(driver);
+    let mode = match spec.engine {
+        Engine::OursShared => CommitMode::Pipelined,
+        Engine::OursSharedTwoBarriers => CommitMode::TwoBarriers,
+        other => unreachable!("{other:?} is not a shared row"),
+    };
+    let wal = SharedWal::with_mode(
+        driver,
+        config.pipeline_max * file_storage::shared::QUEUE_BATCHES_DEFAULT,
+        mode,
+    );
     let ops_min_per_writer = ops_min.div_ceil(spec.writers);
     timed.begin()?;
     let start = Instant::now();
@@ -535,6 +569,46 @@ fn ours_shared(
     }
     assert_eq!(wal.stats().op_count, ops);
     Ok((ops, elapsed, latencies_ns))
+}
+
+/// The raw loop's file: 64 MiB, written over and over.
+const RAW_FILE_SIZE: u64 = 64 << 20;
+
+fn raw(
+    spec: &RowSpec,
+    directory: &Path,
+    payloads: &[Vec<u8>],
+    budget: Duration,
+    ops_min: u64,
+    timed: &mut Timed,
+) -> Result<Timing> {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    assert_eq!(spec.batch, 1);
+    let path = directory.join("raw.log");
+    let mut file = std::fs::OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .open(&path)?;
+    // Written and synced before the timed phase: an append then changes no block map, so each
+    // `fdatasync` writes data alone (the cheapest barrier the file system offers).
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..RAW_FILE_SIZE >> 20 {
+        file.write_all(&zeros)?;
+    }
+    file.sync_all()?;
+    let mut offset = 0u64;
+    timed.commits(1, budget, ops_min, |index| {
+        let payload = cycled(payloads, index);
+        if offset + payload.len() as u64 > RAW_FILE_SIZE {
+            offset = 0;
+        }
+        file.write_all_at(payload, offset)?;
+        offset += payload.len() as u64;
+        file.sync_data()?;
+        Ok(())
+    })
 }
 
 /// SQLite as a durable log: WAL mode, `synchronous=FULL` (the WAL is synced at every commit;
@@ -772,6 +846,9 @@ pub fn run_recovery(
     let payload_of = |index: u64| payload(index, payload_bytes);
     // Build and close.
     match engine {
+        Engine::OursSharedTwoBarriers | Engine::Raw => {
+            return Err(format!("no recovery row for {}", engine.name()).into());
+        }
         Engine::Ours | Engine::OursShared => {
             let config = ours_config(payload_bytes, ours_recovery_slot_count(entries));
             let (mut driver, _) = FileDriver::create_file(
@@ -855,6 +932,9 @@ pub fn run_recovery(
     // Open, then read every entry.
     let start = Instant::now();
     let (open, bytes_read, entries_read) = match engine {
+        Engine::OursSharedTwoBarriers | Engine::Raw => {
+            unreachable!("refused before the build")
+        }
         Engine::Ours | Engine::OursShared => {
             let (mut driver, _) =
                 FileDriver::open_file(&directory.join("ours.wal"), CLUSTER, Options::default())?;

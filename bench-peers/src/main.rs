@@ -139,6 +139,8 @@ struct Row {
 
 #[derive(Debug, Serialize)]
 struct Report {
+    /// Issue 31's targets, one line each, as printed.
+    targets: Vec<String>,
     machine: String,
     filesystem: String,
     seconds_per_row: f64,
@@ -226,7 +228,22 @@ fn run(arguments: &Arguments) -> Result<(), String> {
         rows.push(row);
     }
     let mut recovery = Vec::new();
-    if arguments.recovery_mib > 0 {
+    let recovery_engines: Vec<Engine> = [
+        Engine::Ours,
+        Engine::Sqlite,
+        Engine::Redb,
+        Engine::Okaywal,
+        Engine::RaftEngine,
+    ]
+    .into_iter()
+    .filter(|engine| {
+        arguments
+            .only
+            .as_ref()
+            .is_none_or(|only| engine.name().contains(only.as_str()) || only.contains("recover"))
+    })
+    .collect();
+    if arguments.recovery_mib > 0 && !recovery_engines.is_empty() {
         println!();
         println!(
             "{:<12} {:<28} {:>7} {:>10} {:>9} {:>9} {:>8} {:>10}",
@@ -239,18 +256,7 @@ fn run(arguments: &Arguments) -> Result<(), String> {
             "cache",
             "file MiB"
         );
-        for engine in [
-            Engine::Ours,
-            Engine::Sqlite,
-            Engine::Redb,
-            Engine::Okaywal,
-            Engine::RaftEngine,
-        ] {
-            if arguments.only.as_ref().is_some_and(|only| {
-                !engine.name().contains(only.as_str()) && !only.contains("recover")
-            }) {
-                continue;
-            }
+        for engine in recovery_engines {
             let recovered = run_child_recovery(arguments, engine)?;
             println!(
                 "{:<12} {:<28} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>8} {:>10.1}",
@@ -270,6 +276,13 @@ fn run(arguments: &Arguments) -> Result<(), String> {
             recovery.push(recovered);
         }
     }
+    let targets = targets(&rows, &recovery);
+    if !targets.is_empty() {
+        println!();
+        for line in &targets {
+            println!("{line}");
+        }
+    }
     if let Some(path) = &arguments.json {
         let report = Report {
             machine,
@@ -282,12 +295,108 @@ fn run(arguments: &Arguments) -> Result<(), String> {
             },
             rows,
             recovery,
+            targets,
         };
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
         println!("json: {}", path.display());
     }
     Ok(())
+}
+
+/// Issue 31's targets read off the rows that ran (a line only where its rows ran): per payload,
+/// our concurrent writers against every peer's one-op commits, our barrier rate against the raw
+/// loop's, one writer at batch 1 against SQLite's; and recovery against every peer's.
+fn targets(rows: &[Row], recovery: &[Recovered]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut payloads: Vec<usize> = rows.iter().map(|row| row.payload_bytes).collect();
+    payloads.sort_unstable();
+    payloads.dedup();
+    let peers = ["sqlite", "redb", "okaywal", "raft-engine"];
+    for payload in payloads {
+        let at = |engine: &str, batch: u64, writers: u64| {
+            rows.iter().find(|row| {
+                row.engine == engine
+                    && row.payload_bytes == payload
+                    && row.batch == batch
+                    && row.writers == writers
+            })
+        };
+        let shared_best = rows
+            .iter()
+            .filter(|row| row.engine == "ours-shared" && row.payload_bytes == payload)
+            .max_by(|a, b| a.ops_per_s.total_cmp(&b.ops_per_s));
+        let peer_best = rows
+            .iter()
+            .filter(|row| {
+                peers.contains(&row.engine) && row.payload_bytes == payload && row.batch == 1
+            })
+            .max_by(|a, b| a.ops_per_s.total_cmp(&b.ops_per_s));
+        if let (Some(ours), Some(peer)) = (shared_best, peer_best) {
+            lines.push(format!(
+                "target {}: concurrent writers vs every peer at 1 op per commit: ours {:.0} ops/s \
+                 ({} writers) vs {} {:.0} ({:.2}x; goal >= 1) {}",
+                size(payload),
+                ours.ops_per_s,
+                ours.writers,
+                peer.engine,
+                peer.ops_per_s,
+                ours.ops_per_s / peer.ops_per_s,
+                verdict(ours.ops_per_s >= peer.ops_per_s)
+            ));
+        }
+        if let (Some(ours), Some(raw)) = (shared_best, at("raw", 1, 1)) {
+            if let (Some(ours_syncs), Some(raw_syncs)) = (ours.syncs_per_op, raw.syncs_per_op) {
+                // ops/s against the raw loop's barriers per second times our ops per barrier.
+                let ratio = ours.ops_per_s * ours_syncs / (raw.ops_per_s * raw_syncs);
+                lines.push(format!(
+                    "target {}: ours ({} writers) {:.0} ops/s at {:.1} ops per barrier vs the raw \
+                     loop's {:.0} barriers/s: {:.2}x of raw barriers/s x batch (goal >= 0.9) {}",
+                    size(payload),
+                    ours.writers,
+                    ours.ops_per_s,
+                    1.0 / ours_syncs,
+                    raw.ops_per_s * raw_syncs,
+                    ratio,
+                    verdict(ratio >= 0.9)
+                ));
+            }
+        }
+        if let (Some(ours), Some(sqlite)) = (at("ours", 1, 1), at("sqlite", 1, 1)) {
+            lines.push(format!(
+                "target {}: one writer at batch 1: ours {:.0} ops/s vs sqlite {:.0} ({:.2}x; ours \
+                 needs two barriers an op, prepare then redundant header)",
+                size(payload),
+                ours.ops_per_s,
+                sqlite.ops_per_s,
+                ours.ops_per_s / sqlite.ops_per_s
+            ));
+        }
+    }
+    let ours = recovery.iter().find(|r| r.engine == Engine::Ours);
+    let peer = recovery
+        .iter()
+        .filter(|r| r.engine != Engine::Ours)
+        .max_by(|a, b| a.mb_per_s.total_cmp(&b.mb_per_s));
+    if let (Some(ours), Some(peer)) = (ours, peer) {
+        lines.push(format!(
+            "target recovery: ours {:.0} MB/s vs {} {:.0} ({:.2}x; goal > 1) {}",
+            ours.mb_per_s,
+            peer.engine.name(),
+            peer.mb_per_s,
+            ours.mb_per_s / peer.mb_per_s,
+            verdict(ours.mb_per_s > peer.mb_per_s)
+        ));
+    }
+    lines
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "NOT met"
+    }
 }
 
 fn size(bytes: usize) -> String {

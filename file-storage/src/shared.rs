@@ -51,7 +51,7 @@ use crate::error::{Error, Result};
 use crate::prepare;
 use crate::storage::Storage;
 use journal::{Header, HEADER_SIZE};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -92,6 +92,10 @@ pub enum CommitMode {
     TwoBarriers,
 }
 
+/// Condvars tickets share (by number): more than the callers that sleep at once in most uses, so
+/// that a wake-up rarely reaches a caller it is not for (who then sleeps again).
+const WAKER_COUNT: u64 = 64;
+
 /// The queue's default capacity, in batches of `pipeline_max`: enough that callers keep queueing
 /// a full next batch (and more) while the leader syncs, bounded so that memory is.
 pub const QUEUE_BATCHES_DEFAULT: u64 = 4;
@@ -101,8 +105,12 @@ pub const QUEUE_BATCHES_DEFAULT: u64 = 4;
 #[derive(Debug)]
 pub struct SharedWal<S: Storage> {
     state: Mutex<State>,
-    /// Signalled when a batch completes and when the queue has room again.
-    changed: Condvar,
+    /// A waiter on ticket `n` sleeps on `wakers[n % WAKER_COUNT]`: a batch wakes the callers it
+    /// completed, not every caller (with 16 writers on 2 cores, waking all of them at every
+    /// barrier cost more than the barriers: `perf` on `bench-peers`).
+    wakers: Vec<Condvar>,
+    /// Callers waiting for room in a full queue.
+    room: Condvar,
     driver: Mutex<FileDriver<S>>,
     cluster: u128,
     body_size_max: u64,
@@ -125,6 +133,10 @@ struct State {
     /// The prepared batch (pipelined): its ops' prepares are durable and its header sectors are
     /// not, so its waiters wait for the next batch's barrier. Tickets with their ops.
     prepared: Vec<(u64, Appended)>,
+    /// Tickets whose waiters sleep now (inserted just before sleeping, removed on waking).
+    sleeping: BTreeSet<u64>,
+    /// Callers sleeping for room in a full queue.
+    room_sleeping: u64,
     /// Results of committed or failed batches not yet collected by their ticket's waiter.
     completed: BTreeMap<u64, Completion>,
     /// Set by the first failed batch: everything after it fails too.
@@ -206,11 +218,14 @@ impl<S: Storage> SharedWal<S> {
                 ticket_next: 0,
                 leading: false,
                 prepared: Vec::new(),
+                sleeping: BTreeSet::new(),
+                room_sleeping: 0,
                 completed: BTreeMap::new(),
                 failure: None,
                 stats: SharedStats::default(),
             }),
-            changed: Condvar::new(),
+            wakers: (0..WAKER_COUNT).map(|_| Condvar::new()).collect(),
+            room: Condvar::new(),
             cluster: driver.journal().cluster(),
             body_size_max: config.message_size_max - HEADER_SIZE,
             batch_size_max,
@@ -245,7 +260,10 @@ impl<S: Storage> SharedWal<S> {
                 break;
             }
             state = if state.leading {
-                self.wait_changed(state)
+                state.room_sleeping += 1;
+                let mut state = self.sleep(&self.room, state);
+                state.room_sleeping -= 1;
+                state
             } else {
                 self.lead(state)
             };
@@ -254,6 +272,7 @@ impl<S: Storage> SharedWal<S> {
         state.ticket_next += 1;
         state.queued.push_back((number, body.to_vec()));
         assert!(state.queued.len() as u64 <= self.queue_size_max);
+        self.hand_off(&state);
         Ok(Ticket { number })
     }
 
@@ -264,6 +283,7 @@ impl<S: Storage> SharedWal<S> {
         // the ticket is in the queue or in the leader's batch, and each batch takes the oldest.
         loop {
             if let Some(completion) = state.completed.remove(&ticket.number) {
+                self.hand_off(&state);
                 return match completion {
                     Completion::Durable(appended) => Ok(appended),
                     Completion::Failed(failure) => Err(failure.error()),
@@ -271,7 +291,11 @@ impl<S: Storage> SharedWal<S> {
             }
             assert!(ticket.number < state.ticket_next);
             if state.leading {
-                state = self.wait_changed(state);
+                let inserted = state.sleeping.insert(ticket.number);
+                assert!(inserted);
+                state = self.sleep(self.waker(ticket.number), state);
+                let removed = state.sleeping.remove(&ticket.number);
+                assert!(removed);
             } else {
                 // No leader and no result: the ticket is still queued, or prepared.
                 assert!(
@@ -303,9 +327,12 @@ impl<S: Storage> SharedWal<S> {
         let batch: Vec<(u64, Vec<u8>)> = state.queued.drain(..count).collect();
         let prepared = std::mem::take(&mut state.prepared);
         let failure = state.failure.clone();
+        let room_sleeping = state.room_sleeping > 0;
         drop(state);
-        // The queue has room again for callers blocked on a full one.
-        self.changed.notify_all();
+        if room_sleeping && count > 0 {
+            // The queue has room again for callers blocked on a full one.
+            self.room.notify_all();
+        }
         let outcome = match failure {
             // A batch after a failed one is never written.
             Some(_) => Err(Error::Poisoned),
@@ -410,6 +437,9 @@ impl<S: Storage> SharedWal<S> {
                         .completed
                         .insert(number, Completion::Durable(appended));
                     assert!(previous.is_none());
+                    if state.sleeping.contains(&number) {
+                        self.waker(number).notify_all();
+                    }
                 }
                 state.prepared = prepared_next;
             }
@@ -431,11 +461,39 @@ impl<S: Storage> SharedWal<S> {
                         .completed
                         .insert(number, Completion::Failed(failure.clone()));
                 }
+                // Rare: wake every caller, so that each sees the failure (or leads the batch of
+                // its queued ticket to it) even if this leader unwinds without a hand-off.
+                for waker in &self.wakers {
+                    waker.notify_all();
+                }
+                self.room.notify_all();
             }
         }
         state.leading = false;
-        self.changed.notify_all();
         state
+    }
+
+    /// Called by a caller about to leave the handle: if no one leads and work is left (queued
+    /// bodies, or a prepared batch), wakes one sleeping caller to lead it. Callers sleep only
+    /// while someone leads, and each leader ends in its own caller's loop, which either leads
+    /// again or comes here: no caller sleeps with work left and no one to lead it.
+    fn hand_off(&self, state: &State) {
+        if state.leading || (state.queued.is_empty() && state.prepared.is_empty()) {
+            return;
+        }
+        let sleeper = state
+            .sleeping
+            .iter()
+            .find(|number| !state.completed.contains_key(number));
+        if let Some(&number) = sleeper {
+            self.waker(number).notify_all();
+        } else if state.room_sleeping > 0 {
+            self.room.notify_one();
+        }
+    }
+
+    fn waker(&self, number: u64) -> &Condvar {
+        &self.wakers[(number % WAKER_COUNT) as usize]
     }
 
     fn lock_state(&self) -> MutexGuard<'_, State> {
@@ -444,8 +502,12 @@ impl<S: Storage> SharedWal<S> {
             .expect("the queue lock is never held across a panic")
     }
 
-    fn wait_changed<'a>(&'a self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        self.changed
+    fn sleep<'a>(
+        &'a self,
+        condvar: &Condvar,
+        state: MutexGuard<'a, State>,
+    ) -> MutexGuard<'a, State> {
+        condvar
             .wait(state)
             .expect("the queue lock is never held across a panic")
     }

@@ -537,6 +537,30 @@ impl Replica {
         }
     }
 
+    /// Whether the journal's headers form one hash chain from the head down to the checkpoint:
+    /// every op in between held (clean or dirty), each naming the one below as its parent, the
+    /// lowest naming the checkpoint. Then every op of it is the version the head's log holds.
+    /// A walk of slots down from the head, with no division per op.
+    pub fn log_chains(&self) -> bool {
+        let head = self.op_head();
+        let journal = &self.journal;
+        let slot_count = journal.config().slot_count;
+        let mut slot = journal.slot_for_op(head);
+        let mut parent = None;
+        for op in (self.op_checkpoint + 1..=head).rev() {
+            let header = journal.header(slot);
+            if header.is_reserved()
+                || header.op != op
+                || parent.is_some_and(|parent| parent != header.checksum)
+            {
+                return false;
+            }
+            parent = Some(header.parent);
+            slot = if slot == 0 { slot_count - 1 } else { slot - 1 };
+        }
+        parent.is_none_or(|parent| parent == self.checkpoint_header.checksum)
+    }
+
     /// The lowest op at or below the checkpoint whose header in the journal is the committed
     /// version: the journal's headers link, parent by parent, from the checkpoint's own header
     /// down to it. One past the checkpoint when even the checkpoint's slot holds another header.

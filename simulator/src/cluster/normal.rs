@@ -590,12 +590,21 @@ impl Simulation {
         let journal = &replica.journal;
         let slot_count = journal.config().slot_count;
         let op_first = replica.op_checkpoint + 1;
+        // Only the view's log is answered for: the ops the hash chain reaches from the head
+        // (the view's, in normal status in the log view) down to the checkpoint. A clean op it
+        // does not reach may be a superseded version (an older view's prepare that a recovery
+        // reloaded over a move the replica never wrote), which a recovery under the view's
+        // durable headers drops; answering for it would owe what the log no longer holds (seed
+        // 17045: r1 answered view 47 for view 37's op 55, which the committed view-32 version
+        // had replaced). The same rule as `checkpoint`'s; repair (`repair_headers`) mends the
+        // break, and the answers follow.
+        let chained = op_first > high || replica.log_chains();
         let mut sent = replica.oks_sent.range(op_first..).copied().peekable();
         let mut slot = journal.slot_for_op(op_first);
         for op in op_first..=high {
             // Held clean: `header_with_op(op)` and not `has_dirty`.
             let header = journal.header(slot);
-            if header.is_reserved() || header.op != op || journal.dirty(slot) {
+            if !chained || header.is_reserved() || header.op != op || journal.dirty(slot) {
                 break;
             }
             // Every op, committed or not: a new primary's pipeline may hold ops this replica
@@ -609,6 +618,20 @@ impl Simulation {
         for (position, (op, checksum)) in oks.into_iter().enumerate() {
             self.replicas[index].oks_sent.insert(op);
             if position >= covered {
+                let replica = &self.replicas[index];
+                let header = replica.journal.header_with_op(op).expect("held clean");
+                // What a replica answers for survives its recovery's view drop under the
+                // durable view headers it answers in (`journal::recovery::view_for_op`).
+                let (view_min, view_max) = journal::recovery::view_for_op(
+                    &replica.superblock.view_headers,
+                    op,
+                    replica.superblock.log_view,
+                );
+                assert!(
+                    (view_min..=view_max).contains(&header.view),
+                    "r{index} answers view {view} for op {op} of view {}, which its durable view headers exclude ({view_min}..={view_max})",
+                    header.view
+                );
                 self.acknowledged.on_ack(index, op, checksum);
             }
             if primary == index {

@@ -509,3 +509,21 @@ fn nack_checker_refuses_a_vote_without_an_acknowledged_op() {
     simulation.replicas[1].journal.set_header_as_dirty(&lost);
     assert_eq!(simulation.vote(1).expect_err("dirty").checker, "nack");
 }
+
+/// A replica answers `prepare_ok` only for its view's log: the headers from its head down to
+/// its checkpoint form one hash chain (`Replica::log_chains`). Another version of an op below
+/// the head breaks it, as a superseded version a recovery reloaded does (seed 17045).
+#[test]
+fn log_chains_breaks_at_another_version_below_the_head() {
+    let mut simulation = quiet_cluster();
+    let replica = &simulation.replicas[1];
+    assert!(replica.log_chains(), "a quiet replica's log chains");
+    let head = replica.op_head();
+    assert!(head >= replica.op_checkpoint + 2, "an op below the head");
+    let op = head - 1;
+    let parent = replica.header(op - 1).expect("held").checksum;
+    let view = replica.journal.header_with_op(op).expect("held").view;
+    let other = made_header(&mut simulation, op, view, parent);
+    simulation.replicas[1].journal.set_header_as_dirty(&other);
+    assert!(!simulation.replicas[1].log_chains());
+}

@@ -95,11 +95,17 @@ pub enum Canary {
     /// (as a log scanned up to its first zeros would), and its redundant header is not asked:
     /// the slot recovers `nil`, empty, whatever op it held.
     ZeroedPrepareIsEmpty,
+    /// Recovery: the pipeline is taken for at most a quarter of the ring (the bound of the
+    /// defaults, where its author read it), in the prepare max (`op_checkpoint + slot_count -
+    /// min(pipeline_max, slot_count / 4)`) and in a solo replica's torn window. Equivalent for
+    /// every pipeline of at most a quarter ring; past it, recovery keeps prepares beyond the real
+    /// prepare max and looks for torn appends in slots of ops at or below the checkpoint.
+    PipelineQuarterRing,
 }
 
 impl Canary {
     /// Every canary, in declaration order.
-    pub const ALL: [Canary; 24] = [
+    pub const ALL: [Canary; 25] = [
         Canary::HeaderBeforePrepare,
         Canary::HeaderSectorUnlocked,
         Canary::PaddingNotZeroed,
@@ -124,6 +130,7 @@ impl Canary {
         Canary::DecisionGVsr,
         Canary::DecisionOFixBelowCheckpoint,
         Canary::ZeroedPrepareIsEmpty,
+        Canary::PipelineQuarterRing,
     ];
 
     /// The canary's name, in `snake_case`.
@@ -153,6 +160,7 @@ impl Canary {
             Canary::DecisionGVsr => "decision_g_vsr",
             Canary::DecisionOFixBelowCheckpoint => "decision_o_fix_below_checkpoint",
             Canary::ZeroedPrepareIsEmpty => "zeroed_prepare_is_empty",
+            Canary::PipelineQuarterRing => "pipeline_quarter_ring",
         }
     }
 
@@ -196,6 +204,9 @@ impl Canary {
             }
             Canary::ZeroedPrepareIsEmpty => {
                 "recovery takes a zeroed prepare for a slot never written"
+            }
+            Canary::PipelineQuarterRing => {
+                "recovery takes the pipeline for at most a quarter ring (prepare max, torn window)"
             }
         }
     }

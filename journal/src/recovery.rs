@@ -270,7 +270,7 @@ impl Journal {
         assert_eq!(self.faulty.count_ones(), slot_count);
         let recovery = self.recovery.take().expect("recovering");
         let context = &recovery.context;
-        let op_prepare_max = self.config.op_prepare_max(context.op_checkpoint);
+        let op_prepare_max = self.op_prepare_max(context.op_checkpoint);
         let redundant: Vec<Option<Header>> = (0..slot_count)
             .map(|s| self.header_ok(recovery.redundant[s], s))
             .map(|header| match header {
@@ -504,6 +504,23 @@ impl Journal {
         };
     }
 
+    /// `Config::op_prepare_max` (the canary `PipelineQuarterRing` computes it from a pipeline of
+    /// at most a quarter ring).
+    fn op_prepare_max(&self, op_checkpoint: u64) -> u64 {
+        if canary::active(Canary::PipelineQuarterRing) {
+            return op_checkpoint + self.config.slot_count - self.pipeline_max();
+        }
+        self.config.op_prepare_max(op_checkpoint)
+    }
+
+    /// `pipeline_max` (the canary `PipelineQuarterRing` caps it at a quarter ring).
+    fn pipeline_max(&self) -> u64 {
+        if canary::active(Canary::PipelineQuarterRing) {
+            return self.config.pipeline_max.min((self.config.slot_count / 4).max(1));
+        }
+        self.config.pipeline_max
+    }
+
     /// The `@B`/`@C` slots that are prepares torn while being appended: safe to truncate only when
     /// the head op is certain (see DESIGN.md §2.6).
     fn torn_prepares(
@@ -525,7 +542,7 @@ impl Journal {
                 .collect();
         }
         let op_checkpoint = context.op_checkpoint;
-        let op_prepare_max = self.config.op_prepare_max(op_checkpoint);
+        let op_prepare_max = self.op_prepare_max(op_checkpoint);
         if op_max < op_checkpoint || (!self.solo && op_max >= op_prepare_max) {
             return Vec::new();
         }
@@ -544,7 +561,7 @@ impl Journal {
         // The replica truncates its log at the first hole this leaves.
         let op_first = if self.solo {
             (op_max + 1)
-                .saturating_sub(self.config.pipeline_max)
+                .saturating_sub(self.pipeline_max())
                 .max(op_checkpoint + 1)
         } else {
             op_max + 1

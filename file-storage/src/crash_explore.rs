@@ -27,6 +27,10 @@
 //!   head (torn appends of a batch are cut, and the driver truncates at the first hole);
 //! - every op the journal claims (each non-reserved slot header) reads back, with exactly the bytes
 //!   that were written for its checksum: no corrupt or invented prepare is ever returned;
+//! - the process dying alone (its writes since the last barrier left in the page cache), the WAL
+//!   opened again, and the power failing during that open: the dead process's writes and the
+//!   open's are explored together (`process_death`), so recovery's own writes obey the
+//!   write-ordering rule against prepares it read from the page cache;
 //! - a second crash while recovery writes back repaired headers (any proper subset of those
 //!   writes landed) recovers and passes the same checks;
 //! - after recovery the WAL takes one more append, syncs, and reopens with it as the head.
@@ -334,6 +338,11 @@ pub struct ExploreOptions {
     /// batch's crash states too (`states_per_epoch_max` of them per epoch, at most 16): a second
     /// crash, with the first one's acknowledged ops still required. 0: off.
     pub follow_up_batch: u64,
+    /// Also, at every barrier, the death of the process alone: every write since the last
+    /// barrier is still in the page cache (readable, not durable) when the WAL is opened again,
+    /// and then the power fails while the open runs: the writes before the death and the open's
+    /// own writes are explored together, epoch by epoch (up to 16 states an epoch).
+    pub process_death: bool,
 }
 
 impl ExploreOptions {
@@ -348,6 +357,7 @@ impl ExploreOptions {
             strict_availability: true,
             append_after_recovery: true,
             follow_up_batch: 0,
+            process_death: true,
         }
     }
 
@@ -385,6 +395,13 @@ pub enum ViolationKind {
     /// A crash during the batch appended after a truncating recovery (`follow_up_batch`) left
     /// states that broke these checks: how many, and the first one's kinds.
     SecondCrash {
+        violations: u64,
+        first: Vec<ViolationKind>,
+    },
+    /// The process died (its writes since the last barrier still in the page cache), the WAL
+    /// was opened again, and a power loss during that open left states that broke these
+    /// checks: how many, and the first one's kinds.
+    ProcessDeath {
         violations: u64,
         first: Vec<ViolationKind>,
     },
@@ -426,6 +443,8 @@ pub struct Exploration {
     pub states_truncated: u64,
     /// Recovery cases over all states: label → slots.
     pub cases: BTreeMap<&'static str, u64>,
+    /// States of a power loss during the open after a process death (`process_death`).
+    pub process_death_states: u64,
     /// Hash of every state's description and outcome.
     pub digest: u64,
 }
@@ -543,6 +562,15 @@ fn explore_from(
                     &expectation,
                     &mut exploration,
                 );
+                explore_process_death(
+                    trace,
+                    options,
+                    epoch,
+                    &durable,
+                    &pending,
+                    &expectation,
+                    &mut exploration,
+                );
                 for (offset, bytes) in pending.drain(..) {
                     durable[offset as usize..][..bytes.len()].copy_from_slice(bytes);
                 }
@@ -569,7 +597,92 @@ fn explore_from(
         &expectation,
         &mut exploration,
     );
+    explore_process_death(
+        trace,
+        options,
+        epoch,
+        &durable,
+        &pending,
+        &expectation,
+        &mut exploration,
+    );
     exploration
+}
+
+/// The process dies during `epoch` with every one of its writes since the last barrier in the
+/// page cache; the WAL is opened again (recorded), and the power fails during that open. The
+/// nested trace starts from the durable image, its first epoch holding the dead process's writes
+/// and the open's writes before its first barrier: a recovery that writes back a header for a
+/// prepare it read from the page cache before making that prepare durable lets a power loss land
+/// the header and tear the prepare. An open that fails here fails the state with every write
+/// landed too, which [`explore_epoch`] already checked.
+fn explore_process_death(
+    trace: &Trace,
+    options: &ExploreOptions,
+    epoch: usize,
+    durable: &[u8],
+    pending: &[(u64, &[u8])],
+    expectation: &Expectation,
+    exploration: &mut Exploration,
+) {
+    if !options.process_death || pending.is_empty() || !expectation.open_must_succeed {
+        return;
+    }
+    let mut image = durable.to_vec();
+    for (offset, bytes) in pending {
+        image[*offset as usize..][..bytes.len()].copy_from_slice(bytes);
+    }
+    let opened = catch(|| {
+        FileDriver::open(
+            RecordingStorage::new(MemoryStorage::from_bytes(image)),
+            trace.cluster,
+            Options::default(),
+        )
+    });
+    let Ok(Ok(driver)) = opened else {
+        return;
+    };
+    let mut log: Vec<RecordedOp> = pending
+        .iter()
+        .map(|&(offset, bytes)| RecordedOp::Write {
+            offset,
+            bytes: bytes.to_vec(),
+        })
+        .collect();
+    log.extend(driver.into_storage().log);
+    let nested_trace = Trace {
+        config: trace.config,
+        cluster: trace.cluster,
+        base: durable.to_vec(),
+        base_formatted: true,
+        log,
+    };
+    let nested_options = ExploreOptions {
+        states_per_epoch_max: options.states_per_epoch_max.min(16),
+        follow_up_batch: 0,
+        process_death: false,
+        ..*options
+    };
+    let nested = explore_from(&nested_trace, &nested_options, expectation.clone());
+    exploration.process_death_states += nested.states;
+    exploration.digest = fnv(exploration.digest, &nested.digest.to_le_bytes());
+    if nested.violation_count > 0 {
+        exploration.violation_count += 1;
+        if exploration.violations.len() < VIOLATIONS_KEPT {
+            exploration.violations.push(Violation {
+                epoch,
+                state: "process death".to_string(),
+                kinds: vec![ViolationKind::ProcessDeath {
+                    violations: nested.violation_count,
+                    first: nested
+                        .violations
+                        .first()
+                        .map(|v| v.kinds.clone())
+                        .unwrap_or_default(),
+                }],
+            });
+        }
+    }
 }
 
 /// The fully synced final image of a trace and what it must show (for tests that edit it).
@@ -1130,6 +1243,7 @@ fn follow_up(
     let nested_options = ExploreOptions {
         states_per_epoch_max: options.states_per_epoch_max.min(16),
         follow_up_batch: 0,
+        process_death: false,
         ..*options
     };
     let exploration = explore_from(&nested_trace, &nested_options, nested);

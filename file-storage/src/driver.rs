@@ -390,6 +390,15 @@ impl<S: Storage> FileDriver<S> {
         }
         self.report.fix_writes = overlay.len() as u64;
         if !overlay.is_empty() {
+            // What recovery read may be in the page cache only: a process that died between an
+            // append and its sync leaves the prepare there, readable and not durable, and
+            // recovery repairs its header from it (`fix`). The write-ordering rule holds for
+            // recovery's own writes too: make what it read durable before a header that names
+            // it. Without this barrier a power loss during the write-back could land the header
+            // and tear the prepare: an unrecoverable slot (`vopr engine file-wal run 99
+            // --setting unsafe --faults crash`, a crash during the open after a close with
+            // appends not synced).
+            self.barrier("sync what recovery read")?;
             for (offset, bytes) in &overlay {
                 self.write(*offset, bytes, "write back repaired headers")?;
             }

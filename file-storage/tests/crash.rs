@@ -718,3 +718,58 @@ fn sampled_mixed_pipelined_workload_recovers_for_several_seeds() {
         assert!(exploration.states > 2000, "seed {seed}: {exploration:?}");
     }
 }
+
+/// A process that died between `append` and `sync` leaves its prepares in the page cache,
+/// readable and not durable. The next open repairs their headers from them (`fix`), and must make
+/// them durable before it writes those headers: `vopr engine file-wal run 99 --setting unsafe
+/// --faults crash` lost the power during such an open and left headers naming torn prepares,
+/// two unrecoverable slots. The explorer explores the same (`process_death`, on in every
+/// exploration of this file; without the barrier the short workload's exploration reports
+/// `ProcessDeath` violations).
+#[test]
+fn open_after_a_process_death_syncs_what_it_read_before_fixing_headers() {
+    use file_storage::{FileDriver, Layout, MemoryStorage, Options, RecordedOp, RecordingStorage};
+    let config = config_small();
+    let layout = Layout::new(&config).expect("fits");
+    let mut driver = FileDriver::create(
+        RecordingStorage::new(MemoryStorage::new(layout.file_size)),
+        CLUSTER,
+        config,
+        Options::default(),
+    )
+    .expect("create");
+    for _ in 0..3 {
+        let head = *driver.head();
+        let op = head.op + 1;
+        let message = file_storage::prepare::prepare(
+            CLUSTER,
+            op,
+            driver.log_view(),
+            head.checksum,
+            &file_storage::prepare::body(op, 700),
+        );
+        driver.append(&message).expect("append");
+    }
+    // The process dies: no sync; the storage (the page cache) keeps what was written.
+    let mut storage = driver.into_storage();
+    storage.log.clear();
+    let reopened = FileDriver::open(storage, CLUSTER, Options::default()).expect("open");
+    assert_eq!(reopened.head().op, 3, "the page cache held all three");
+    assert!(reopened.recovery_report().fix_writes > 0);
+    let log = &reopened.storage().log;
+    let headers = layout.wal_headers_offset..layout.wal_headers_offset + layout.wal_headers_size;
+    let first_header_write = log
+        .iter()
+        .position(|e| matches!(e, RecordedOp::Write { offset, .. } if headers.contains(offset)))
+        .expect("fix write-backs");
+    let first_sync = log
+        .iter()
+        .position(|e| matches!(e, RecordedOp::Sync))
+        .expect("a barrier");
+    assert!(first_sync < first_header_write, "{log:?}");
+    // And the explorer looked at such deaths in the exhaustive short workload.
+    let trace = record(workload_short(), WriteOrdering::BarrierAfterPrepare, false);
+    let exploration = explore(&trace, &ExploreOptions::sampled(1, 4));
+    assert_clean(&exploration);
+    assert!(exploration.process_death_states > 0, "{exploration:?}");
+}

@@ -101,11 +101,16 @@ pub enum Canary {
     /// every pipeline of at most a quarter ring; past it, recovery keeps prepares beyond the real
     /// prepare max and looks for torn appends in slots of ops at or below the checkpoint.
     PipelineQuarterRing,
+    /// `set_header_as_dirty`: an entry adopted again while a write of exactly that entry is still
+    /// in flight is taken for clean at once, its author reasoning that the write in flight will
+    /// land it. While the prepare's sectors are in flight the slot's prepare is not that entry's
+    /// yet, so the slot is clean over a prepare the journal cannot vouch for.
+    ReadoptInFlightTakenForClean,
 }
 
 impl Canary {
     /// Every canary, in declaration order.
-    pub const ALL: [Canary; 25] = [
+    pub const ALL: [Canary; 26] = [
         Canary::HeaderBeforePrepare,
         Canary::HeaderSectorUnlocked,
         Canary::PaddingNotZeroed,
@@ -131,6 +136,7 @@ impl Canary {
         Canary::DecisionOFixBelowCheckpoint,
         Canary::ZeroedPrepareIsEmpty,
         Canary::PipelineQuarterRing,
+        Canary::ReadoptInFlightTakenForClean,
     ];
 
     /// The canary's name, in `snake_case`.
@@ -161,6 +167,7 @@ impl Canary {
             Canary::DecisionOFixBelowCheckpoint => "decision_o_fix_below_checkpoint",
             Canary::ZeroedPrepareIsEmpty => "zeroed_prepare_is_empty",
             Canary::PipelineQuarterRing => "pipeline_quarter_ring",
+            Canary::ReadoptInFlightTakenForClean => "readopt_in_flight_taken_for_clean",
         }
     }
 
@@ -207,6 +214,9 @@ impl Canary {
             }
             Canary::PipelineQuarterRing => {
                 "recovery takes the pipeline for at most a quarter ring (prepare max, torn window)"
+            }
+            Canary::ReadoptInFlightTakenForClean => {
+                "an entry adopted again while its own write is in flight is taken for clean"
             }
         }
     }

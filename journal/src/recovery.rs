@@ -516,7 +516,10 @@ impl Journal {
     /// `pipeline_max` (the canary `PipelineQuarterRing` caps it at a quarter ring).
     fn pipeline_max(&self) -> u64 {
         if canary::active(Canary::PipelineQuarterRing) {
-            return self.config.pipeline_max.min((self.config.slot_count / 4).max(1));
+            return self
+                .config
+                .pipeline_max
+                .min((self.config.slot_count / 4).max(1));
         }
         self.config.pipeline_max
     }

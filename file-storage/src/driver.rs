@@ -88,7 +88,8 @@
 //! (the other copy), then syncs. Ops at or below the checkpoint are the ones the ring may drop.
 //!
 //! Recovery writes nothing until it has succeeded: its header write-backs (`fix`) are held in
-//! memory and applied (then synced) only if no slot is unrecoverable, so a failed `open` leaves
+//! memory and applied only if no slot is unrecoverable (a barrier first, for what recovery read
+//! from the page cache, then the write-backs, then a barrier), so a failed `open` leaves
 //! the file's bytes exactly as they were.
 
 use crate::error::{Error, Result};

@@ -93,6 +93,16 @@ impl Engine {
         }
     }
 
+    /// The engines with a recovery row (the shared rows write the same file as `Ours`; the raw
+    /// loop has no log to recover).
+    pub const RECOVERY: [Engine; 5] = [
+        Engine::Ours,
+        Engine::Sqlite,
+        Engine::Redb,
+        Engine::Okaywal,
+        Engine::RaftEngine,
+    ];
+
     /// Rows with many writer threads.
     pub fn is_shared(self) -> bool {
         matches!(self, Engine::OursShared | Engine::OursSharedTwoBarriers)

@@ -228,21 +228,14 @@ fn run(arguments: &Arguments) -> Result<(), String> {
         rows.push(row);
     }
     let mut recovery = Vec::new();
-    let recovery_engines: Vec<Engine> = [
-        Engine::Ours,
-        Engine::Sqlite,
-        Engine::Redb,
-        Engine::Okaywal,
-        Engine::RaftEngine,
-    ]
-    .into_iter()
-    .filter(|engine| {
-        arguments
-            .only
-            .as_ref()
-            .is_none_or(|only| engine.name().contains(only.as_str()) || only.contains("recover"))
-    })
-    .collect();
+    let recovery_engines: Vec<Engine> = Engine::RECOVERY
+        .into_iter()
+        .filter(|engine| {
+            arguments.only.as_ref().is_none_or(|only| {
+                engine.name().contains(only.as_str()) || only.contains("recover")
+            })
+        })
+        .collect();
     if arguments.recovery_mib > 0 && !recovery_engines.is_empty() {
         println!();
         println!(

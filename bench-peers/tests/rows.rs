@@ -12,8 +12,13 @@ fn one_tiny_row_per_engine_runs_and_makes_sense() {
     for engine in Engine::ALL {
         let spec = RowSpec {
             engine,
-            batch: if engine == Engine::OursShared { 1 } else { 4 },
-            writers: if engine == Engine::OursShared { 2 } else { 1 },
+            // The shared rows and the raw loop append one op per call.
+            batch: if engine.is_shared() || engine == Engine::Raw {
+                1
+            } else {
+                4
+            },
+            writers: if engine.is_shared() { 2 } else { 1 },
             payload_bytes: 128,
         };
         let directory = tempfile::tempdir().expect("tempdir");
@@ -44,10 +49,7 @@ fn one_tiny_row_per_engine_runs_and_makes_sense() {
 
 #[test]
 fn a_tiny_recovery_per_engine_reads_every_entry() {
-    for engine in Engine::ALL {
-        if engine == Engine::OursShared {
-            continue; // the same file as `Ours`
-        }
+    for engine in Engine::RECOVERY {
         let directory = tempfile::tempdir().expect("tempdir");
         // 24 entries of 16 KiB: not a multiple of any batch.
         let recovered = run_recovery(engine, directory.path(), 16384, 24 * 16384, false)
@@ -129,8 +131,9 @@ fn quantiles_are_nearest_rank() {
 #[test]
 fn row_keys_round_trip() {
     let rows = RowSpec::all(&bench_peers::PAYLOAD_SIZES);
-    // Ours: 4 batch sizes and 3 writer counts; each peer: one op and a batch; three payloads.
-    assert_eq!(rows.len(), 3 * (4 + 3 + 4 * 2));
+    // Ours: 4 batch sizes, 3 writer counts pipelined and 2 with two barriers a batch; the raw
+    // loop; each peer: one op and a batch; three payloads.
+    assert_eq!(rows.len(), 3 * (4 + 3 + 2 + 1 + 4 * 2));
     for spec in rows {
         assert_eq!(RowSpec::parse_key(&spec.key()), Some(spec));
     }

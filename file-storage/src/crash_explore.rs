@@ -553,16 +553,7 @@ fn explore_from(
                 }
             }
             RecordedOp::Sync => {
-                explore_epoch(
-                    trace,
-                    options,
-                    epoch,
-                    &durable,
-                    &pending,
-                    &expectation,
-                    &mut exploration,
-                );
-                explore_process_death(
+                explore_barrier(
                     trace,
                     options,
                     epoch,
@@ -588,16 +579,7 @@ fn explore_from(
         }
     }
     // A crash after the last barrier.
-    explore_epoch(
-        trace,
-        options,
-        epoch,
-        &durable,
-        &pending,
-        &expectation,
-        &mut exploration,
-    );
-    explore_process_death(
+    explore_barrier(
         trace,
         options,
         epoch,
@@ -607,6 +589,56 @@ fn explore_from(
         &mut exploration,
     );
     exploration
+}
+
+/// Every crash state of `epoch` (a power loss), then a process death in it.
+fn explore_barrier(
+    trace: &Trace,
+    options: &ExploreOptions,
+    epoch: usize,
+    durable: &[u8],
+    pending: &[(u64, &[u8])],
+    expectation: &Expectation,
+    exploration: &mut Exploration,
+) {
+    explore_epoch(
+        trace,
+        options,
+        epoch,
+        durable,
+        pending,
+        expectation,
+        exploration,
+    );
+    explore_process_death(
+        trace,
+        options,
+        epoch,
+        durable,
+        pending,
+        expectation,
+        exploration,
+    );
+}
+
+/// The options of a nested exploration (a crash after another event): up to 16 states an
+/// epoch, and nothing nested again.
+fn nested_options(options: &ExploreOptions) -> ExploreOptions {
+    ExploreOptions {
+        states_per_epoch_max: options.states_per_epoch_max.min(16),
+        follow_up_batch: 0,
+        process_death: false,
+        ..*options
+    }
+}
+
+/// The first violating state's kinds (for a summary of a nested exploration).
+fn first_kinds(exploration: &Exploration) -> Vec<ViolationKind> {
+    exploration
+        .violations
+        .first()
+        .map(|v| v.kinds.clone())
+        .unwrap_or_default()
 }
 
 /// The process dies during `epoch` with every one of its writes since the last barrier in the
@@ -657,13 +689,7 @@ fn explore_process_death(
         base_formatted: true,
         log,
     };
-    let nested_options = ExploreOptions {
-        states_per_epoch_max: options.states_per_epoch_max.min(16),
-        follow_up_batch: 0,
-        process_death: false,
-        ..*options
-    };
-    let nested = explore_from(&nested_trace, &nested_options, expectation.clone());
+    let nested = explore_from(&nested_trace, &nested_options(options), expectation.clone());
     exploration.process_death_states += nested.states;
     exploration.digest = fnv(exploration.digest, &nested.digest.to_le_bytes());
     if nested.violation_count > 0 {
@@ -674,11 +700,7 @@ fn explore_process_death(
                 state: "process death".to_string(),
                 kinds: vec![ViolationKind::ProcessDeath {
                     violations: nested.violation_count,
-                    first: nested
-                        .violations
-                        .first()
-                        .map(|v| v.kinds.clone())
-                        .unwrap_or_default(),
+                    first: first_kinds(&nested),
                 }],
             });
         }
@@ -1240,20 +1262,10 @@ fn follow_up(
         base_formatted: true,
         log,
     };
-    let nested_options = ExploreOptions {
-        states_per_epoch_max: options.states_per_epoch_max.min(16),
-        follow_up_batch: 0,
-        process_death: false,
-        ..*options
-    };
-    let exploration = explore_from(&nested_trace, &nested_options, nested);
+    let exploration = explore_from(&nested_trace, &nested_options(options), nested);
     (exploration.violation_count > 0).then(|| ViolationKind::SecondCrash {
         violations: exploration.violation_count,
-        first: exploration
-            .violations
-            .first()
-            .map(|v| v.kinds.clone())
-            .unwrap_or_default(),
+        first: first_kinds(&exploration),
     })
 }
 
@@ -1311,6 +1323,30 @@ fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash
+}
+
+/// Epochs (the writes between two barriers) that hold both a prepare write and a
+/// redundant-header sector write: a pipelined commit's overlap (tests count them).
+pub fn epochs_overlapping(config: &Config, log: &[RecordedOp]) -> usize {
+    let layout = Layout::new(config).expect("a recorded config has a layout");
+    let headers = layout.wal_headers_offset..layout.wal_headers_offset + layout.wal_headers_size;
+    let prepares =
+        layout.wal_prepares_offset..layout.wal_prepares_offset + layout.wal_prepares_size;
+    let (mut header, mut prepare, mut count) = (false, false, 0);
+    for entry in log {
+        match entry {
+            RecordedOp::Write { offset, .. } => {
+                header |= headers.contains(offset);
+                prepare |= prepares.contains(offset);
+            }
+            RecordedOp::Sync => {
+                count += usize::from(header && prepare);
+                (header, prepare) = (false, false);
+            }
+            _ => {}
+        }
+    }
+    count
 }
 
 /// Applies a storage's recorded writes to an image (for tests that build states by hand).

@@ -665,11 +665,7 @@ impl<S: Storage> FileDriver<S> {
         assert!(self.batch_count > 0);
         let prepared = self.prepared.take();
         if let Some(prepared) = &prepared {
-            // Their prepares were made durable by an earlier barrier.
-            assert!(!prepared.headers.is_empty());
-            for (offset, bytes) in &prepared.headers {
-                self.write(*offset, bytes, "write the prepared batch's header sectors")?;
-            }
+            self.write_prepared_headers(prepared, "write the prepared batch's header sectors")?;
         }
         self.barrier("sync the batch's prepares")?;
         if let Some(prepared) = prepared {
@@ -697,6 +693,16 @@ impl<S: Storage> FileDriver<S> {
         Ok(())
     }
 
+    /// Writes a prepared batch's header sectors (not durable until the next barrier). Their
+    /// prepares were made durable by an earlier barrier.
+    fn write_prepared_headers(&mut self, prepared: &Prepared, context: &'static str) -> Result<()> {
+        assert!(!prepared.headers.is_empty());
+        for (offset, bytes) in &prepared.headers {
+            self.write(*offset, bytes, context)?;
+        }
+        Ok(())
+    }
+
     /// Writes the prepared batch's header sectors and makes them durable with a barrier: the
     /// batch is acknowledged. Nothing to do with no prepared batch.
     fn acknowledge_prepared(&mut self, context: &'static str) -> Result<()> {
@@ -704,10 +710,7 @@ impl<S: Storage> FileDriver<S> {
         let Some(prepared) = self.prepared.take() else {
             return Ok(());
         };
-        assert!(!prepared.headers.is_empty());
-        for (offset, bytes) in &prepared.headers {
-            self.write(*offset, bytes, context)?;
-        }
+        self.write_prepared_headers(&prepared, context)?;
         self.barrier(context)?;
         assert!(prepared.op_last > self.op_durable);
         self.op_durable = prepared.op_last;

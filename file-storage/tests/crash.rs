@@ -165,20 +165,8 @@ fn group_commit_batches_of_1_2_4_8_recover_every_crash_state() {
             .count();
         assert_eq!(syncs, 2 * batches + checkpoints, "batch {batch_size}");
         assert_batch_write_order(&trace);
-        let exploration = explore(&trace, &ExploreOptions::exhaustive(batch_size as u64));
-        eprintln!(
-            "batch {batch_size}: epochs {} states {} recovery-crash states {} truncated {} cases {:?}",
-            exploration.epochs,
-            exploration.states,
-            exploration.recovery_crash_states,
-            exploration.states_truncated,
-            exploration.cases
-        );
-        assert_clean(&exploration);
-        assert_eq!(
-            exploration.epochs, exploration.epochs_exhaustive,
-            "batch {batch_size}: every epoch in full"
-        );
+        let exploration =
+            explore_exhaustive_clean(&trace, batch_size as u64, &format!("batch {batch_size}"));
         assert_eq!(exploration.open_refused, 0);
         if batch_size > 1 {
             // A later prepare of a batch landed beside an earlier one torn or missing: cut, and
@@ -191,6 +179,26 @@ fn group_commit_batches_of_1_2_4_8_recover_every_crash_state() {
             exploration.cases
         );
     }
+}
+
+/// Explores every crash state of `trace` in full (seed `seed`), prints what was reached under
+/// `label`, and asserts no violation and every epoch enumerated exhaustively.
+fn explore_exhaustive_clean(trace: &Trace, seed: u64, label: &str) -> Exploration {
+    let exploration = explore(trace, &ExploreOptions::exhaustive(seed));
+    eprintln!(
+        "{label}: epochs {} states {} recovery-crash states {} truncated {} cases {:?}",
+        exploration.epochs,
+        exploration.states,
+        exploration.recovery_crash_states,
+        exploration.states_truncated,
+        exploration.cases
+    );
+    assert_clean(&exploration);
+    assert_eq!(
+        exploration.epochs, exploration.epochs_exhaustive,
+        "{label}: every epoch in full"
+    );
+    exploration
 }
 
 /// Issue 20's write order, read off the trace: between a batch's first append and the barrier
@@ -445,9 +453,7 @@ fn exhaustive_with_4k_sectors() {
 /// The write-ordering rule read off any trace, whatever the schedule: every redundant header a
 /// header-sector write carries names a prepare that an earlier barrier made durable, or is one
 /// an earlier barrier already made durable in the header ring (the sector's unchanged slots).
-/// Returns how many epochs held both a prepare write and a header-sector write (a pipelined
-/// commit's overlap).
-fn assert_headers_follow_durable_prepares(trace: &Trace) -> usize {
+fn assert_headers_follow_durable_prepares(trace: &Trace) {
     use file_storage::RecordedOp;
     use std::collections::BTreeSet;
     let layout = file_storage::Layout::new(&trace.config).expect("fits");
@@ -469,7 +475,6 @@ fn assert_headers_follow_durable_prepares(trace: &Trace) -> usize {
         .collect();
     let mut prepares_durable: BTreeSet<u32> = BTreeSet::new();
     let (mut prepares_pending, mut headers_pending) = (Vec::new(), Vec::new());
-    let mut epochs_overlapping = 0;
     for entry in &trace.log {
         match entry {
             RecordedOp::Write { offset, bytes } if headers_zone.contains(offset) => {
@@ -489,16 +494,12 @@ fn assert_headers_follow_durable_prepares(trace: &Trace) -> usize {
                 }
             }
             RecordedOp::Sync => {
-                if !prepares_pending.is_empty() && !headers_pending.is_empty() {
-                    epochs_overlapping += 1;
-                }
                 prepares_durable.extend(prepares_pending.drain(..));
                 headers_durable.extend(headers_pending.drain(..));
             }
             _ => {}
         }
     }
-    epochs_overlapping
 }
 
 /// Issue 31: pipelined group commit. For batches of 1, 2 and 4 (a pipeline of 8: a prepared
@@ -524,7 +525,8 @@ fn pipelined_batches_of_1_2_4_recover_every_crash_state() {
             ordering: WriteOrdering::BarrierAfterPrepare,
         })
         .expect("workload runs");
-        let overlapping = assert_headers_follow_durable_prepares(&trace);
+        assert_headers_follow_durable_prepares(&trace);
+        let overlapping = crash_explore::epochs_overlapping(&trace.config, &trace.log);
         // Every batch after the first overlaps the previous one's header sectors, but the first
         // after a checkpoint (which commits everything before it).
         let superblock_writes = trace
@@ -544,20 +546,8 @@ fn pipelined_batches_of_1_2_4_recover_every_crash_state() {
             .filter(|e| matches!(e, RecordedOp::Sync))
             .count();
         assert_eq!(syncs, batches + 1 + 3 * checkpoints, "batch {batch_size}");
-        let exploration = explore(&trace, &ExploreOptions::exhaustive(batch_size));
-        eprintln!(
-            "pipelined batch {batch_size}: epochs {} states {} recovery-crash states {} truncated {} cases {:?}",
-            exploration.epochs,
-            exploration.states,
-            exploration.recovery_crash_states,
-            exploration.states_truncated,
-            exploration.cases
-        );
-        assert_clean(&exploration);
-        assert_eq!(
-            exploration.epochs, exploration.epochs_exhaustive,
-            "batch {batch_size}: every epoch in full"
-        );
+        let exploration =
+            explore_exhaustive_clean(&trace, batch_size, &format!("pipelined batch {batch_size}"));
         if batch_size > 1 {
             assert!(exploration.states_truncated > 0, "{exploration:?}");
         }
@@ -712,7 +702,8 @@ fn sampled_mixed_pipelined_workload_recovers_for_several_seeds() {
         }
         steps.push(Step::Sync);
         let trace = record(steps, WriteOrdering::BarrierAfterPrepare, false);
-        assert!(assert_headers_follow_durable_prepares(&trace) > 50);
+        assert_headers_follow_durable_prepares(&trace);
+        assert!(crash_explore::epochs_overlapping(&trace.config, &trace.log) > 50);
         let exploration = explore(&trace, &ExploreOptions::sampled(seed, 12));
         assert_clean(&exploration);
         assert!(exploration.states > 2000, "seed {seed}: {exploration:?}");

@@ -174,30 +174,6 @@ fn tickets_queued_together_commit_in_one_batch() {
     }
 }
 
-/// Epochs (writes between two barriers) that hold both a prepare and a header-sector write.
-fn epochs_overlapping(log: &[file_storage::RecordedOp]) -> usize {
-    use file_storage::RecordedOp;
-    let layout = Layout::new(&config_small()).expect("fits");
-    let headers = layout.wal_headers_offset..layout.wal_headers_offset + layout.wal_headers_size;
-    let prepares =
-        layout.wal_prepares_offset..layout.wal_prepares_offset + layout.wal_prepares_size;
-    let (mut header, mut prepare, mut count) = (false, false, 0);
-    for entry in log {
-        match entry {
-            RecordedOp::Write { offset, .. } => {
-                header |= headers.contains(offset);
-                prepare |= prepares.contains(offset);
-            }
-            RecordedOp::Sync => {
-                count += usize::from(header && prepare);
-                (header, prepare) = (false, false);
-            }
-            _ => {}
-        }
-    }
-    count
-}
-
 /// Many callers, a queue of one pipeline (so callers wait for room), some appending and waiting
 /// at once, some queueing several tickets before waiting on them, in both commit modes: every
 /// ticket comes back durable and in queue order per caller, and no caller sleeps forever (a
@@ -460,7 +436,8 @@ fn threads_acknowledged_ops_survive_every_crash_state() {
         assert!(exploration.epochs > 32 / 2, "{exploration:?}");
         // Batches overlap: in many epochs a batch's prepares and the previous batch's header
         // sectors are made durable by one barrier.
-        let overlapping = epochs_overlapping(&run.log);
+        let overlapping =
+            file_storage::crash_explore::epochs_overlapping(&config_small(), &run.log);
         assert!(
             4 * overlapping as u64 >= exploration.epochs,
             "{overlapping} overlapping {exploration:?}"

@@ -455,7 +455,7 @@ impl RunConfig {
 pub const WINDOW_AIM_SEEDS: f64 = 0.7;
 
 /// How often a seed draws a pipeline deeper than a quarter of its ring.
-pub const DEEP_PIPELINE_PROBABILITY: f64 = 0.1;
+pub const DEEP_PIPELINE_PROBABILITY: f64 = 0.15;
 
 /// Draws from `lo..=hi`, half the time at one of the bounds.
 fn bounded(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> u64 {

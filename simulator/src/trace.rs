@@ -37,6 +37,8 @@ pub mod tag {
     pub const WINDOW_HOLD: u64 = 23;
     /// An aimed window: a crash before a truncation is repaired (`[24]`).
     pub const WINDOW_CRASH: u64 = 24;
+    /// An aimed window: a backup's prepare write held in flight (`[25, ticks]`).
+    pub const WINDOW_SLOW_WRITE: u64 = 25;
     /// Notes: kept lines that are not hashed (`Trace::note`).
     pub const NOTE_REPAIR: u64 = 100;
     pub const NOTE_NACK: u64 = 101;

@@ -59,6 +59,10 @@ pub(crate) const HEARTBEAT_TICKS: u64 = 20;
 pub(crate) const NORMAL_TIMEOUT_TICKS: u64 = 400;
 /// Ticks a view change (or a wait for `start_view`) may take before the next view is tried.
 pub(crate) const VIEW_CHANGE_TIMEOUT_TICKS: u64 = 500;
+
+/// One in this many of a backup's prepare writes is slow in a run that aims at protocol
+/// windows (times `window_aim_probability`).
+const SLOW_PREPARE_WRITE_SHARE: f64 = 4.0;
 /// Ticks between retries of a vote or a request.
 pub(crate) const RETRY_TICKS: u64 = 30;
 
@@ -955,6 +959,7 @@ impl Simulation {
         // Prepare writes to aim faults at, if this run aims any (bounded by the write IOPs; no
         // allocation otherwise).
         let aiming = self.config.aim_probability > 0.0 && !self.liveness;
+        let slowing = self.config.window_aim_probability > 0.0 && !self.liveness;
         let replica = &mut self.replicas[index];
         let mut prepare_writes: Vec<u64> = Vec::new();
         while let Some(request) = replica.journal.poll_io() {
@@ -977,14 +982,47 @@ impl Simulation {
                     replica
                         .disk
                         .submit_write(tick, id, zone, request.offset, data);
-                    if aiming && request.zone == Zone::WalPrepares {
+                    if (aiming || slowing) && request.zone == Zone::WalPrepares {
                         prepare_writes.push(id);
                     }
                 }
             }
         }
         for id in prepare_writes {
-            self.aim_at_prepare_write(index, id);
+            if aiming {
+                self.aim_at_prepare_write(index, id);
+            }
+            if slowing {
+                self.aim_slow_prepare_write(index, id);
+            }
+        }
+    }
+
+    /// BUGGIFY for the windows a view change opens over a write still in its prepare stage
+    /// (`window_aim_probability`): a backup's prepare write is slow now and then, up to a view
+    /// change timeout. Writes are otherwise quick next to view changes, so a truncation mostly
+    /// finds the slot's prepare landed and only its header sector in flight; a re-adoption of
+    /// the entry while its prepare is not yet on disk (`readopt_same_checksum_in_flight` in
+    /// the prepare stage) was then rarer than one seed in a hundred.
+    fn aim_slow_prepare_write(&mut self, index: usize, id: u64) {
+        assert!(!self.liveness);
+        let replica = &self.replicas[index];
+        if replica.status != Status::Normal || self.primary_index(replica.view) == index {
+            return;
+        }
+        let probability = self.config.window_aim_probability / SLOW_PREPARE_WRITE_SHARE;
+        if !self.window_rng.gen_bool(probability) {
+            return;
+        }
+        let tick = self.tick;
+        let ticks = self.window_rng.gen_range(1..=VIEW_CHANGE_TIMEOUT_TICKS);
+        if self.replicas[index].disk.hold_write_until(id, tick + ticks) {
+            self.trace.record(
+                tick,
+                index as u8,
+                &[crate::trace::tag::WINDOW_SLOW_WRITE, ticks],
+                || format!("aimed window: a backup's prepare write is slow for {ticks} ticks"),
+            );
         }
     }
 

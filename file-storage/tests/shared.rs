@@ -132,20 +132,12 @@ fn eight_threads_on_a_file_every_acknowledged_op_reads_back() {
 /// barrier and the last by a batch of none (three barriers for two batches).
 #[test]
 fn tickets_queued_together_commit_in_one_batch() {
-    let config = config_small();
-    let layout = Layout::new(&config).expect("fits");
-    let count = config.pipeline_max;
+    let count = config_small().pipeline_max;
     for (mode, batches_expected, syncs_expected) in [
         (CommitMode::TwoBarriers, vec![count], 2),
         (CommitMode::Pipelined, vec![count / 2, count / 2], 3),
     ] {
-        let driver = FileDriver::create(
-            RecordingStorage::new(MemoryStorage::new(layout.file_size)),
-            CLUSTER,
-            config,
-            Options::default(),
-        )
-        .expect("create");
+        let driver = driver_small(Options::default(), RecordingStorage::new);
         let syncs_before = syncs(driver.storage());
         let wal = SharedWal::with_mode(driver, 4 * count, mode);
         let tickets: Vec<_> = (0..count)
@@ -195,16 +187,9 @@ fn many_callers_with_a_small_queue_all_complete() {
         })
     };
     let config = config_small();
-    let layout = Layout::new(&config).expect("fits");
     for mode in [CommitMode::Pipelined, CommitMode::TwoBarriers] {
         for round in 0..20u64 {
-            let driver = FileDriver::create(
-                MemoryStorage::new(layout.file_size),
-                CLUSTER,
-                config,
-                Options::default(),
-            )
-            .expect("create");
+            let driver = driver_small(Options::default(), |storage| storage);
             let wal = SharedWal::with_mode(driver, config.pipeline_max, mode);
             let (thread_count, call_count) = (12u64, 24u64);
             let ops: Vec<Vec<u64>> = std::thread::scope(|scope| {
@@ -278,6 +263,23 @@ fn config_small() -> Config {
     }
 }
 
+/// A driver created with `config_small` on the storage `wrap` makes of a zeroed in-memory file
+/// of its layout's size.
+fn driver_small<S: Storage>(
+    options: Options,
+    wrap: impl FnOnce(MemoryStorage) -> S,
+) -> FileDriver<S> {
+    let config = config_small();
+    let layout = Layout::new(&config).expect("fits");
+    FileDriver::create(
+        wrap(MemoryStorage::new(layout.file_size)),
+        CLUSTER,
+        config,
+        options,
+    )
+    .expect("create")
+}
+
 /// A recording storage that threads reading its log length and the driver share.
 #[derive(Clone, Debug)]
 struct SharedRecording(Arc<Mutex<RecordingStorage<MemoryStorage>>>);
@@ -320,17 +322,18 @@ struct Run {
 
 /// `thread_count` threads, `call_count` appends each, through one handle on a recording.
 fn run_threads(thread_count: u64, call_count: u64, ordering: WriteOrdering) -> Run {
-    let config = config_small();
-    let layout = Layout::new(&config).expect("fits");
-    let recording = SharedRecording(Arc::new(Mutex::new(RecordingStorage::new(
-        MemoryStorage::new(layout.file_size),
-    ))));
-    recording.0.lock().expect("lock").set_recording(false);
+    let mut recording = None;
     let options = Options {
         direct: false,
         ordering,
     };
-    let driver = FileDriver::create(recording.clone(), CLUSTER, config, options).expect("create");
+    let driver = driver_small(options, |storage| {
+        let shared = SharedRecording(Arc::new(Mutex::new(RecordingStorage::new(storage))));
+        shared.0.lock().expect("lock").set_recording(false);
+        recording = Some(shared.clone());
+        shared
+    });
+    let recording = recording.expect("the driver was created on it");
     let base = {
         let mut storage = recording.0.lock().expect("lock");
         storage.set_recording(true);
@@ -516,14 +519,11 @@ impl Storage for FailingSync {
 /// error, every later append `Poisoned`, and the driver is not handed back as healthy.
 #[test]
 fn a_failed_sync_fails_its_batch_and_every_later_append() {
-    let config = config_small();
-    let layout = Layout::new(&config).expect("fits");
     let failing = Arc::new(AtomicBool::new(false));
-    let storage = FailingSync {
-        inner: MemoryStorage::new(layout.file_size),
+    let driver = driver_small(Options::default(), |inner| FailingSync {
+        inner,
         failing: failing.clone(),
-    };
-    let driver = FileDriver::create(storage, CLUSTER, config, Options::default()).expect("create");
+    });
     let wal = SharedWal::new(driver);
     let first = wal
         .append(&body(0, 0, 100))
@@ -563,14 +563,7 @@ fn a_failed_sync_fails_its_batch_and_every_later_append() {
 #[test]
 fn an_oversized_body_is_refused_alone() {
     let config = config_small();
-    let layout = Layout::new(&config).expect("fits");
-    let driver = FileDriver::create(
-        MemoryStorage::new(layout.file_size),
-        CLUSTER,
-        config,
-        Options::default(),
-    )
-    .expect("create");
+    let driver = driver_small(Options::default(), |storage| storage);
     let wal = SharedWal::new(driver);
     let body_size_max = (config.message_size_max - journal::HEADER_SIZE) as usize;
     assert!(matches!(
@@ -614,14 +607,11 @@ impl Storage for PanickingWrite {
 /// of the batch get an error instead of sleeping forever, and every later append fails.
 #[test]
 fn a_panicking_leader_fails_its_batch_and_wakes_the_rest() {
-    let config = config_small();
-    let layout = Layout::new(&config).expect("fits");
     let panicking = Arc::new(AtomicBool::new(false));
-    let storage = PanickingWrite {
-        inner: MemoryStorage::new(layout.file_size),
+    let driver = driver_small(Options::default(), |inner| PanickingWrite {
+        inner,
         panicking: panicking.clone(),
-    };
-    let driver = FileDriver::create(storage, CLUSTER, config, Options::default()).expect("create");
+    });
     let wal = SharedWal::new(driver);
     let tickets: Vec<_> = (0..3)
         .map(|call| wal.append_ticket(&body(1, call, 100)).expect("queued"))
